@@ -1,0 +1,80 @@
+# kinpipe - Kinesis -> Flink-style windows -> S3, as small C filters.
+#
+#   make            build every tool into build/bin
+#   make check      run the whole test suite (tests/run)
+#   make asan       build an ASan+UBSan copy into build-asan/bin
+#   make install    install tools and man pages (PREFIX, DESTDIR)
+#   make deps       install build and test dependencies (Debian 12, as root)
+#   make lint       mandoc -Tlint and a grep for unbounded C string calls
+
+VERSION  = 0.1.0
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+BUILD   ?= build
+
+PKGS     = libcurl json-c openssl zlib
+KPCFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+           -DKP_VERSION='"$(VERSION)"' -Wall -Wextra -Werror -Icommon \
+           $(shell pkg-config --cflags $(PKGS))
+KPLIBS   = $(shell pkg-config --libs $(PKGS)) -lm
+
+TOOLS    = $(patsubst tools/%.c,%,$(wildcard tools/*.c))
+LIBSRC   = $(wildcard common/*.c)
+LIBOBJ   = $(patsubst common/%.c,$(BUILD)/obj/%.o,$(LIBSRC))
+TESTSRC  = $(wildcard tests/c/*.c)
+TESTBIN  = $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(TESTSRC))
+BINS     = $(addprefix $(BUILD)/bin/,$(TOOLS))
+MAN1     = $(wildcard man/man1/*.1)
+MAN7     = $(wildcard man/man7/*.7)
+
+all: $(BINS) $(TESTBIN)
+
+$(BUILD)/obj/%.o: common/%.c $(wildcard common/*.h) | $(BUILD)/obj
+	$(CC) $(KPCFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libkinpipe.a: $(LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIBOBJ)
+
+$(BUILD)/bin/%: tools/%.c $(BUILD)/libkinpipe.a $(wildcard common/*.h) | $(BUILD)/bin
+	$(CC) $(KPCFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libkinpipe.a $(KPLIBS) $(LDFLAGS)
+
+$(BUILD)/tests/%: tests/c/%.c $(BUILD)/libkinpipe.a $(wildcard common/*.h) | $(BUILD)/tests
+	$(CC) $(KPCFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libkinpipe.a $(KPLIBS) $(LDFLAGS)
+
+$(BUILD)/obj $(BUILD)/bin $(BUILD)/tests:
+	mkdir -p $@
+
+asan:
+	$(MAKE) BUILD=build-asan \
+	    CFLAGS='-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined' \
+	    LDFLAGS='-fsanitize=address,undefined'
+
+check: all asan
+	tests/run
+
+install: $(BINS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+
+uninstall:
+	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	for m in $(notdir $(MAN1)); do rm -f $(DESTDIR)$(MANDIR)/man1/$$m; done
+	for m in $(notdir $(MAN7)); do rm -f $(DESTDIR)$(MANDIR)/man7/$$m; done
+
+deps:
+	pipelines/deps
+
+lint:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN7)
+	! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol)\s*\(' common/*.[ch] tools/*.c
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all asan check install uninstall deps lint clean

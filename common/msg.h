@@ -1,0 +1,42 @@
+/*
+ * msg.h - diagnostics and the one exit-code table of kinpipe.
+ *
+ * Every diagnostic goes to stderr as "prog: message"; stdout carries data
+ * only.  The exit codes are documented once, in kinpipe(7), and never change.
+ */
+#ifndef KP_MSG_H
+#define KP_MSG_H
+
+#include <stdarg.h>
+
+enum {
+	KP_EXIT_OK = 0,       /* everything read was delivered */
+	KP_EXIT_FAILURE = 1,  /* runtime failure: I/O, network, service */
+	KP_EXIT_USAGE = 2,    /* usage or configuration error: fix the command */
+	KP_EXIT_REJECTED = 3, /* ran to the end, but some input was rejected
+	                       * or some records were undeliverable */
+};
+
+/* Verbosity: 0 with -q (errors only), 1 by default, 2+ with -v. */
+extern int msg_verbosity;
+
+/* Sets the program name used as the prefix of every message. */
+void msg_init(const char *prog);
+const char *msg_prog(void);
+
+/* "prog: message\n" on stderr.  msg_err always prints; msg_warn unless -q;
+ * msg_info only with -v; msg_debug only with -vv. */
+void msg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_verr(const char *fmt, va_list ap);
+
+/*
+ * Usage error: prints "prog: reason", then "usage: <usage>" on stderr.
+ * Returns KP_EXIT_USAGE so a tool can write  return msg_usage(USAGE, ...).
+ */
+int msg_usage(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
