@@ -16,7 +16,7 @@ CFLAGS  ?= -O2 -g
 BUILD   ?= build
 
 PKGS     = libcurl json-c openssl zlib
-KPCFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+KPCFLAGS = -std=c11 -D_GNU_SOURCE \
            -DKP_VERSION='"$(VERSION)"' -Wall -Wextra -Werror -Icommon \
            $(shell pkg-config --cflags $(PKGS))
 KPLIBS   = $(shell pkg-config --libs $(PKGS)) -lm
@@ -30,7 +30,7 @@ BINS     = $(addprefix $(BUILD)/bin/,$(TOOLS))
 MAN1     = $(wildcard man/man1/*.1)
 MAN7     = $(wildcard man/man7/*.7)
 
-all: $(BINS) $(TESTBIN)
+all: $(BUILD)/libkinpipe.a $(BINS) $(TESTBIN)
 
 $(BUILD)/obj/%.o: common/%.c $(wildcard common/*.h) | $(BUILD)/obj
 	$(CC) $(KPCFLAGS) $(CFLAGS) -c -o $@ $<

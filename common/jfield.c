@@ -1,0 +1,186 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jfield.h"
+
+int
+jf_path_init(struct jf_path *p, const char *spec)
+{
+	size_t i, n = 1;
+	char *s;
+
+	memset(p, 0, sizeof(*p));
+	if (spec == NULL || *spec == '\0')
+		return -1;
+	for (s = (char *)spec; *s; s++)
+		if (*s == '.')
+			n++;
+	p->text = strdup(spec);
+	p->seg = calloc(n, sizeof(*p->seg));
+	s = strdup(spec);
+	if (p->text == NULL || p->seg == NULL || s == NULL) {
+		free(s);
+		jf_path_free(p);
+		return -1;
+	}
+	/* seg[0] owns the copy; the others point into it. */
+	p->seg[0] = s;
+	for (i = 1; *s; s++) {
+		if (*s == '.') {
+			*s = '\0';
+			p->seg[i++] = s + 1;
+		}
+	}
+	p->n = n;
+	for (i = 0; i < n; i++) {
+		if (*p->seg[i] == '\0') {
+			jf_path_free(p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+jf_path_free(struct jf_path *p)
+{
+	if (p == NULL)
+		return;
+	if (p->seg != NULL)
+		free(p->seg[0]);
+	free(p->seg);
+	free(p->text);
+	memset(p, 0, sizeof(*p));
+}
+
+struct json_object *
+jf_get(struct json_object *root, const struct jf_path *p)
+{
+	struct json_object *o = root;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		if (o == NULL || !json_object_is_type(o, json_type_object))
+			return NULL;
+		if (!json_object_object_get_ex(o, p->seg[i], &o))
+			return NULL;
+	}
+	return o;
+}
+
+int
+jf_parser_init(struct jf_parser *jp)
+{
+	jp->tok = json_tokener_new();
+	if (jp->tok == NULL)
+		return -1;
+	json_tokener_set_flags(jp->tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	return 0;
+}
+
+void
+jf_parser_free(struct jf_parser *jp)
+{
+	if (jp->tok != NULL)
+		json_tokener_free(jp->tok);
+	jp->tok = NULL;
+}
+
+static int
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+struct json_object *
+jf_parse(struct jf_parser *jp, const char *line, size_t len, const char **why)
+{
+	struct json_object *o;
+	size_t used;
+
+	if (len > 0x7fffffff) {
+		*why = "line too long";
+		return NULL;
+	}
+	json_tokener_reset(jp->tok);
+	o = json_tokener_parse_ex(jp->tok, line, (int)len);
+	if (o == NULL) {
+		enum json_tokener_error e = json_tokener_get_error(jp->tok);
+
+		if (e == json_tokener_continue || e == json_tokener_success)
+			*why = len == 0 ? "empty line" : "invalid JSON: unexpected end of line";
+		else
+			*why = json_tokener_error_desc(e);
+		return NULL;
+	}
+	used = json_tokener_get_parse_end(jp->tok);
+	while (used < len && is_ws(line[used]))
+		used++;
+	if (used != len) {
+		json_object_put(o);
+		*why = "invalid JSON: trailing characters after the value";
+		return NULL;
+	}
+	return o;
+}
+
+struct json_object *
+jf_parse_object(struct jf_parser *jp, const char *line, size_t len,
+    const char **why)
+{
+	struct json_object *o = jf_parse(jp, line, len, why);
+
+	if (o != NULL && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		*why = "not a JSON object";
+		return NULL;
+	}
+	return o;
+}
+
+int
+jf_number(struct json_object *o, double *out, const char **why)
+{
+	double v;
+
+	if (o == NULL) {
+		*why = "missing";
+		return -1;
+	}
+	switch (json_object_get_type(o)) {
+	case json_type_int:
+		v = (double)json_object_get_int64(o);
+		break;
+	case json_type_double:
+		v = json_object_get_double(o);
+		break;
+	default:
+		*why = "not a number";
+		return -1;
+	}
+	if (!isfinite(v)) {
+		*why = "not a finite number";
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+long
+jf_obj_end(const char *line, size_t len, int *empty)
+{
+	size_t end = len, i;
+
+	while (end > 0 && is_ws(line[end - 1]))
+		end--;
+	if (end == 0 || line[end - 1] != '}')
+		return -1;
+	i = end - 1;
+	/* Empty when only white space stands between '{' and '}'. */
+	while (i > 0 && is_ws(line[i - 1]))
+		i--;
+	*empty = i > 0 && line[i - 1] == '{';
+	return (long)(end - 1);
+}

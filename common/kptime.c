@@ -1,0 +1,299 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kptime.h"
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void
+civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static int
+digits(const char *s, size_t n, size_t at, size_t count, unsigned *out)
+{
+	unsigned v = 0;
+	size_t i;
+
+	if (at + count > n)
+		return -1;
+	for (i = 0; i < count; i++) {
+		char c = s[at + i];
+
+		if (c < '0' || c > '9')
+			return -1;
+		v = v * 10 + (unsigned)(c - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int
+kptime_parse(const char *s, size_t n, int64_t *ms)
+{
+	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	unsigned y, mo, d, h, mi, se, oh = 0, om = 0, frac = 0;
+	size_t i = 19;
+	int64_t t;
+	int sign = 0;
+
+	if (digits(s, n, 0, 4, &y) || n < 20 || s[4] != '-' ||
+	    digits(s, n, 5, 2, &mo) || s[7] != '-' || digits(s, n, 8, 2, &d) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    digits(s, n, 11, 2, &h) || s[13] != ':' ||
+	    digits(s, n, 14, 2, &mi) || s[16] != ':' ||
+	    digits(s, n, 17, 2, &se))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1] + (mo == 2 && leap(y)) || h > 23 || mi > 59 ||
+	    se > 60)
+		return -1;
+	if (i < n && s[i] == '.') {
+		unsigned scale = 100;
+		size_t start = ++i;
+
+		for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+			frac += (unsigned)(s[i] - '0') * scale;
+			scale /= 10;
+		}
+		if (i == start)
+			return -1;
+	}
+	if (i >= n)
+		return -1;
+	if (s[i] == 'Z' || s[i] == 'z') {
+		i++;
+	} else if (s[i] == '+' || s[i] == '-') {
+		sign = s[i] == '-' ? -1 : 1;
+		if (digits(s, n, i + 1, 2, &oh) || i + 3 >= n || s[i + 3] != ':' ||
+		    digits(s, n, i + 4, 2, &om) || oh > 23 || om > 59)
+			return -1;
+		i += 6;
+	} else {
+		return -1;
+	}
+	if (i != n)
+		return -1;
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	t -= sign * (int64_t)(oh * 3600 + om * 60);
+	*ms = t * 1000 + frac;
+	return 0;
+}
+
+int
+kptime_from_json(struct json_object *o, enum kptime_unit unit, int64_t *ms,
+    const char **why)
+{
+	double v, scale;
+
+	if (o == NULL) {
+		*why = "missing";
+		return -1;
+	}
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		if (kptime_parse(json_object_get_string(o),
+		    (size_t)json_object_get_string_len(o), ms) != 0) {
+			*why = "not an RFC 3339 time";
+			return -1;
+		}
+		return 0;
+	case json_type_int:
+		v = (double)json_object_get_int64(o);
+		break;
+	case json_type_double:
+		v = json_object_get_double(o);
+		break;
+	default:
+		*why = "neither an RFC 3339 string nor an epoch number";
+		return -1;
+	}
+	if (unit == KPTIME_AUTO)
+		unit = fabs(v) >= 1e11 ? KPTIME_MS : KPTIME_S;
+	scale = unit == KPTIME_MS ? 1.0 : 1000.0;
+	v = floor(v * scale);
+	/* Keep to years 0000..9999 so every time can be written back. */
+	if (!isfinite(v) || v < -62167219200000.0 || v > 253402300799999.0) {
+		*why = "epoch time out of range";
+		return -1;
+	}
+	*ms = (int64_t)v;
+	return 0;
+}
+
+int64_t
+kptime_floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+size_t
+kptime_format(int64_t ms, char *buf, size_t size)
+{
+	int64_t days = kptime_floor_div(ms, 86400000), y;
+	int64_t rem = ms - days * 86400000;
+	unsigned m, d;
+	int n;
+
+	civil_from_days(days, &y, &m, &d);
+	if (y < 0 || y > 9999)
+		return 0;
+	n = snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y,
+	    m, d, (int)(rem / 3600000), (int)(rem / 60000 % 60),
+	    (int)(rem / 1000 % 60), (int)(rem % 1000));
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+int64_t
+kptime_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+kptime_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+kpdur_parse(const char *s, int64_t *ms)
+{
+	double total = 0;
+	const char *p = s;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	if (strcmp(s, "0") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	while (*p) {
+		double v, mult;
+		char *end;
+
+		if (*p < '0' || *p > '9')
+			return -1;
+		errno = 0;
+		v = strtod(p, &end);
+		if (errno != 0 || end == p)
+			return -1;
+		p = end;
+		if (strncmp(p, "ms", 2) == 0) {
+			mult = 1;
+			p += 2;
+		} else if (*p == 's') {
+			mult = 1000;
+			p++;
+		} else if (*p == 'm') {
+			mult = 60000;
+			p++;
+		} else if (*p == 'h') {
+			mult = 3600000;
+			p++;
+		} else if (*p == 'd') {
+			mult = 86400000;
+			p++;
+		} else {
+			return -1;
+		}
+		total += v * mult;
+	}
+	if (total > 9.2e18 || total != floor(total))
+		return -1;
+	*ms = (int64_t)total;
+	return 0;
+}
+
+int
+kpnum_parse(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+kpsize_parse(const char *s, uint64_t *bytes)
+{
+	static const struct { const char *suf; uint64_t mult; } sufs[] = {
+		{ "", 1 }, { "B", 1 },
+		{ "k", 1000 }, { "K", 1000 }, { "kB", 1000 }, { "KB", 1000 },
+		{ "M", 1000000 }, { "MB", 1000000 },
+		{ "G", 1000000000 }, { "GB", 1000000000 },
+		{ "KiB", 1024 }, { "MiB", 1048576 }, { "GiB", 1073741824 },
+	};
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	for (i = 0; i < sizeof(sufs) / sizeof(sufs[0]); i++) {
+		if (strcmp(end, sufs[i].suf) == 0) {
+			if (v > UINT64_MAX / sufs[i].mult)
+				return -1;
+			*bytes = v * sufs[i].mult;
+			return 0;
+		}
+	}
+	return -1;
+}

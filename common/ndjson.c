@@ -1,0 +1,594 @@
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json.h>
+
+#include "msg.h"
+#include "ndjson.h"
+
+#define ND_READ_CHUNK (64 * 1024)
+#define ND_WRITE_FLUSH (64 * 1024)
+
+struct nd_reader {
+	int fd;
+	const char *name;
+	size_t max;
+	char *buf;
+	size_t cap, start, end, scan;
+	unsigned long long lineno;
+	int eof;
+	int skipping;      /* discarding the rest of an over-long line */
+	void (*stall)(void *);
+	void *stall_arg;
+	struct nd_reject *rej;
+};
+
+struct nd_reader *
+nd_reader_new(int fd, const char *name, size_t max_line)
+{
+	struct nd_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->fd = fd;
+	r->name = name;
+	r->max = max_line ? max_line : ND_MAX_LINE_DEFAULT;
+	r->cap = ND_READ_CHUNK;
+	if (r->cap > r->max + 1)
+		r->cap = r->max + 1 < 4096 ? 4096 : r->max + 1;
+	r->buf = malloc(r->cap);
+	if (r->buf == NULL) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+nd_reader_free(struct nd_reader *r)
+{
+	if (r == NULL)
+		return;
+	free(r->buf);
+	free(r);
+}
+
+void
+nd_reader_on_stall(struct nd_reader *r, void (*fn)(void *), void *arg)
+{
+	r->stall = fn;
+	r->stall_arg = arg;
+}
+
+void
+nd_reader_set_reject(struct nd_reader *r, struct nd_reject *rej)
+{
+	r->rej = rej;
+}
+
+unsigned long long
+nd_lineno(const struct nd_reader *r)
+{
+	return r->lineno;
+}
+
+const char *
+nd_name(const struct nd_reader *r)
+{
+	return r->name;
+}
+
+/* Streams part of an over-long line to the dead-letter file. */
+static void
+dead_write(struct nd_reader *r, const char *p, size_t n)
+{
+	if (r->rej == NULL || r->rej->dead == NULL || r->rej->failed)
+		return;
+	if (n > 0 && fwrite(p, 1, n, r->rej->dead) != n) {
+		msg_err("%s: %s", r->rej->dead_path, strerror(errno));
+		r->rej->failed = 1;
+	}
+}
+
+/*
+ * Waits until fd is readable.  Before a wait that would block, the stall
+ * hook runs, so output held in buffers reaches the next stage while we idle.
+ */
+static int
+wait_input(struct nd_reader *r, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+	int n;
+
+	if (r->stall == NULL && timeout_ms < 0)
+		return 1; /* plain blocking read */
+	n = poll(&pfd, 1, 0);
+	if (n > 0)
+		return 1;
+	if (n < 0)
+		return errno == EINTR ? ND_INTR : ND_ERROR;
+	if (r->stall)
+		r->stall(r->stall_arg);
+	if (timeout_ms == 0)
+		return ND_TIMEOUT;
+	n = poll(&pfd, 1, timeout_ms);
+	if (n > 0)
+		return 1;
+	if (n == 0)
+		return ND_TIMEOUT;
+	return errno == EINTR ? ND_INTR : ND_ERROR;
+}
+
+static int
+fill(struct nd_reader *r, int timeout_ms)
+{
+	ssize_t n;
+	int rc;
+
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->scan -= r->start;
+		r->start = 0;
+	}
+	if (r->end == r->cap) {
+		size_t ncap = r->cap * 2;
+		char *nb;
+
+		if (ncap > r->max + 1)
+			ncap = r->max + 1;
+		if (ncap <= r->cap)
+			return ND_TOOLONG;
+		nb = realloc(r->buf, ncap);
+		if (nb == NULL)
+			return ND_ERROR;
+		r->buf = nb;
+		r->cap = ncap;
+	}
+	rc = wait_input(r, timeout_ms);
+	if (rc != 1)
+		return rc;
+	n = read(r->fd, r->buf + r->end, r->cap - r->end);
+	if (n < 0) {
+		if (errno == EINTR)
+			return ND_INTR;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return ND_TIMEOUT;
+		return ND_ERROR;
+	}
+	if (n == 0)
+		r->eof = 1;
+	r->end += (size_t)n;
+	return 1;
+}
+
+static void
+report_toolong(struct nd_reader *r)
+{
+	r->lineno++;
+	if (r->rej) {
+		r->rej->count++;
+		if (msg_verbosity >= 1)
+			msg_err("%s:%llu: line longer than %zu bytes",
+			    r->name, r->lineno, r->max);
+	} else {
+		msg_err("%s:%llu: line longer than %zu bytes", r->name,
+		    r->lineno, r->max);
+	}
+}
+
+int
+nd_next(struct nd_reader *r, char **line, size_t *len, int timeout_ms)
+{
+	for (;;) {
+		char *nl = NULL;
+		int rc;
+
+		if (r->scan < r->end)
+			nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);
+		if (r->skipping) {
+			if (nl == NULL) {
+				dead_write(r, r->buf + r->start, r->end - r->start);
+				r->start = r->scan = r->end;
+			} else {
+				size_t n = (size_t)(nl - (r->buf + r->start)) + 1;
+
+				dead_write(r, r->buf + r->start, n);
+				r->start = r->scan = r->start + n;
+				r->skipping = 0;
+				return ND_TOOLONG;
+			}
+		} else if (nl != NULL) {
+			size_t n = (size_t)(nl - (r->buf + r->start));
+
+			*line = r->buf + r->start;
+			r->start = r->scan = r->start + n + 1;
+			if (n > 0 && (*line)[n - 1] == '\r')
+				n--;
+			(*line)[n] = '\0';
+			*len = n;
+			r->lineno++;
+			return ND_LINE;
+		} else if (r->end - r->start > r->max) {
+			/* No newline within the limit: report the line now and
+			 * stream it whole into the dead-letter file. */
+			report_toolong(r);
+			r->skipping = 1;
+			continue;
+		} else {
+			r->scan = r->end;
+		}
+		if (r->eof) {
+			if (r->skipping) {
+				dead_write(r, "\n", 1);
+				r->skipping = 0;
+				return ND_TOOLONG;
+			}
+			if (r->end > r->start) {
+				size_t n = r->end - r->start;
+
+				*line = r->buf + r->start;
+				r->start = r->scan = r->end;
+				if (n > 0 && (*line)[n - 1] == '\r')
+					n--;
+				(*line)[n] = '\0'; /* cap > max >= n */
+				*len = n;
+				r->lineno++;
+				return ND_LINE;
+			}
+			return ND_EOF;
+		}
+		rc = fill(r, timeout_ms);
+		if (rc == ND_TOOLONG) {
+			report_toolong(r);
+			r->skipping = 1;
+			continue;
+		}
+		if (rc != 1)
+			return rc;
+	}
+}
+
+/* ---- writer ---- */
+
+struct nd_writer {
+	int fd;
+	char *buf;
+	size_t len;  /* bytes buffered */
+	size_t rec;  /* end of the last complete record */
+	size_t cap;
+	int status;
+};
+
+struct nd_writer *
+nd_writer_new(int fd)
+{
+	struct nd_writer *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->fd = fd;
+	w->cap = ND_WRITE_FLUSH * 2;
+	w->buf = malloc(w->cap);
+	if (w->buf == NULL) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void
+nd_writer_free(struct nd_writer *w)
+{
+	if (w == NULL)
+		return;
+	free(w->buf);
+	free(w);
+}
+
+static int
+reserve(struct nd_writer *w, size_t n)
+{
+	size_t ncap;
+	char *nb;
+
+	if (w->len + n <= w->cap)
+		return 0;
+	ncap = w->cap;
+	while (ncap < w->len + n)
+		ncap *= 2;
+	nb = realloc(w->buf, ncap);
+	if (nb == NULL)
+		return ND_ERROR;
+	w->buf = nb;
+	w->cap = ncap;
+	return 0;
+}
+
+int
+nd_append(struct nd_writer *w, const char *data, size_t len)
+{
+	if (reserve(w, len) != 0)
+		return ND_ERROR;
+	memcpy(w->buf + w->len, data, len);
+	w->len += len;
+	return 0;
+}
+
+int
+nd_appendf(struct nd_writer *w, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || reserve(w, (size_t)n + 1) != 0)
+		return ND_ERROR;
+	va_start(ap, fmt);
+	vsnprintf(w->buf + w->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	w->len += (size_t)n;
+	return 0;
+}
+
+int
+nd_append_jstr(struct nd_writer *w, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	/* Worst case: every byte becomes \u00XX. */
+	if (reserve(w, len * 6 + 2) != 0)
+		return ND_ERROR;
+	w->buf[w->len++] = '"';
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		switch (c) {
+		case '"': w->buf[w->len++] = '\\'; w->buf[w->len++] = '"'; break;
+		case '\\': w->buf[w->len++] = '\\'; w->buf[w->len++] = '\\'; break;
+		case '\n': w->buf[w->len++] = '\\'; w->buf[w->len++] = 'n'; break;
+		case '\r': w->buf[w->len++] = '\\'; w->buf[w->len++] = 'r'; break;
+		case '\t': w->buf[w->len++] = '\\'; w->buf[w->len++] = 't'; break;
+		default:
+			if (c < 0x20) {
+				memcpy(w->buf + w->len, "\\u00", 4);
+				w->buf[w->len + 4] = hex[c >> 4];
+				w->buf[w->len + 5] = hex[c & 15];
+				w->len += 6;
+			} else {
+				w->buf[w->len++] = (char)c;
+			}
+		}
+	}
+	w->buf[w->len++] = '"';
+	return 0;
+}
+
+int
+nd_append_double(struct nd_writer *w, double v)
+{
+	char tmp[40];
+	int n;
+
+	if (v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308)
+		return nd_append(w, "null", 4);
+	/* Shortest of %.15g / %.16g / %.17g that reads back exactly. */
+	n = snprintf(tmp, sizeof(tmp), "%.15g", v);
+	if (strtod(tmp, NULL) != v)
+		n = snprintf(tmp, sizeof(tmp), "%.16g", v);
+	if (strtod(tmp, NULL) != v)
+		n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+	return nd_append(w, tmp, (size_t)n);
+}
+
+int
+nd_end(struct nd_writer *w)
+{
+	if (nd_append(w, "\n", 1) != 0)
+		return ND_ERROR;
+	w->rec = w->len;
+	if (w->rec >= ND_WRITE_FLUSH)
+		return nd_flush(w);
+	return w->status;
+}
+
+int
+nd_put(struct nd_writer *w, const char *data, size_t len)
+{
+	if (nd_append(w, data, len) != 0)
+		return ND_ERROR;
+	return nd_end(w);
+}
+
+void
+nd_discard(struct nd_writer *w)
+{
+	w->len = w->rec;
+}
+
+int
+nd_flush(struct nd_writer *w)
+{
+	size_t off = 0;
+
+	if (w->status != 0) {
+		/* Output is gone: keep memory bounded by dropping it. */
+		w->len -= w->rec;
+		memmove(w->buf, w->buf + w->rec, w->len);
+		w->rec = 0;
+		return w->status;
+	}
+	while (off < w->rec) {
+		ssize_t n = write(w->fd, w->buf + off, w->rec - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			w->status = errno == EPIPE ? ND_EPIPE : ND_ERROR;
+			if (w->status == ND_ERROR)
+				msg_err("write error: %s", strerror(errno));
+			break;
+		}
+		off += (size_t)n;
+	}
+	w->len -= w->rec;
+	memmove(w->buf, w->buf + w->rec, w->len);
+	w->rec = 0;
+	return w->status;
+}
+
+void
+nd_flush_hook(void *w)
+{
+	nd_flush(w);
+}
+
+int
+nd_writer_status(const struct nd_writer *w)
+{
+	return w->status;
+}
+
+int
+nd_writer_close(struct nd_writer *w)
+{
+	int rc = nd_flush(w);
+
+	if (close(w->fd) != 0 && rc == 0) {
+		rc = errno == EPIPE ? ND_EPIPE : ND_ERROR;
+		if (rc == ND_ERROR)
+			msg_err("close of output: %s", strerror(errno));
+	}
+	w->status = rc;
+	return rc;
+}
+
+/* ---- bad input ---- */
+
+int
+nd_reject_init(struct nd_reject *rej, const char *path, int strict)
+{
+	memset(rej, 0, sizeof(*rej));
+	rej->strict = strict;
+	if (path == NULL)
+		return 0;
+	rej->dead = fopen(path, "a");
+	if (rej->dead == NULL) {
+		msg_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rej->dead_path = strdup(path);
+	if (rej->dead_path == NULL) {
+		fclose(rej->dead);
+		rej->dead = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+reject_v(struct nd_reject *rej, const char *where, const char *line,
+    size_t len, const char *fmt, va_list ap)
+{
+	char reason[1024];
+
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	rej->count++;
+	if (msg_verbosity >= 1 || rej->strict)
+		msg_err("%s: %s", where, reason);
+	if (rej->dead != NULL && !rej->failed) {
+		if (fwrite(line, 1, len, rej->dead) != len ||
+		    fputc('\n', rej->dead) == EOF) {
+			msg_err("%s: %s", rej->dead_path, strerror(errno));
+			rej->failed = 1;
+		}
+	}
+	return rej->strict || rej->failed ? -1 : 0;
+}
+
+int
+nd_reject(struct nd_reject *rej, const char *src, unsigned long long lineno,
+    const char *line, size_t len, const char *fmt, ...)
+{
+	char where[512];
+	va_list ap;
+	int rc;
+
+	snprintf(where, sizeof(where), "%s:%llu", src, lineno);
+	va_start(ap, fmt);
+	rc = reject_v(rej, where, line, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+nd_reject_at(struct nd_reject *rej, const char *where, const char *line,
+    size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = reject_v(rej, where, line, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+nd_reject_close(struct nd_reject *rej)
+{
+	int rc = rej->failed ? -1 : 0;
+
+	if (rej->dead != NULL) {
+		if (fflush(rej->dead) != 0 || fsync(fileno(rej->dead)) != 0) {
+			if (!rej->failed)
+				msg_err("%s: %s", rej->dead_path, strerror(errno));
+			rc = -1;
+		}
+		if (fclose(rej->dead) != 0)
+			rc = -1;
+		rej->dead = NULL;
+	}
+	free(rej->dead_path);
+	rej->dead_path = NULL;
+	return rc;
+}
+
+/* ---- control lines ---- */
+
+int
+nd_is_control(const char *line, size_t len)
+{
+	static const char tag[] = "\"__kinpipe\"";
+	struct json_tokener *tok = NULL;
+	struct json_object *o = NULL;
+	size_t i = 0;
+	int yes = 0;
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i + sizeof(tag) > len || line[i] != '{')
+		return 0;
+	/* Records almost never contain the tag: decide cheaply first. */
+	if (memmem(line + i, len - i, tag, sizeof(tag) - 1) == NULL)
+		return 0;
+	tok = json_tokener_new();
+	if (tok == NULL)
+		return 0;
+	o = json_tokener_parse_ex(tok, line, (int)len);
+	if (o != NULL && json_object_is_type(o, json_type_object) &&
+	    json_object_object_length(o) == 1 &&
+	    json_object_object_get_ex(o, "__kinpipe", NULL))
+		yes = 1;
+	json_object_put(o);
+	json_tokener_free(tok);
+	return yes;
+}

@@ -1,0 +1,29 @@
+#include <string.h>
+
+#include "sig.h"
+
+volatile sig_atomic_t sig_stop;
+
+static void
+on_stop(int signo)
+{
+	sig_stop = signo;
+}
+
+int
+sig_setup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	if (sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGTERM, &sa, NULL) != 0)
+		return -1;
+	return 0;
+}
