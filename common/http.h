@@ -1,0 +1,80 @@
+/*
+ * http.h - HTTP over libcurl: one multi handle per client, so connections
+ * are reused and several requests can be in flight; a synchronous call on
+ * top.  Retrying is the caller's (see retry.h, aws.h): this layer reports
+ * what happened, classifying transport errors as transient or not.
+ */
+#ifndef KP_HTTP_H
+#define KP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_opts {
+	const char *ca_bundle;       /* NULL: the system default */
+	int verify;                  /* verify the peer and host name */
+	long connect_timeout_ms;     /* 0: 10 s */
+	long timeout_ms;             /* whole request; 0: 120 s */
+	long low_speed_secs;         /* abort below 1 B/s for this long; 0: off */
+};
+
+struct http_request {
+	const char *method;            /* GET, HEAD, PUT, POST, DELETE */
+	const char *url;
+	const char *const *headers;    /* "Name: value" strings */
+	size_t nheaders;
+	const void *body;              /* not copied: valid until done */
+	size_t body_len;
+};
+
+struct http_response {
+	long status;                   /* 0 after a transport error */
+	int transport_retryable;       /* the transport error is transient */
+	char error[256];               /* transport error text */
+	char *body;                    /* owned, NUL-terminated */
+	size_t body_len;
+	int64_t retry_after_ms;        /* Retry-After, or -1 */
+	char etag[128];
+	char request_id[128];
+	char error_type[128];          /* x-amzn-ErrorType */
+};
+
+struct http_client;
+struct http_xfer;
+
+/* Returns a new client, or NULL.  Free with http_client_free(). */
+struct http_client *http_client_new(const struct http_opts *o);
+void http_client_free(struct http_client *c);
+
+/* Starts a request; user is handed back by http_xfer_user().  Returns NULL
+ * when the request could not even be set up (out of memory, bad URL). */
+struct http_xfer *http_start(struct http_client *c,
+    const struct http_request *req, void *user);
+
+/*
+ * Drives the transfers until one finishes, timeout_ms passes (< 0: no
+ * limit) or a signal arrives; returns the finished one, else NULL.  A
+ * finished transfer belongs to the caller: http_xfer_free() it.
+ */
+struct http_xfer *http_wait(struct http_client *c, int timeout_ms);
+
+/* Transfers started and not yet returned by http_wait(). */
+int http_inflight(const struct http_client *c);
+
+struct http_response *http_xfer_response(struct http_xfer *x);
+void *http_xfer_user(const struct http_xfer *x);
+/* Frees x (aborting it if still running); accepts NULL. */
+void http_xfer_free(struct http_xfer *x);
+
+/* One request, synchronously; *resp is filled (free with
+ * http_response_clear()).  Returns 0 when a response arrived (any status),
+ * -1 on a transport error (resp->error says which). */
+int http_do(struct http_client *c, const struct http_request *req,
+    struct http_response *resp);
+
+void http_response_clear(struct http_response *r);
+
+/* "host[:port]" of a URL into out (the Host header value).  0 or -1. */
+int http_url_host(const char *url, char *out, size_t outsz);
+
+#endif
