@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -427,10 +428,40 @@ http_response_clear(struct http_response *r)
 }
 
 int
+http_wait_xfer(struct http_client *c, struct http_xfer *x)
+{
+	/* Other transfers may finish first; keep them for their owners. */
+	while (x->running) {
+		struct http_xfer *done = http_wait(c, -1), **pp;
+
+		if (done == NULL)
+			return -1;
+		if (done == x)
+			return 0;
+		pp = &c->done;
+		while (*pp != NULL)
+			pp = &(*pp)->next_done;
+		*pp = done;
+		done->next_done = NULL;
+	}
+	/* Finished earlier: unlink it from the done list. */
+	{
+		struct http_xfer **pp = &c->done;
+
+		while (*pp != NULL && *pp != x)
+			pp = &(*pp)->next_done;
+		if (*pp == x)
+			*pp = x->next_done;
+		x->next_done = NULL;
+	}
+	return 0;
+}
+
+int
 http_do(struct http_client *c, const struct http_request *req,
     struct http_response *resp)
 {
-	struct http_xfer *x, *done;
+	struct http_xfer *x;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_ms = -1;
@@ -439,22 +470,7 @@ http_do(struct http_client *c, const struct http_request *req,
 		snprintf(resp->error, sizeof(resp->error), "cannot set up request");
 		return -1;
 	}
-	/* Other transfers may finish first; keep them for their owners. */
-	for (;;) {
-		done = http_wait(c, -1);
-		if (done == x || done == NULL)
-			break;
-		done->next_done = NULL;
-		/* Not ours: put it back at the tail of the done list. */
-		{
-			struct http_xfer **pp = &c->done;
-
-			while (*pp != NULL)
-				pp = &(*pp)->next_done;
-			*pp = done;
-		}
-	}
-	if (done == NULL) {
+	if (http_wait_xfer(c, x) != 0) {
 		http_xfer_free(x);
 		snprintf(resp->error, sizeof(resp->error), "interrupted");
 		return -1;

@@ -52,11 +52,16 @@ struct http_xfer *http_start(struct http_client *c,
     const struct http_request *req, void *user);
 
 /*
- * Drives the transfers until one finishes, timeout_ms passes (< 0: no
- * limit) or a signal arrives; returns the finished one, else NULL.  A
+ * Drives the transfers until one finishes or timeout_ms passes (< 0: no
+ * limit); returns the finished one, else NULL.  Signals do not interrupt
+ * it (requests are bounded by their timeouts), so a tool can drain.  A
  * finished transfer belongs to the caller: http_xfer_free() it.
  */
 struct http_xfer *http_wait(struct http_client *c, int timeout_ms);
+
+/* Drives the transfers until x has finished (others that finish meanwhile
+ * stay queued for http_wait()).  Returns 0, or -1 on a libcurl error. */
+int http_wait_xfer(struct http_client *c, struct http_xfer *x);
 
 /* Transfers started and not yet returned by http_wait(). */
 int http_inflight(const struct http_client *c);

@@ -1,0 +1,500 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aws.h"
+#include "awsconf.h"
+#include "creds.h"
+#include "kptime.h"
+#include "msg.h"
+#include "sigv4.h"
+
+#define AWS_MAX_HEADERS 32
+
+struct aws_client {
+	struct awsconf *conf;
+	struct creds_chain *chain;
+	struct http_client *http;
+	char *region;
+	char *service_id;
+	char *signing_name;
+	struct awsconf_endpoint ep;
+	char host[256];
+	int s3;
+	struct retry_policy retry;
+	uint64_t seed;
+};
+
+void
+aws_opts_init(struct aws_opts *o)
+{
+	static const struct retry_policy def = RETRY_POLICY_DEFAULT;
+
+	memset(o, 0, sizeof(*o));
+	o->connect_timeout_ms = 10000;
+	o->timeout_ms = 120000;
+	o->retry = def;
+}
+
+int
+aws_opts_set(struct aws_opts *o, int opt, const char *arg)
+{
+	uint64_t n;
+
+	switch (opt) {
+	case AWSOPT_REGION:
+		o->region = arg;
+		return 1;
+	case AWSOPT_PROFILE:
+		o->profile = arg;
+		return 1;
+	case AWSOPT_ENDPOINT_URL:
+		o->endpoint_url = arg;
+		return 1;
+	case AWSOPT_CA_BUNDLE:
+		o->ca_bundle = arg;
+		return 1;
+	case AWSOPT_NO_VERIFY_SSL:
+		o->no_verify_ssl = 1;
+		return 1;
+	case AWSOPT_CONNECT_TIMEOUT:
+		if (kpdur_parse(arg, &o->connect_timeout_ms) != 0 ||
+		    o->connect_timeout_ms <= 0)
+			goto bad;
+		return 1;
+	case AWSOPT_TIMEOUT:
+		if (kpdur_parse(arg, &o->timeout_ms) != 0 || o->timeout_ms <= 0)
+			goto bad;
+		return 1;
+	case AWSOPT_MAX_ATTEMPTS:
+		if (kpnum_parse(arg, 1000, &n) != 0 || n < 1)
+			goto bad;
+		o->retry.max_attempts = (int)n;
+		return 1;
+	case AWSOPT_RETRY_BUDGET:
+		if (kpdur_parse(arg, &o->retry.budget_ms) != 0)
+			goto bad;
+		return 1;
+	default:
+		return 0;
+	}
+bad:
+	msg_err("invalid value for an AWS option: '%s'", arg);
+	return -1;
+}
+
+struct aws_client *
+aws_client_new(const char *service_id, const char *signing_name,
+    const struct aws_opts *o, char *err, size_t errsz, int *usage_error)
+{
+	struct aws_client *c = calloc(1, sizeof(*c));
+	struct awsconf_tls tls;
+	struct http_opts ho;
+	struct creds cr;
+	const char *region;
+
+	memset(&cr, 0, sizeof(cr));
+	*usage_error = 1;
+	if (c == NULL) {
+		snprintf(err, errsz, "out of memory");
+		*usage_error = 0;
+		return NULL;
+	}
+	if (awsconf_load(o->profile, &c->conf, err, errsz) != 0)
+		goto fail;
+	if (awsconf_region_required(c->conf, o->region, &region, err, errsz) != 0)
+		goto fail;
+	c->region = strdup(region);
+	c->service_id = strdup(service_id);
+	c->signing_name = strdup(signing_name);
+	if (c->region == NULL || c->service_id == NULL || c->signing_name == NULL) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	if (awsconf_endpoint(c->conf, service_id, o->endpoint_url, c->region,
+	    &c->ep, err, errsz) != 0)
+		goto fail;
+	if (http_url_host(c->ep.url, c->host, sizeof(c->host)) != 0) {
+		snprintf(err, errsz, "bad endpoint URL: %s", c->ep.url);
+		goto fail;
+	}
+	c->s3 = strcmp(signing_name, "s3") == 0;
+	c->retry = o->retry;
+	c->seed = (uint64_t)kptime_mono_ms() * 2654435761u ^ (uint64_t)getpid();
+	c->chain = creds_chain_new(c->conf);
+	if (c->chain == NULL) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	if (creds_get(c->chain, time(NULL), &cr) != 0) {
+		snprintf(err, errsz, "no AWS credentials: %s",
+		    creds_chain_error(c->chain));
+		goto fail;
+	}
+	creds_clear(&cr);
+	awsconf_tls(c->conf, o->ca_bundle, o->no_verify_ssl, &tls);
+	memset(&ho, 0, sizeof(ho));
+	ho.ca_bundle = tls.ca_bundle;
+	ho.verify = tls.verify;
+	ho.connect_timeout_ms = (long)o->connect_timeout_ms;
+	ho.timeout_ms = (long)o->timeout_ms;
+	c->http = http_client_new(&ho);
+	if (c->http == NULL) {
+		snprintf(err, errsz, "cannot initialise libcurl");
+		*usage_error = 0;
+		goto fail;
+	}
+	return c;
+fail:
+	aws_client_free(c);
+	return NULL;
+}
+
+void
+aws_client_free(struct aws_client *c)
+{
+	if (c == NULL)
+		return;
+	http_client_free(c->http);
+	creds_chain_free(c->chain);
+	awsconf_endpoint_clear(&c->ep);
+	awsconf_free(c->conf);
+	free(c->region);
+	free(c->service_id);
+	free(c->signing_name);
+	free(c);
+}
+
+const char *
+aws_client_region(const struct aws_client *c)
+{
+	return c->region;
+}
+
+const char *
+aws_client_endpoint(const struct aws_client *c)
+{
+	return c->ep.url;
+}
+
+int
+aws_client_custom_endpoint(const struct aws_client *c)
+{
+	return c->ep.custom;
+}
+
+struct http_client *
+aws_client_http(struct aws_client *c)
+{
+	return c->http;
+}
+
+const struct retry_policy *
+aws_client_retry(const struct aws_client *c)
+{
+	return &c->retry;
+}
+
+void
+aws_client_credentials_expired(struct aws_client *c)
+{
+	creds_invalidate(c->chain);
+}
+
+struct http_xfer *
+aws_start(struct aws_client *c, const struct aws_call *call, void *user,
+    char *err, size_t errsz)
+{
+	struct sigv4_header sh[AWS_MAX_HEADERS + 1];
+	char names[AWS_MAX_HEADERS][128];
+	const char *hv[AWS_MAX_HEADERS + 2 + SIGV4_MAX_ADDED];
+	char *owned[SIGV4_MAX_ADDED + 1];
+	struct sigv4_signed sig;
+	struct sigv4_request rq;
+	struct sigv4_credentials sc;
+	struct http_request hr;
+	struct http_xfer *x = NULL;
+	struct creds cr;
+	char *url = NULL;
+	size_t i, n = 0, nh = 0, nowned = 0, ulen;
+
+	memset(&sig, 0, sizeof(sig));
+	memset(&cr, 0, sizeof(cr));
+	if (call->nheaders > AWS_MAX_HEADERS) {
+		snprintf(err, errsz, "too many headers");
+		return NULL;
+	}
+	if (creds_get(c->chain, time(NULL), &cr) != 0) {
+		snprintf(err, errsz, "no AWS credentials: %s",
+		    creds_chain_error(c->chain));
+		return NULL;
+	}
+	/* Split "Name: value" for the signer; the strings stay the caller's. */
+	for (i = 0; i < call->nheaders; i++) {
+		const char *colon = strchr(call->headers[i], ':');
+		size_t k;
+
+		if (colon == NULL || (k = (size_t)(colon - call->headers[i])) >=
+		    sizeof(names[0])) {
+			snprintf(err, errsz, "malformed header");
+			goto out;
+		}
+		memcpy(names[i], call->headers[i], k);
+		names[i][k] = '\0';
+		sh[n].name = names[i];
+		sh[n].value = colon + 1;
+		n++;
+	}
+	sh[n].name = "host";
+	sh[n].value = c->host;
+	n++;
+	memset(&rq, 0, sizeof(rq));
+	rq.method = call->method;
+	rq.path = call->path;
+	rq.query = call->query;
+	rq.headers = sh;
+	rq.nheaders = n;
+	rq.payload = call->body;
+	rq.payload_len = call->body_len;
+	rq.payload_hash = call->payload_hash;
+	rq.region = c->region;
+	rq.service = c->signing_name;
+	rq.time = time(NULL);
+	rq.flags = c->s3 ? SIGV4_S3 : SIGV4_NORMALIZE_PATH;
+	sc.access_key_id = cr.access_key_id;
+	sc.secret_access_key = cr.secret_access_key;
+	sc.session_token = cr.session_token;
+	if (sigv4_sign(&rq, &sc, &sig) != 0) {
+		snprintf(err, errsz, "cannot sign the request: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < call->nheaders; i++)
+		hv[nh++] = call->headers[i];
+	for (i = 0; i < sig.nheaders; i++) {
+		size_t len = strlen(sig.headers[i].name) +
+		    strlen(sig.headers[i].value) + 3;
+		char *h = malloc(len);
+
+		if (h == NULL) {
+			snprintf(err, errsz, "out of memory");
+			goto out;
+		}
+		snprintf(h, len, "%s: %s", sig.headers[i].name,
+		    sig.headers[i].value);
+		owned[nowned++] = h;
+		hv[nh++] = h;
+	}
+	ulen = strlen(c->ep.url) + strlen(call->path) +
+	    (call->query ? strlen(call->query) + 1 : 0) + 1;
+	url = malloc(ulen);
+	if (url == NULL) {
+		snprintf(err, errsz, "out of memory");
+		goto out;
+	}
+	snprintf(url, ulen, "%s%s%s%s", c->ep.url, call->path,
+	    call->query && *call->query ? "?" : "",
+	    call->query && *call->query ? call->query : "");
+	memset(&hr, 0, sizeof(hr));
+	hr.method = call->method;
+	hr.url = url;
+	hr.headers = hv;
+	hr.nheaders = nh;
+	hr.body = call->body;
+	hr.body_len = call->body_len;
+	x = http_start(c->http, &hr, user);
+	if (x == NULL)
+		snprintf(err, errsz, "cannot start the request to %s", c->ep.url);
+out:
+	for (i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(url);
+	sigv4_signed_free(&sig);
+	creds_clear(&cr);
+	return x;
+}
+
+/* Copies the text between <tag> and </tag> of an XML body. */
+static void
+xml_field(const char *body, const char *tag, char *out, size_t outsz)
+{
+	char open[64], close[64];
+	const char *p, *q;
+	size_t n;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	p = strstr(body, open);
+	if (p == NULL)
+		return;
+	p += strlen(open);
+	q = strstr(p, close);
+	if (q == NULL)
+		return;
+	n = (size_t)(q - p);
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static void
+copy_str(char *out, size_t outsz, const char *s)
+{
+	snprintf(out, outsz, "%s", s);
+}
+
+void
+aws_error(const struct http_response *r, char *code, size_t codesz,
+    char *message, size_t msgsz)
+{
+	code[0] = message[0] = '\0';
+	if (r->error_type[0] != '\0') {
+		/* "Code:http://internal.amazon.com/..." */
+		size_t n = strcspn(r->error_type, ":");
+
+		if (n >= codesz)
+			n = codesz - 1;
+		memcpy(code, r->error_type, n);
+		code[n] = '\0';
+	}
+	if (r->body == NULL || r->body_len == 0)
+		return;
+	if (r->body[0] == '{') {
+		struct json_object *o = json_tokener_parse(r->body), *v;
+
+		if (o == NULL)
+			return;
+		if (code[0] == '\0' && (json_object_object_get_ex(o, "__type", &v) ||
+		    json_object_object_get_ex(o, "code", &v) ||
+		    json_object_object_get_ex(o, "Code", &v))) {
+			const char *t = json_object_get_string(v), *h;
+
+			h = strrchr(t, '#');
+			copy_str(code, codesz, h ? h + 1 : t);
+		}
+		if (json_object_object_get_ex(o, "message", &v) ||
+		    json_object_object_get_ex(o, "Message", &v))
+			copy_str(message, msgsz, json_object_get_string(v));
+		json_object_put(o);
+	} else if (strstr(r->body, "<Error") != NULL ||
+	    strstr(r->body, "<ErrorResponse") != NULL) {
+		if (code[0] == '\0')
+			xml_field(r->body, "Code", code, codesz);
+		xml_field(r->body, "Message", message, msgsz);
+	}
+}
+
+enum retry_kind
+aws_outcome(const struct http_response *r, char *err, size_t errsz)
+{
+	char code[128], message[512];
+
+	if (r->status == 0) {
+		snprintf(err, errsz, "%s", r->error);
+		return retry_classify(0, r->transport_retryable, NULL);
+	}
+	if (r->status >= 200 && r->status < 300) {
+		err[0] = '\0';
+		return RETRY_NO;
+	}
+	aws_error(r, code, sizeof(code), message, sizeof(message));
+	if (code[0] != '\0')
+		snprintf(err, errsz, "%s: %s (HTTP %ld)", code,
+		    message[0] ? message : "no message", r->status);
+	else
+		snprintf(err, errsz, "HTTP %ld%s%s", r->status,
+		    message[0] ? ": " : "", message);
+	return retry_classify(r->status, 0, code);
+}
+
+int
+aws_call(struct aws_client *c, const struct aws_call *call,
+    struct http_response *resp, char *err, size_t errsz)
+{
+	struct retry_state st;
+	int refreshed = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_ms = -1;
+	retry_start(&st, kptime_mono_ms(), c->seed++);
+	for (;;) {
+		struct http_xfer *x = aws_start(c, call, NULL, err, errsz);
+		enum retry_kind kind;
+		int64_t delay;
+
+		if (x == NULL)
+			return -1;
+		if (http_wait_xfer(c->http, x) != 0) {
+			http_xfer_free(x);
+			snprintf(err, errsz, "HTTP transfer failed");
+			return -1;
+		}
+		http_response_clear(resp);
+		*resp = *http_xfer_response(x);
+		http_xfer_response(x)->body = NULL;
+		http_xfer_free(x);
+		if (resp->status >= 200 && resp->status < 300)
+			return 0;
+		kind = aws_outcome(resp, err, errsz);
+		if (kind == RETRY_NO)
+			return -1;
+		if (kind == RETRY_CREDENTIALS) {
+			if (refreshed)
+				return -1;
+			refreshed = 1;
+			creds_invalidate(c->chain);
+			msg_warn("%s; refreshing credentials", err);
+			continue;
+		}
+		delay = retry_next(&c->retry, &st, kptime_mono_ms(),
+		    resp->retry_after_ms);
+		if (delay < 0)
+			return -1;
+		msg_warn("%s %s: %s; retry %d in %lld ms", call->method,
+		    call->path, err, st.attempt, (long long)delay);
+		if (retry_sleep(delay) != 0) {
+			snprintf(err, errsz, "interrupted while retrying");
+			return -1;
+		}
+	}
+}
+
+int
+aws_json(struct aws_client *c, const char *target, struct json_object *req,
+    struct json_object **out, char *err, size_t errsz)
+{
+	char thdr[160];
+	const char *hdrs[2];
+	struct aws_call call;
+	struct http_response resp;
+	const char *body = req ? json_object_to_json_string_ext(req,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "{}";
+	int rc = -1;
+
+	*out = NULL;
+	snprintf(thdr, sizeof(thdr), "X-Amz-Target: %s", target);
+	hdrs[0] = "Content-Type: application/x-amz-json-1.1";
+	hdrs[1] = thdr;
+	memset(&call, 0, sizeof(call));
+	call.method = "POST";
+	call.path = "/";
+	call.headers = hdrs;
+	call.nheaders = 2;
+	call.body = body;
+	call.body_len = strlen(body);
+	if (aws_call(c, &call, &resp, err, errsz) != 0)
+		goto out;
+	*out = json_tokener_parse(resp.body ? resp.body : "{}");
+	if (*out == NULL) {
+		snprintf(err, errsz, "%s: response is not JSON", target);
+		goto out;
+	}
+	rc = 0;
+out:
+	http_response_clear(&resp);
+	return rc;
+}

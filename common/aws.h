@@ -1,0 +1,147 @@
+/*
+ * aws.h - a signed AWS service client: configuration (awsconf.h),
+ * credentials (creds.h), SigV4 (sigv4.h) and HTTP (http.h) put together,
+ * with the retry policy (retry.h) for synchronous calls, and the shared
+ * command-line options of the AWS tools.
+ */
+#ifndef KP_AWS_H
+#define KP_AWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json.h>
+
+#include "http.h"
+#include "retry.h"
+
+/* The options every AWS tool accepts, with their getopt_long codes. */
+enum {
+	AWSOPT_REGION = 0x1000,
+	AWSOPT_PROFILE,
+	AWSOPT_ENDPOINT_URL,
+	AWSOPT_CA_BUNDLE,
+	AWSOPT_NO_VERIFY_SSL,
+	AWSOPT_CONNECT_TIMEOUT,
+	AWSOPT_TIMEOUT,
+	AWSOPT_MAX_ATTEMPTS,
+	AWSOPT_RETRY_BUDGET,
+};
+
+#define AWS_LONGOPTS \
+	{ "region", required_argument, NULL, AWSOPT_REGION }, \
+	{ "profile", required_argument, NULL, AWSOPT_PROFILE }, \
+	{ "endpoint-url", required_argument, NULL, AWSOPT_ENDPOINT_URL }, \
+	{ "ca-bundle", required_argument, NULL, AWSOPT_CA_BUNDLE }, \
+	{ "no-verify-ssl", no_argument, NULL, AWSOPT_NO_VERIFY_SSL }, \
+	{ "connect-timeout", required_argument, NULL, AWSOPT_CONNECT_TIMEOUT }, \
+	{ "timeout", required_argument, NULL, AWSOPT_TIMEOUT }, \
+	{ "max-attempts", required_argument, NULL, AWSOPT_MAX_ATTEMPTS }, \
+	{ "retry-budget", required_argument, NULL, AWSOPT_RETRY_BUDGET }
+
+/* --help text for those options, one per line, two-space indent. */
+#define AWS_OPTIONS_HELP \
+"  --region REGION          AWS region (else AWS_REGION, AWS_DEFAULT_REGION, profile)\n" \
+"  --profile NAME           profile of ~/.aws/config and ~/.aws/credentials\n" \
+"  --endpoint-url URL       service endpoint (else AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL)\n" \
+"  --ca-bundle FILE         CA certificates to verify TLS with (else AWS_CA_BUNDLE)\n" \
+"  --no-verify-ssl          do not verify TLS certificates\n" \
+"  --connect-timeout DUR    connection timeout (default 10s)\n" \
+"  --timeout DUR            timeout of one request (default 120s)\n" \
+"  --max-attempts N         attempts per request, first included (default 10)\n" \
+"  --retry-budget DUR       no retry starts after this long (default 5m)\n"
+
+struct aws_opts {
+	const char *region;
+	const char *profile;
+	const char *endpoint_url;
+	const char *ca_bundle;
+	int no_verify_ssl;
+	int64_t connect_timeout_ms;
+	int64_t timeout_ms;
+	struct retry_policy retry;
+};
+
+/* Defaults for every field. */
+void aws_opts_init(struct aws_opts *o);
+
+/* Handles one AWSOPT_* option.  Returns 1 if handled, 0 if opt is not an
+ * AWS option, -1 for a bad argument (after printing why). */
+int aws_opts_set(struct aws_opts *o, int opt, const char *arg);
+
+struct aws_client;
+
+/*
+ * Returns a new client for a service ("Kinesis"/"kinesis",
+ * "S3"/"s3": service id and signing name), or NULL with a message in err:
+ * then *usage_error is 1 for a configuration problem (no region, no
+ * credentials, a bad profile: exit 2), 0 otherwise.
+ */
+struct aws_client *aws_client_new(const char *service_id,
+    const char *signing_name, const struct aws_opts *o, char *err,
+    size_t errsz, int *usage_error);
+void aws_client_free(struct aws_client *c);
+
+const char *aws_client_region(const struct aws_client *c);
+const char *aws_client_endpoint(const struct aws_client *c);
+/* 1 when the endpoint is not AWS's own (S3 then uses path style). */
+int aws_client_custom_endpoint(const struct aws_client *c);
+struct http_client *aws_client_http(struct aws_client *c);
+const struct retry_policy *aws_client_retry(const struct aws_client *c);
+
+/* One request to sign and send. */
+struct aws_call {
+	const char *method;
+	const char *path;            /* URI-encoded, starting with '/' */
+	const char *query;           /* without '?', or NULL */
+	const char *const *headers;  /* extra "Name: value" headers, signed */
+	size_t nheaders;
+	const void *body;
+	size_t body_len;
+	const char *payload_hash;    /* NULL: computed from body */
+};
+
+/*
+ * Signs call with the current credentials and starts it on the client's
+ * HTTP multi handle (collect it with http_wait(aws_client_http(c), ...)).
+ * Returns NULL with a message in err when it cannot be signed or started.
+ */
+struct http_xfer *aws_start(struct aws_client *c, const struct aws_call *call,
+    void *user, char *err, size_t errsz);
+
+/*
+ * The AWS error of a response: code (from x-amzn-ErrorType, a JSON
+ * "__type"/"code", or an XML <Code>) and message.  Both may be empty.
+ */
+void aws_error(const struct http_response *r, char *code, size_t codesz,
+    char *message, size_t msgsz);
+
+/* How a finished response should be treated (retry.h), and the text of
+ * its failure ("Code: message" or the transport error) into err. */
+enum retry_kind aws_outcome(const struct http_response *r, char *err,
+    size_t errsz);
+
+/* To be called after an ExpiredToken-class error: credentials are resolved
+ * again on the next request (once per error). */
+void aws_client_credentials_expired(struct aws_client *c);
+
+/*
+ * A synchronous call with the retry policy: transient failures and
+ * throttling are retried with backoff (one warning per retry on stderr),
+ * expired credentials are refreshed once.  Returns 0 with *resp holding a
+ * 2xx response (http_response_clear() it), or -1 with *resp holding the
+ * last response (if any) and the reason in err.
+ */
+int aws_call(struct aws_client *c, const struct aws_call *call,
+    struct http_response *resp, char *err, size_t errsz);
+
+/*
+ * The JSON 1.1 protocol (Kinesis): POSTs req (may be NULL: "{}") with
+ * X-Amz-Target "<prefix>.<op>" and returns the parsed response in *out (new
+ * reference), through aws_call().  Returns 0 or -1 with err set; *code
+ * (if not NULL, size codesz) receives the AWS error code on failure.
+ */
+int aws_json(struct aws_client *c, const char *target, struct json_object *req,
+    struct json_object **out, char *err, size_t errsz);
+
+#endif
