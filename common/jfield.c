@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,39 @@ is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* True when o holds a NaN or Infinity literal (not 1e999, which is a
+ * valid JSON number that merely overflows: jf_number() rejects it). */
+static int
+has_nonfinite_literal(struct json_object *o)
+{
+	const char *t;
+	size_t i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		if (isfinite(json_object_get_double(o)))
+			return 0;
+		t = json_object_to_json_string(o);
+		return t[0] == 'N' || t[0] == 'I' || (t[0] == '-' && t[1] == 'I');
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (has_nonfinite_literal(json_object_array_get_idx(o, i)))
+				return 1;
+		return 0;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (v != NULL && has_nonfinite_literal(v))
+				return 1;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
 struct json_object *
 jf_parse(struct jf_parser *jp, const char *line, size_t len, const char **why)
 {
@@ -109,10 +143,13 @@ jf_parse(struct jf_parser *jp, const char *line, size_t len, const char **why)
 	if (o == NULL) {
 		enum json_tokener_error e = json_tokener_get_error(jp->tok);
 
-		if (e == json_tokener_continue || e == json_tokener_success)
+		if (e == json_tokener_continue || e == json_tokener_success) {
 			*why = len == 0 ? "empty line" : "invalid JSON: unexpected end of line";
-		else
-			*why = json_tokener_error_desc(e);
+		} else {
+			snprintf(jp->why, sizeof(jp->why), "invalid JSON: %s",
+			    json_tokener_error_desc(e));
+			*why = jp->why;
+		}
 		return NULL;
 	}
 	used = json_tokener_get_parse_end(jp->tok);
@@ -121,6 +158,15 @@ jf_parse(struct jf_parser *jp, const char *line, size_t len, const char **why)
 	if (used != len) {
 		json_object_put(o);
 		*why = "invalid JSON: trailing characters after the value";
+		return NULL;
+	}
+	/* json-c accepts NaN, Infinity and -Infinity even in strict mode.
+	 * Such literals need an 'N' or an 'I', which no other JSON token
+	 * outside a string has: look only when one is present. */
+	if ((memchr(line, 'N', len) != NULL || memchr(line, 'I', len) != NULL) &&
+	    has_nonfinite_literal(o)) {
+		json_object_put(o);
+		*why = "invalid JSON: NaN and Infinity are not JSON numbers";
 		return NULL;
 	}
 	return o;

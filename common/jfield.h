@@ -27,6 +27,7 @@ struct json_object *jf_get(struct json_object *root, const struct jf_path *p);
 /* One reused tokener, strict JSON (no NaN/Infinity literals), UTF-8 checked. */
 struct jf_parser {
 	struct json_tokener *tok;
+	char why[96];   /* the last "invalid JSON: ..." reason */
 };
 
 int jf_parser_init(struct jf_parser *jp);
@@ -35,7 +36,8 @@ void jf_parser_free(struct jf_parser *jp);
 /*
  * Parses a line that must hold exactly one JSON value (white space around it
  * allowed).  Returns a new reference (json_object_put() it), or NULL with
- * *why set to a static description.
+ * *why set to a description, "invalid JSON: ..." for a syntax error (valid
+ * until the next call with jp).
  */
 struct json_object *jf_parse(struct jf_parser *jp, const char *line,
     size_t len, const char **why);

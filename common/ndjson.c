@@ -206,6 +206,15 @@ nd_next(struct nd_reader *r, char **line, size_t *len, int timeout_ms)
 		} else if (nl != NULL) {
 			size_t n = (size_t)(nl - (r->buf + r->start));
 
+			if (n > r->max) {
+				/* Only when the buffer is larger than the limit
+				 * (max_line under 4 KiB): the whole over-long
+				 * line arrived at once. */
+				report_toolong(r);
+				dead_write(r, r->buf + r->start, n + 1);
+				r->start = r->scan = r->start + n + 1;
+				return ND_TOOLONG;
+			}
 			*line = r->buf + r->start;
 			r->start = r->scan = r->start + n + 1;
 			if (n > 0 && (*line)[n - 1] == '\r')
