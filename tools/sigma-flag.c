@@ -199,8 +199,10 @@ judge(const struct opts *o, const struct splice *sp, struct json_object *rec,
 			return 1;
 		}
 	}
-	if (jf_number(jf_get(rec, &o->value), &value, &fwhy) != 0) {
-		snprintf(whybuf, whysz, "%s: %s", o->value.text, fwhy);
+	/* The value is the record's own: null is as bad as missing. */
+	if (stat_get(rec, &o->value, &value, &fwhy) != STAT_NUMBER) {
+		snprintf(whybuf, whysz, "%s: %s", o->value.text,
+		    fwhy != NULL ? fwhy : "null");
 		*why = whybuf;
 		return 1;
 	}
