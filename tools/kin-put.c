@@ -1,0 +1,1183 @@
+/*
+ * kin-put - send NDJSON lines to an Amazon Kinesis data stream.
+ *
+ * Each input line becomes one Kinesis record, sent with PutRecords
+ * (Amazon Kinesis Data Streams API Reference, "PutRecords"): batches of at
+ * most 500 records and 5 MiB, records of at most 1 MiB (data plus partition
+ * key), several requests in flight on one libcurl multi handle.  Entries a
+ * response marks as failed are retried alone, with backoff; a record whose
+ * attempts are spent goes to the dead-letter file.  Per partition key,
+ * records are never in two requests at once, so a retried record is always
+ * sent before the later records of its key.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "aws.h"
+#include "b64.h"
+#include "jfield.h"
+#include "kptime.h"
+#include "msg.h"
+#include "ndjson.h"
+#include "sig.h"
+
+static const char USAGE[] =
+    "kin-put --stream NAME|ARN [--partition-key KEY | --partition-key-field PATH]\n"
+    "           [--explicit-hash-key-field PATH] [--raw] [--linger DUR] [--max-in-flight N]\n"
+    "           [--max-batch-records N] [--max-batch-bytes SIZE] [--max-record-bytes SIZE]\n"
+    "           [--pace-field PATH --speed X] [--receipts] [--dead-letter FILE] [--strict]\n"
+    "           [--max-line SIZE] [--progress | --no-progress] [AWS options] [-v | -q]";
+
+static const char HELP[] =
+    "Send each line of standard input as one record to a Kinesis data stream.\n"
+    "\n"
+    "  --stream NAME|ARN              the stream (an ARN is sent as StreamARN)\n"
+    "  --partition-key KEY            the same partition key for every record\n"
+    "  --partition-key-field PATH     partition key from a field of each record\n"
+    "                                 (default: a random key per record)\n"
+    "  --explicit-hash-key-field PATH explicit hash key (decimal) from a field\n"
+    "  --raw                          send any line as-is (no JSON check)\n"
+    "  --linger DUR                   longest a record waits for its batch (default 100ms)\n"
+    "  --max-in-flight N              concurrent PutRecords requests (default 4)\n"
+    "  --max-batch-records N          records per request, 1..500 (default 500)\n"
+    "  --max-batch-bytes SIZE         bytes per request (default 5MiB)\n"
+    "  --max-record-bytes SIZE        largest record, data plus key (default 1MiB)\n"
+    "  --pace-field PATH              replay at the pace of this time field\n"
+    "  --speed X                      with --pace-field: X times real time (default 1)\n"
+    "  --receipts                     print {\"line\",\"shard\",\"seq\"} per record sent\n"
+    "  --dead-letter FILE             append rejected and undeliverable lines to FILE\n"
+    "  --strict                       stop at the first bad line\n"
+    "  --max-line SIZE                longest input line (default 1MiB + 4KiB)\n"
+    "  --progress, --no-progress      progress line on stderr (default: if a terminal)\n"
+    "  -v, --verbose                  more messages (a summary at exit)\n"
+    "  -q, --quiet                    errors only\n"
+    "  --help                         this help\n"
+    "  --version                      version\n"
+    "AWS options:\n" AWS_OPTIONS_HELP;
+
+enum {
+	OPT_STREAM = 0x100, OPT_PK, OPT_PK_FIELD, OPT_EHK_FIELD, OPT_RAW,
+	OPT_LINGER, OPT_INFLIGHT, OPT_BATCH_RECORDS, OPT_BATCH_BYTES,
+	OPT_RECORD_BYTES, OPT_PACE_FIELD, OPT_SPEED, OPT_RECEIPTS, OPT_DEAD,
+	OPT_STRICT, OPT_MAX_LINE, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option longopts[] = {
+	{ "stream", required_argument, NULL, OPT_STREAM },
+	{ "partition-key", required_argument, NULL, OPT_PK },
+	{ "partition-key-field", required_argument, NULL, OPT_PK_FIELD },
+	{ "explicit-hash-key-field", required_argument, NULL, OPT_EHK_FIELD },
+	{ "raw", no_argument, NULL, OPT_RAW },
+	{ "linger", required_argument, NULL, OPT_LINGER },
+	{ "max-in-flight", required_argument, NULL, OPT_INFLIGHT },
+	{ "max-batch-records", required_argument, NULL, OPT_BATCH_RECORDS },
+	{ "max-batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
+	{ "max-record-bytes", required_argument, NULL, OPT_RECORD_BYTES },
+	{ "pace-field", required_argument, NULL, OPT_PACE_FIELD },
+	{ "speed", required_argument, NULL, OPT_SPEED },
+	{ "receipts", no_argument, NULL, OPT_RECEIPTS },
+	{ "dead-letter", required_argument, NULL, OPT_DEAD },
+	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "max-line", required_argument, NULL, OPT_MAX_LINE },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	AWS_LONGOPTS,
+	{ NULL, 0, NULL, 0 },
+};
+
+#define KINESIS_MAX_PK 256
+
+/* One input line on its way to Kinesis.  data, pk and ehk share one block. */
+struct rec {
+	struct rec *next;
+	char *data;
+	size_t len;
+	char *pk;
+	char *ehk;            /* NULL without --explicit-hash-key-field */
+	unsigned long long lineno;
+	int attempts;
+	int64_t not_before;   /* monotonic ms: retry backoff or --pace-field */
+	int64_t arrived;      /* monotonic ms: when it was read */
+	struct key *key;
+};
+
+/* Per partition key: how many of its records are in flight. */
+struct key {
+	struct key *next;     /* hash chain */
+	char *name;
+	int inflight;
+	uint64_t blocked;     /* batch scan in which it was skipped */
+	uint64_t failed;      /* batch generation in which an entry failed */
+	int pending;          /* records of this key waiting in the queue */
+};
+
+struct batch {
+	struct rec **recs;
+	size_t n;
+	char *body;
+	size_t bodylen, bodycap;
+	uint64_t gen;
+};
+
+struct opts {
+	const char *stream;
+	const char *pk;
+	struct jf_path pk_field, ehk_field, pace_field;
+	int has_pk_field, has_ehk_field, has_pace;
+	int raw;
+	int64_t linger_ms;
+	int max_inflight;
+	size_t batch_records;
+	size_t batch_bytes;
+	size_t record_bytes;
+	double speed;
+	int receipts;
+	const char *dead;
+	int strict;
+	size_t max_line;
+	int progress;
+	struct aws_opts aws;
+};
+
+struct state {
+	struct opts *o;
+	struct aws_client *aws;
+	struct nd_writer *out;
+	struct nd_reject rej;
+	struct jf_parser jp;
+	const char *stream_member;
+	char *stream_json;       /* the stream name as a JSON string */
+	/* queue of records not yet accepted by Kinesis, in input order */
+	struct rec *head, *tail;
+	size_t queued, queued_bytes;
+	struct key **keys;
+	size_t nkeys_buckets, nkeys;
+	uint64_t gen;
+	/* pacing */
+	int64_t pace_t0, pace_w0;
+	int paced;
+	/* counters */
+	unsigned long long lines, sent, ok, retried, undeliverable, reordered;
+	unsigned long long requests;
+	int fatal;
+	uint64_t rng;
+	int64_t start_ms, last_progress;
+};
+
+static uint64_t
+fnv(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct key *
+key_get(struct state *st, const char *name)
+{
+	uint64_t h = fnv(name);
+	struct key *k;
+	size_t b;
+
+	if (st->nkeys >= st->nkeys_buckets) {
+		size_t nb = st->nkeys_buckets ? st->nkeys_buckets * 2 : 1024, i;
+		struct key **nt = calloc(nb, sizeof(*nt));
+
+		if (nt == NULL)
+			return NULL;
+		for (i = 0; i < st->nkeys_buckets; i++) {
+			while (st->keys[i] != NULL) {
+				struct key *e = st->keys[i];
+
+				st->keys[i] = e->next;
+				b = fnv(e->name) & (nb - 1);
+				e->next = nt[b];
+				nt[b] = e;
+			}
+		}
+		free(st->keys);
+		st->keys = nt;
+		st->nkeys_buckets = nb;
+	}
+	b = h & (st->nkeys_buckets - 1);
+	for (k = st->keys[b]; k != NULL; k = k->next)
+		if (strcmp(k->name, name) == 0)
+			return k;
+	k = calloc(1, sizeof(*k));
+	if (k == NULL || (k->name = strdup(name)) == NULL) {
+		free(k);
+		return NULL;
+	}
+	k->next = st->keys[b];
+	st->keys[b] = k;
+	st->nkeys++;
+	return k;
+}
+
+/* Forgets a key nothing refers to, so random keys do not pile up. */
+static void
+key_release(struct state *st, struct key *k)
+{
+	struct key **pp;
+
+	if (k->inflight > 0 || k->pending > 0)
+		return;
+	pp = &st->keys[fnv(k->name) & (st->nkeys_buckets - 1)];
+	while (*pp != k)
+		pp = &(*pp)->next;
+	*pp = k->next;
+	st->nkeys--;
+	free(k->name);
+	free(k);
+}
+
+static void
+random_key(struct state *st, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		uint64_t x = st->rng;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		st->rng = x;
+		out[i] = hex[x >> 60];
+	}
+	out[32] = '\0';
+}
+
+/* The string form of a key field: a string as is, a number as written. */
+static int
+key_text(struct json_object *v, const char **s, size_t *n, const char **why)
+{
+	if (v == NULL) {
+		*why = "missing";
+		return -1;
+	}
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		*s = json_object_get_string(v);
+		*n = (size_t)json_object_get_string_len(v);
+		return 0;
+	case json_type_int:
+	case json_type_double:
+		*s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		*n = strlen(*s);
+		return 0;
+	default:
+		*why = "not a string or number";
+		return -1;
+	}
+}
+
+/* Counts Unicode code points of UTF-8 text (Kinesis limits keys in those). */
+static size_t
+utf8_chars(const char *s, size_t n)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			c++;
+	return c;
+}
+
+static int
+bad(struct state *st, struct nd_reader *r, const char *line, size_t len,
+    const char *fmt, const char *a, const char *b)
+{
+	return nd_reject(&st->rej, nd_name(r), nd_lineno(r), line, len, fmt, a, b);
+}
+
+/*
+ * Turns one input line into a queued record.  Returns 0 (queued or
+ * rejected), -1 to stop (--strict, dead-letter failure, out of memory).
+ */
+static int
+take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
+    int64_t *pace_at)
+{
+	struct opts *o = st->o;
+	struct json_object *obj = NULL;
+	const char *pk = o->pk, *ehk = NULL, *why = NULL;
+	size_t pklen = pk ? strlen(pk) : 0, ehklen = 0;
+	char rnd[33];
+	struct rec *rc;
+	int rv = 0;
+
+	*pace_at = -1;
+	if (!o->raw || o->has_pk_field || o->has_ehk_field || o->has_pace) {
+		obj = jf_parse_object(&st->jp, line, len, &why);
+		if (obj == NULL)
+			return bad(st, r, line, len, "%s%s", why, "");
+	}
+	if (o->has_pk_field) {
+		struct json_object *v = jf_get(obj, &o->pk_field);
+
+		if (key_text(v, &pk, &pklen, &why) != 0) {
+			rv = bad(st, r, line, len, "partition key field %s: %s",
+			    o->pk_field.text, why);
+			goto out;
+		}
+	}
+	if (pk == NULL) {
+		random_key(st, rnd);
+		pk = rnd;
+		pklen = 32;
+	}
+	if (pklen == 0 || utf8_chars(pk, pklen) > KINESIS_MAX_PK) {
+		rv = bad(st, r, line, len, "partition key must have 1 to 256 characters%s%s",
+		    "", "");
+		goto out;
+	}
+	if (o->has_ehk_field) {
+		struct json_object *v = jf_get(obj, &o->ehk_field);
+		size_t i;
+
+		if (v == NULL || !json_object_is_type(v, json_type_string)) {
+			rv = bad(st, r, line, len, "explicit hash key field %s: %s",
+			    o->ehk_field.text, v ? "not a string" : "missing");
+			goto out;
+		}
+		ehk = json_object_get_string(v);
+		ehklen = (size_t)json_object_get_string_len(v);
+		for (i = 0; i < ehklen; i++)
+			if (ehk[i] < '0' || ehk[i] > '9')
+				break;
+		if (ehklen == 0 || ehklen > 39 || i != ehklen) {
+			rv = bad(st, r, line, len, "explicit hash key field %s: %s",
+			    o->ehk_field.text, "not a decimal 128-bit number");
+			goto out;
+		}
+	}
+	if (len + pklen > o->record_bytes) {
+		char lim[32];
+
+		snprintf(lim, sizeof(lim), "%zu", o->record_bytes);
+		rv = bad(st, r, line, len, "record larger than %s bytes%s", lim, "");
+		goto out;
+	}
+	if (o->has_pace) {
+		int64_t t;
+
+		if (kptime_from_json(jf_get(obj, &o->pace_field), KPTIME_AUTO, &t,
+		    &why) != 0) {
+			rv = bad(st, r, line, len, "pace field %s: %s",
+			    o->pace_field.text, why);
+			goto out;
+		}
+		if (!st->paced) {
+			st->paced = 1;
+			st->pace_t0 = t;
+			st->pace_w0 = kptime_mono_ms();
+		}
+		*pace_at = st->pace_w0 + (int64_t)((double)(t - st->pace_t0) / o->speed);
+	}
+	rc = malloc(sizeof(*rc) + len + 1 + pklen + 1 + (ehk ? ehklen + 1 : 0));
+	if (rc == NULL) {
+		msg_err("out of memory");
+		rv = -1;
+		goto out;
+	}
+	memset(rc, 0, sizeof(*rc));
+	rc->data = (char *)(rc + 1);
+	memcpy(rc->data, line, len);
+	rc->data[len] = '\0';
+	rc->len = len;
+	rc->pk = rc->data + len + 1;
+	memcpy(rc->pk, pk, pklen);
+	rc->pk[pklen] = '\0';
+	if (ehk != NULL) {
+		rc->ehk = rc->pk + pklen + 1;
+		memcpy(rc->ehk, ehk, ehklen);
+		rc->ehk[ehklen] = '\0';
+	}
+	rc->lineno = nd_lineno(r);
+	rc->key = key_get(st, rc->pk);
+	if (rc->key == NULL) {
+		free(rc);
+		msg_err("out of memory");
+		rv = -1;
+		goto out;
+	}
+	rc->key->pending++;
+	rc->arrived = kptime_mono_ms();
+	if (*pace_at > rc->arrived)
+		rc->not_before = *pace_at;
+	if (st->tail)
+		st->tail->next = rc;
+	else
+		st->head = rc;
+	st->tail = rc;
+	st->queued++;
+	st->queued_bytes += len + pklen;
+out:
+	json_object_put(obj);
+	return rv;
+}
+
+static int
+body_reserve(struct batch *b, size_t n)
+{
+	if (b->bodylen + n > b->bodycap) {
+		size_t ncap = b->bodycap ? b->bodycap : 65536;
+		char *nb;
+
+		while (ncap < b->bodylen + n)
+			ncap *= 2;
+		nb = realloc(b->body, ncap);
+		if (nb == NULL)
+			return -1;
+		b->body = nb;
+		b->bodycap = ncap;
+	}
+	return 0;
+}
+
+static int
+body_add(struct batch *b, const char *s, size_t n)
+{
+	if (body_reserve(b, n) != 0)
+		return -1;
+	memcpy(b->body + b->bodylen, s, n);
+	b->bodylen += n;
+	return 0;
+}
+
+/* Appends s as a JSON string literal. */
+static int
+body_jstr(struct batch *b, const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (body_reserve(b, n * 6 + 2) != 0)
+		return -1;
+	b->body[b->bodylen++] = '"';
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			b->body[b->bodylen++] = '\\';
+			b->body[b->bodylen++] = (char)c;
+		} else if (c < 0x20) {
+			b->bodylen += (size_t)snprintf(b->body + b->bodylen, 7,
+			    "\\u%04x", c);
+		} else {
+			b->body[b->bodylen++] = (char)c;
+		}
+	}
+	b->body[b->bodylen++] = '"';
+	return 0;
+}
+
+static void
+unlink_rec(struct state *st, struct rec *prev, struct rec *rc)
+{
+	if (prev)
+		prev->next = rc->next;
+	else
+		st->head = rc->next;
+	if (st->tail == rc)
+		st->tail = prev;
+	rc->next = NULL;
+	st->queued--;
+	st->queued_bytes -= rc->len + strlen(rc->pk);
+	rc->key->pending--;
+}
+
+/*
+ * Takes the records that may go now, in queue order.  A record waits while
+ * its key has a record in another request (in flight), while it backs off,
+ * or when an earlier record of its key waits: then per-key order holds
+ * across retries.  Returns the number taken.
+ */
+static size_t
+form_batch(struct state *st, struct batch *b, int64_t now)
+{
+	struct opts *o = st->o;
+	struct rec *rc, *prev = NULL, *next;
+	uint64_t g = ++st->gen;
+	size_t bytes = 0;
+
+	b->n = 0;
+	for (rc = st->head; rc != NULL && b->n < o->batch_records; rc = next) {
+		size_t sz = rc->len + strlen(rc->pk);
+
+		next = rc->next;
+		if (rc->key->blocked == g || rc->key->inflight > 0 ||
+		    rc->not_before > now) {
+			rc->key->blocked = g;
+			prev = rc;
+			continue;
+		}
+		if (bytes + sz > o->batch_bytes)
+			break;
+		unlink_rec(st, prev, rc);
+		b->recs[b->n++] = rc;
+		bytes += sz;
+	}
+	return b->n;
+}
+
+static int
+build_body(struct state *st, struct batch *b)
+{
+	size_t i;
+
+	b->bodylen = 0;
+	if (body_add(b, "{\"", 2) || body_add(b, st->stream_member,
+	    strlen(st->stream_member)) || body_add(b, "\":", 2) ||
+	    body_add(b, st->stream_json, strlen(st->stream_json)) ||
+	    body_add(b, ",\"Records\":[", 12))
+		return -1;
+	for (i = 0; i < b->n; i++) {
+		struct rec *rc = b->recs[i];
+
+		if (body_add(b, i ? ",{\"Data\":\"" : "{\"Data\":\"", i ? 10 : 9) ||
+		    body_reserve(b, B64_ENCODED_LEN(rc->len) + 1))
+			return -1;
+		b->bodylen += b64_encode(rc->data, rc->len, b->body + b->bodylen);
+		if (body_add(b, "\",\"PartitionKey\":", 17) || body_jstr(b, rc->pk))
+			return -1;
+		if (rc->ehk && (body_add(b, ",\"ExplicitHashKey\":\"", 20) ||
+		    body_add(b, rc->ehk, strlen(rc->ehk)) || body_add(b, "\"", 1)))
+			return -1;
+		if (body_add(b, "}", 1))
+			return -1;
+	}
+	return body_add(b, "]}", 2);
+}
+
+static struct batch *
+batch_new(size_t cap)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (b == NULL || (b->recs = calloc(cap, sizeof(*b->recs))) == NULL) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static void
+batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->recs);
+	free(b->body);
+	free(b);
+}
+
+static int
+send_batch(struct state *st, struct batch *b)
+{
+	static const char *const hdrs[] = {
+		"Content-Type: application/x-amz-json-1.1",
+		"X-Amz-Target: Kinesis_20131202.PutRecords",
+	};
+	struct aws_call call;
+	char err[512];
+	size_t i;
+
+	if (build_body(st, b) != 0) {
+		msg_err("out of memory");
+		return -1;
+	}
+	memset(&call, 0, sizeof(call));
+	call.method = "POST";
+	call.path = "/";
+	call.headers = hdrs;
+	call.nheaders = 2;
+	call.body = b->body;
+	call.body_len = b->bodylen;
+	if (aws_start(st->aws, &call, b, err, sizeof(err)) == NULL) {
+		msg_err("%s", err);
+		return -1;
+	}
+	for (i = 0; i < b->n; i++)
+		b->recs[i]->key->inflight++;
+	st->requests++;
+	st->sent += b->n;
+	return 0;
+}
+
+static void
+free_rec(struct state *st, struct rec *rc)
+{
+	struct key *k = rc->key;
+
+	free(rc);
+	key_release(st, k);
+}
+
+/* A record whose attempts are spent: dead-letter it, count it. */
+static void
+give_up(struct state *st, struct rec *rc, const char *why)
+{
+	char where[64];
+
+	snprintf(where, sizeof(where), "<stdin>:%llu", rc->lineno);
+	st->undeliverable++;
+	msg_err("%s: undeliverable after %d attempts: %s", where, rc->attempts, why);
+	if (st->rej.dead != NULL && !st->rej.failed &&
+	    (fwrite(rc->data, 1, rc->len, st->rej.dead) != rc->len ||
+	    fputc('\n', st->rej.dead) == EOF)) {
+		msg_err("%s: %s", st->rej.dead_path, strerror(errno));
+		st->rej.failed = 1;
+	}
+}
+
+/*
+ * Puts failed records back at the head of the queue, in their order, with
+ * a backoff; they are older than any queued record of their key.  The
+ * caller has already counted them in their keys' pending counts, so that
+ * no key is released while they are between lists.
+ */
+static void
+requeue(struct state *st, struct rec **failed, size_t n, int64_t retry_after)
+{
+	const struct retry_policy *p = aws_client_retry(st->aws);
+	int64_t now = kptime_mono_ms();
+	size_t i;
+
+	for (i = n; i-- > 0;) {
+		struct rec *rc = failed[i];
+		int64_t ceiling = p->base_ms, delay;
+		int a;
+
+		for (a = 1; a < rc->attempts && ceiling < p->cap_ms; a++)
+			ceiling *= 2;
+		if (ceiling > p->cap_ms)
+			ceiling = p->cap_ms;
+		st->rng ^= st->rng << 13;
+		st->rng ^= st->rng >> 7;
+		st->rng ^= st->rng << 17;
+		delay = 1 + (int64_t)(st->rng % (uint64_t)(ceiling + 1));
+		if (retry_after >= 0)
+			delay = retry_after;
+		rc->not_before = now + delay;
+		rc->next = st->head;
+		st->head = rc;
+		if (st->tail == NULL)
+			st->tail = rc;
+		st->queued++;
+		st->queued_bytes += rc->len + strlen(rc->pk);
+	}
+}
+
+static void
+write_receipt(struct state *st, struct rec *rc, const char *shard,
+    const char *seq)
+{
+	nd_appendf(st->out, "{\"line\":%llu,\"shard\":", rc->lineno);
+	nd_append_jstr(st->out, shard, strlen(shard));
+	nd_append(st->out, ",\"seq\":", 7);
+	nd_append_jstr(st->out, seq, strlen(seq));
+	nd_append(st->out, "}", 1);
+	nd_end(st->out);
+}
+
+/* Settles a finished PutRecords request. */
+static void
+finish(struct state *st, struct http_xfer *x)
+{
+	struct batch *b = http_xfer_user(x);
+	struct http_response *resp = http_xfer_response(x);
+	const struct retry_policy *p = aws_client_retry(st->aws);
+	struct json_object *root = NULL, *arr = NULL;
+	struct rec **failed = NULL;
+	size_t nfailed = 0, i;
+	char err[512];
+	enum retry_kind kind = RETRY_NO;
+
+	failed = calloc(b->n ? b->n : 1, sizeof(*failed));
+	if (resp->status >= 200 && resp->status < 300) {
+		root = json_tokener_parse(resp->body ? resp->body : "");
+		if (root == NULL || !json_object_object_get_ex(root, "Records", &arr) ||
+		    !json_object_is_type(arr, json_type_array) ||
+		    json_object_array_length(arr) != b->n) {
+			snprintf(err, sizeof(err), "malformed PutRecords response");
+			kind = RETRY_YES;
+			arr = NULL;
+		}
+	} else {
+		kind = aws_outcome(resp, err, sizeof(err));
+	}
+	if (arr == NULL && kind == RETRY_NO) {
+		/* Permanent failure of the whole request (no such stream,
+		 * access denied, ...): nothing more can be delivered. */
+		msg_err("PutRecords: %s", err);
+		st->fatal = 1;
+	}
+	if (kind == RETRY_CREDENTIALS)
+		aws_client_credentials_expired(st->aws);
+	st->gen++;
+	for (i = 0; i < b->n; i++) {
+		struct rec *rc = b->recs[i];
+		struct json_object *e = arr ? json_object_array_get_idx(arr, i) : NULL;
+		struct json_object *v;
+		const char *code = NULL;
+
+		rc->key->inflight--;
+		rc->attempts++;
+		if (e != NULL && json_object_object_get_ex(e, "ErrorCode", &v) &&
+		    json_object_get_type(v) == json_type_string) {
+			struct json_object *m;
+
+			code = json_object_get_string(v);
+			snprintf(err, sizeof(err), "%s: %s", code,
+			    json_object_object_get_ex(e, "ErrorMessage", &m) ?
+			    json_object_get_string(m) : "");
+		}
+		if (e != NULL && code == NULL) {
+			struct json_object *sh = NULL, *sq = NULL;
+
+			json_object_object_get_ex(e, "ShardId", &sh);
+			json_object_object_get_ex(e, "SequenceNumber", &sq);
+			if (rc->key->failed == st->gen)
+				st->reordered++;
+			st->ok++;
+			if (st->o->receipts)
+				write_receipt(st, rc, sh ? json_object_get_string(sh) : "",
+				    sq ? json_object_get_string(sq) : "");
+			free_rec(st, rc);
+			continue;
+		}
+		rc->key->failed = st->gen;
+		if (st->fatal || rc->attempts >= p->max_attempts) {
+			give_up(st, rc, st->fatal ? "stopped after a permanent error" : err);
+			free_rec(st, rc);
+			continue;
+		}
+		if (failed == NULL) {
+			give_up(st, rc, "out of memory");
+			free_rec(st, rc);
+			continue;
+		}
+		rc->key->pending++;
+		failed[nfailed++] = rc;
+	}
+	if (nfailed > 0) {
+		st->retried += nfailed;
+		msg_warn("PutRecords: %zu of %zu records failed (%s); retrying them",
+		    nfailed, b->n, err);
+		requeue(st, failed, nfailed, arr ? -1 : resp->retry_after_ms);
+	}
+	free(failed);
+	json_object_put(root);
+	batch_free(b);
+	http_xfer_free(x);
+}
+
+static void
+progress(struct state *st, int final)
+{
+	int64_t now = kptime_mono_ms();
+	double secs = (double)(now - st->start_ms) / 1000.0;
+
+	if (!st->o->progress || (!final && now - st->last_progress < 1000))
+		return;
+	st->last_progress = now;
+	fprintf(stderr, "\r%s: %llu records sent, %.0f/s, %llu retries, %llu rejected%s",
+	    msg_prog(), st->ok, secs > 0 ? (double)st->ok / secs : 0.0,
+	    st->retried, st->rej.count, final ? "\n" : "");
+}
+
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	uint64_t n;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	aws_opts_init(&o->aws);
+	o->linger_ms = 100;
+	o->max_inflight = 4;
+	o->batch_records = 500;
+	o->batch_bytes = 5 * 1024 * 1024;
+	o->record_bytes = 1024 * 1024;
+	o->speed = 1.0;
+	o->max_line = ND_MAX_LINE_DEFAULT;
+	o->progress = isatty(2);
+	while ((c = getopt_long(argc, argv, "vq", longopts, NULL)) != -1) {
+		int a = aws_opts_set(&o->aws, c, optarg);
+		uint64_t sz;
+
+		if (a == 1)
+			continue;
+		if (a < 0)
+			return msg_usage(USAGE, "bad AWS option value");
+		switch (c) {
+		case OPT_STREAM:
+			o->stream = optarg;
+			break;
+		case OPT_PK:
+			o->pk = optarg;
+			break;
+		case OPT_PK_FIELD:
+			if (jf_path_init(&o->pk_field, optarg) != 0)
+				return msg_usage(USAGE, "bad field path: '%s'", optarg);
+			o->has_pk_field = 1;
+			break;
+		case OPT_EHK_FIELD:
+			if (jf_path_init(&o->ehk_field, optarg) != 0)
+				return msg_usage(USAGE, "bad field path: '%s'", optarg);
+			o->has_ehk_field = 1;
+			break;
+		case OPT_PACE_FIELD:
+			if (jf_path_init(&o->pace_field, optarg) != 0)
+				return msg_usage(USAGE, "bad field path: '%s'", optarg);
+			o->has_pace = 1;
+			break;
+		case OPT_RAW:
+			o->raw = 1;
+			break;
+		case OPT_LINGER:
+			if (kpdur_parse(optarg, &o->linger_ms) != 0)
+				return msg_usage(USAGE, "bad duration for --linger: '%s'", optarg);
+			break;
+		case OPT_INFLIGHT:
+			if (kpnum_parse(optarg, 64, &n) != 0 || n < 1)
+				return msg_usage(USAGE, "--max-in-flight takes 1 to 64");
+			o->max_inflight = (int)n;
+			break;
+		case OPT_BATCH_RECORDS:
+			if (kpnum_parse(optarg, 500, &n) != 0 || n < 1)
+				return msg_usage(USAGE, "--max-batch-records takes 1 to 500");
+			o->batch_records = n;
+			break;
+		case OPT_BATCH_BYTES:
+			if (kpsize_parse(optarg, &sz) != 0 || sz < 1 || sz > (1ULL << 32))
+				return msg_usage(USAGE, "bad size for --max-batch-bytes: '%s'", optarg);
+			o->batch_bytes = sz;
+			break;
+		case OPT_RECORD_BYTES:
+			if (kpsize_parse(optarg, &sz) != 0 || sz < 1 || sz > (1ULL << 30))
+				return msg_usage(USAGE, "bad size for --max-record-bytes: '%s'", optarg);
+			o->record_bytes = sz;
+			break;
+		case OPT_SPEED: {
+			char *end;
+
+			errno = 0;
+			o->speed = strtod(optarg, &end);
+			if (errno || *end || !(o->speed > 0) || !isfinite(o->speed))
+				return msg_usage(USAGE, "--speed takes a positive number");
+			break;
+		}
+		case OPT_RECEIPTS:
+			o->receipts = 1;
+			break;
+		case OPT_DEAD:
+			o->dead = optarg;
+			break;
+		case OPT_STRICT:
+			o->strict = 1;
+			break;
+		case OPT_MAX_LINE:
+			if (kpsize_parse(optarg, &sz) != 0 || sz < 1 || sz > (1ULL << 30))
+				return msg_usage(USAGE, "bad size for --max-line: '%s'", optarg);
+			o->max_line = sz;
+			break;
+		case OPT_PROGRESS:
+			o->progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			o->progress = 0;
+			break;
+		case 'v':
+			msg_verbosity++;
+			break;
+		case 'q':
+			msg_verbosity = 0;
+			break;
+		case OPT_HELP:
+			printf("usage: %s\n\n%s", USAGE, HELP);
+			exit(fflush(stdout) == 0 ? KP_EXIT_OK : KP_EXIT_FAILURE);
+		case OPT_VERSION:
+			printf("kin-put %s\n", KP_VERSION);
+			exit(fflush(stdout) == 0 ? KP_EXIT_OK : KP_EXIT_FAILURE);
+		default:
+			return msg_usage(USAGE, "unknown option");
+		}
+	}
+	if (optind < argc)
+		return msg_usage(USAGE, "unexpected argument: '%s'", argv[optind]);
+	if (o->stream == NULL || *o->stream == '\0')
+		return msg_usage(USAGE, "--stream is required");
+	if (o->pk != NULL && o->has_pk_field)
+		return msg_usage(USAGE, "--partition-key and --partition-key-field exclude each other");
+	if (o->pk != NULL && (*o->pk == '\0' || utf8_chars(o->pk, strlen(o->pk)) > KINESIS_MAX_PK))
+		return msg_usage(USAGE, "--partition-key must have 1 to 256 characters");
+	if (o->raw && (o->has_pk_field || o->has_ehk_field || o->has_pace))
+		return msg_usage(USAGE, "--raw cannot be used with field options");
+	if (o->record_bytes > o->batch_bytes)
+		return msg_usage(USAGE, "--max-record-bytes exceeds --max-batch-bytes");
+	return 0;
+}
+
+/* Whether reading may go on: memory stays bounded by the queue's size. */
+static int
+room(const struct state *st, size_t limit)
+{
+	return st->queued_bytes < limit &&
+	    st->queued < st->o->batch_records * (size_t)(st->o->max_inflight + 1);
+}
+
+static char *
+json_string_dup(const char *s)
+{
+	struct json_object *o = json_object_new_string(s);
+	char *r;
+
+	if (o == NULL)
+		return NULL;
+	r = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct state st;
+	struct nd_reader *r = NULL;
+	char err[1024];
+	int rc, usage_error = 0, eof = 0, status = KP_EXIT_OK;
+	int64_t pace_at = -1;
+	size_t queue_limit;
+	uint64_t seed = 0;
+
+	msg_init(argv[0]);
+	memset(&st, 0, sizeof(st));
+	rc = parse_opts(argc, argv, &o);
+	if (rc != 0)
+		return rc;
+	st.o = &o;
+	if (sig_setup() != 0 || jf_parser_init(&st.jp) != 0) {
+		msg_err("cannot initialise");
+		return KP_EXIT_FAILURE;
+	}
+	if (nd_reject_init(&st.rej, o.dead, o.strict) != 0)
+		return KP_EXIT_USAGE;
+	st.aws = aws_client_new("Kinesis", "kinesis", &o.aws, err, sizeof(err),
+	    &usage_error);
+	if (st.aws == NULL) {
+		msg_err("%s", err);
+		return usage_error ? KP_EXIT_USAGE : KP_EXIT_FAILURE;
+	}
+	st.stream_member = strncmp(o.stream, "arn:", 4) == 0 ? "StreamARN" : "StreamName";
+	st.stream_json = json_string_dup(o.stream);
+	st.out = nd_writer_new(1);
+	r = nd_reader_new(0, "<stdin>", o.max_line);
+	if (st.stream_json == NULL || st.out == NULL || r == NULL) {
+		msg_err("out of memory");
+		return KP_EXIT_FAILURE;
+	}
+	nd_reader_set_reject(r, &st.rej);
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)kptime_now_ms() ^ (uint64_t)getpid() << 32;
+	st.rng = seed | 1;
+	st.start_ms = kptime_mono_ms();
+	/* Memory stays bounded: reading pauses while this much waits. */
+	queue_limit = o.batch_bytes * (size_t)(o.max_inflight + 1);
+
+	for (;;) {
+		struct http_xfer *x;
+		int64_t now = kptime_mono_ms(), wait_ms = 1000;
+		int stalled = 0, can_read;
+
+		/* 1. read what is available */
+		can_read = !eof && !sig_stop && !st.fatal && room(&st, queue_limit);
+		while (can_read && pace_at < 0) {
+			char *line;
+			size_t len;
+
+			rc = nd_next(r, &line, &len, 0);
+			if (rc == ND_LINE) {
+				st.lines++;
+				if (take_line(&st, r, line, len, &pace_at) != 0) {
+					eof = 1;
+					status = KP_EXIT_REJECTED;
+					break;
+				}
+				if (pace_at >= 0 && pace_at <= now)
+					pace_at = -1;
+				if (!room(&st, queue_limit))
+					break;
+				continue;
+			}
+			if (rc == ND_TOOLONG) {
+				if (o.strict) {
+					eof = 1;
+					status = KP_EXIT_REJECTED;
+					break;
+				}
+				continue;
+			}
+			if (rc == ND_TIMEOUT) {
+				stalled = 1;
+				break;
+			}
+			if (rc == ND_INTR)
+				break;
+			if (rc == ND_ERROR) {
+				msg_err("<stdin>: read error: %s", strerror(errno));
+				status = KP_EXIT_FAILURE;
+			}
+			eof = 1;
+			break;
+		}
+		if (pace_at >= 0 && pace_at <= kptime_mono_ms())
+			pace_at = -1;
+		if (sig_stop)
+			eof = 1;
+
+		/* 2. send what may go */
+		now = kptime_mono_ms();
+		while (!st.fatal && st.head != NULL &&
+		    http_inflight(aws_client_http(st.aws)) < o.max_inflight) {
+			int full = st.queued >= o.batch_records ||
+			    st.queued_bytes >= o.batch_bytes;
+			int due = eof || stalled || o.has_pace ||
+			    now - st.head->arrived >= o.linger_ms;
+			struct batch *b;
+
+			if (!full && !due)
+				break;
+			b = batch_new(o.batch_records);
+			if (b == NULL) {
+				msg_err("out of memory");
+				st.fatal = 1;
+				break;
+			}
+			if (form_batch(&st, b, now) == 0) {
+				batch_free(b);
+				break;
+			}
+			if (send_batch(&st, b) != 0) {
+				/* Put them back; this is a local failure. */
+				for (size_t i = 0; i < b->n; i++)
+					b->recs[i]->key->pending++;
+				requeue(&st, b->recs, b->n, 0);
+				batch_free(b);
+				st.fatal = 1;
+				break;
+			}
+		}
+
+		/* 3. collect finished requests */
+		while ((x = http_wait(aws_client_http(st.aws), 0)) != NULL)
+			finish(&st, x);
+		progress(&st, 0);
+
+		if (st.fatal && http_inflight(aws_client_http(st.aws)) == 0) {
+			/* Nothing more will go: everything queued is undeliverable. */
+			while (st.head != NULL) {
+				struct rec *q = st.head;
+
+				unlink_rec(&st, NULL, q);
+				give_up(&st, q, "stopped after a permanent error");
+				free_rec(&st, q);
+			}
+			break;
+		}
+		if (eof && st.head == NULL &&
+		    http_inflight(aws_client_http(st.aws)) == 0)
+			break;
+
+		/* 4. wait for input, a response, a linger or backoff deadline */
+		now = kptime_mono_ms();
+		if (st.head != NULL) {
+			int64_t due = st.head->arrived + o.linger_ms - now;
+
+			if (due < wait_ms)
+				wait_ms = due < 1 ? 1 : due;
+			if (st.head->not_before > now && st.head->not_before - now < wait_ms)
+				wait_ms = st.head->not_before - now;
+		}
+		if (pace_at >= 0 && pace_at - now < wait_ms)
+			wait_ms = pace_at - now < 1 ? 1 : pace_at - now;
+		can_read = !eof && !sig_stop && !st.fatal && room(&st, queue_limit) &&
+		    pace_at < 0;
+		if (http_inflight(aws_client_http(st.aws)) > 0) {
+			if (http_poll_fd(aws_client_http(st.aws), can_read ? 0 : -1,
+			    (int)wait_ms) < 0) {
+				msg_err("HTTP error");
+				status = KP_EXIT_FAILURE;
+				break;
+			}
+		} else if (can_read) {
+			char *line;
+			size_t len;
+
+			/* Block on input alone, up to the next deadline. */
+			rc = nd_next(r, &line, &len, (int)wait_ms);
+			if (rc == ND_LINE) {
+				st.lines++;
+				if (take_line(&st, r, line, len, &pace_at) != 0) {
+					eof = 1;
+					status = KP_EXIT_REJECTED;
+				}
+			} else if (rc == ND_EOF) {
+				eof = 1;
+			} else if (rc == ND_ERROR) {
+				msg_err("<stdin>: read error: %s", strerror(errno));
+				status = KP_EXIT_FAILURE;
+				eof = 1;
+			} else if (rc == ND_TOOLONG && o.strict) {
+				eof = 1;
+				status = KP_EXIT_REJECTED;
+			}
+		} else if (st.head != NULL || pace_at >= 0) {
+			retry_sleep(wait_ms);
+		}
+	}
+
+	progress(&st, 1);
+	if (st.reordered > 0)
+		msg_warn("%llu records were stored after a failed record of the same "
+		    "partition key in the same request (reordered)", st.reordered);
+	msg_info("%llu lines, %llu records delivered in %llu requests, %llu retried, "
+	    "%llu rejected, %llu undeliverable", st.lines, st.ok, st.requests,
+	    st.retried, st.rej.count, st.undeliverable);
+	if (nd_writer_close(st.out) == ND_ERROR && status == KP_EXIT_OK)
+		status = KP_EXIT_FAILURE;
+	if (nd_reject_close(&st.rej) != 0 && status == KP_EXIT_OK)
+		status = KP_EXIT_FAILURE;
+	if (st.fatal)
+		status = KP_EXIT_FAILURE;
+	else if (status == KP_EXIT_OK && (st.rej.count > 0 || st.undeliverable > 0))
+		status = KP_EXIT_REJECTED;
+	nd_reader_free(r);
+	nd_writer_free(st.out);
+	jf_parser_free(&st.jp);
+	aws_client_free(st.aws);
+	free(st.stream_json);
+	free(st.keys);
+	jf_path_free(&o.pk_field);
+	jf_path_free(&o.ehk_field);
+	jf_path_free(&o.pace_field);
+	return status;
+}
