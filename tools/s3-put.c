@@ -1737,6 +1737,9 @@ on_done(struct sink *s, struct http_xfer *x)
 			    j->upload_id);
 			free(j->upload_id);
 			j->upload_id = NULL;
+			/* Nothing left to abort after a restart. */
+			meta_write(s, j->seq, j->key, j->gzip, j->have_times ?
+			    j->first_ms : kptime_now_ms(), NULL);
 			job_fail(s, j);
 			break;
 		case R_HEAD: {
@@ -1821,9 +1824,14 @@ on_done(struct sink *s, struct http_xfer *x)
 		msg_warn("%s: cannot abort multipart upload %s of an earlier "
 		    "run: %s", uri, j->old_upload_id, j->why);
 		goto old_gone;
+	case R_HEAD:
+		snprintf(j->why, sizeof(j->why), "already exists "
+		    "(--no-overwrite: PreconditionFailed, HTTP 412), and cannot "
+		    "be compared: %s", err);
+		job_fail(s, j);
+		break;
 	case R_PUT:
 	case R_CREATE:
-	case R_HEAD:
 		job_fail(s, j);
 		break;
 	case R_PART:
@@ -1902,6 +1910,8 @@ emit_object(struct sink *s, struct job *j)
 static void
 emit(struct sink *s)
 {
+	int reported = 0;
+
 	while (s->queue != NULL && (s->queue->state == J_DONE ||
 	    s->queue->state == J_FAILED)) {
 		struct job *j = s->queue;
@@ -1914,6 +1924,7 @@ emit(struct sink *s)
 			s->objects++;
 			s->obj_bytes += j->obj_bytes;
 			emit_object(s, j);
+			reported = 1;
 			spool_remove(s, j->seq);
 			s->spool_used -= j->raw_bytes <= s->spool_used ?
 			    j->raw_bytes : s->spool_used;
@@ -1931,6 +1942,9 @@ emit(struct sink *s)
 		j->next = s->parked;
 		s->parked = j;
 	}
+	/* A pipeline may chain on the report: it goes out at once. */
+	if (reported && !s->out_gone && nd_flush(s->w) == ND_ERROR)
+		s->fatal = 1;
 }
 
 /* ---- parts ---- */
