@@ -1018,6 +1018,38 @@ put_trailing(struct tool *t, struct key *k)
 
 /* ---- one record ---- */
 
+/* Why jf_get() found nothing at p: the path ends at a JSON null, or some
+ * step of it is missing.  Only on the error path. */
+static const char *
+absent(struct json_object *root, const struct jf_path *p)
+{
+	struct json_object *o = root;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		if (o == NULL || !json_object_is_type(o, json_type_object) ||
+		    !json_object_object_get_ex(o, p->seg[i], &o))
+			return "missing";
+	}
+	return "null";
+}
+
+/* A number field: 0, or -1 with the reason in whybuf. */
+static int
+get_number(struct json_object *root, const struct jf_path *p, double *out,
+    char *whybuf, size_t whysz)
+{
+	struct json_object *v = jf_get(root, p);
+	const char *why = NULL;
+
+	if (v == NULL)
+		why = absent(root, p);
+	else if (jf_number(v, out, &why) == 0)
+		return 0;
+	snprintf(whybuf, whysz, "%s: %s", p->text, why);
+	return -1;
+}
+
 enum {
 	REC_OK = 0,
 	REC_BAD = 1,   /* bad input: *why */
@@ -1035,7 +1067,7 @@ on_record(struct tool *t, struct json_object *root, const char *line,
 {
 	const struct opts *o = t->o;
 	struct wstate *st = &t->st;
-	struct json_object *jk;
+	struct json_object *jt, *jk;
 	const char *fwhy = NULL, *ks = "";
 	struct key *k;
 	int64_t ts, wm, s, s0, s1;
@@ -1045,24 +1077,23 @@ on_record(struct tool *t, struct json_object *root, const char *line,
 	int full, placed = 0, rc;
 	long brace;
 
-	if (kptime_from_json(jf_get(root, &o->time), KPTIME_AUTO, &ts,
-	    &fwhy) != 0) {
+	jt = jf_get(root, &o->time);
+	if (jt == NULL)
+		fwhy = absent(root, &o->time);
+	if (jt == NULL || kptime_from_json(jt, KPTIME_AUTO, &ts, &fwhy) != 0) {
 		snprintf(whybuf, whysz, "%s: %s", o->time.text, fwhy);
 		goto bad;
 	}
-	if (jf_number(jf_get(root, &o->value), &x, &fwhy) != 0) {
-		snprintf(whybuf, whysz, "%s: %s", o->value.text, fwhy);
+	if (get_number(root, &o->value, &x, whybuf, whysz) != 0)
 		goto bad;
-	}
 	if (o->has_weight &&
-	    jf_number(jf_get(root, &o->weight), &weight, &fwhy) != 0) {
-		snprintf(whybuf, whysz, "%s: %s", o->weight.text, fwhy);
+	    get_number(root, &o->weight, &weight, whybuf, whysz) != 0)
 		goto bad;
-	}
 	if (o->has_key) {
 		jk = jf_get(root, &o->key);
 		if (jk == NULL) {
-			snprintf(whybuf, whysz, "%s: missing", o->key.text);
+			snprintf(whybuf, whysz, "%s: %s", o->key.text,
+			    absent(root, &o->key));
 			goto bad;
 		}
 		/* Keys compare by their JSON text; strings by their bytes. */
