@@ -23,7 +23,9 @@
 #                  (http://127.0.0.1:9, where nothing listens) so that a tool
 #                  whose service endpoint a test did not set fails at once on
 #                  loopback instead of reaching AWS; unset it in a test that
-#                  checks the default endpoint.
+#                  checks the default endpoint or a profile's endpoint_url.
+#                  AWS_EC2_METADATA_SERVICE_ENDPOINT=$KP_DEAD_ENDPOINT too, so
+#                  a test that re-enables IMDS without a server stays local.
 #   proxies        http_proxy, https_proxy, HTTP_PROXY, HTTPS_PROXY, ALL_PROXY,
 #                  all_proxy are unset; NO_PROXY=no_proxy=127.0.0.1,localhost
 #
@@ -103,6 +105,7 @@ _kp_reset_env() {
 	export AWS_REGION=us-east-1
 	export AWS_EC2_METADATA_DISABLED=true
 	export AWS_ENDPOINT_URL=$KP_DEAD_ENDPOINT
+	export AWS_EC2_METADATA_SERVICE_ENDPOINT=$KP_DEAD_ENDPOINT
 	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 	export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 

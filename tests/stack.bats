@@ -15,6 +15,24 @@ teardown_file() {
 	kp_stack_stop
 }
 
+# A test that starts a stack of its own stops it even when it fails midway.
+teardown() {
+	if [[ -f $BATS_TEST_TMPDIR/again/servers ]]; then
+		"$KP_ROOT/pipelines/localstack" stop "$BATS_TEST_TMPDIR/again"
+	fi
+}
+
+# gone PID...: none of the processes runs any more (a zombie counts as gone).
+gone() {
+	local pid
+	for pid; do
+		if [[ -e /proc/$pid ]]; then
+			[[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) == Z ]] ||
+			    fail "pid $pid still running"
+		fi
+	done
+}
+
 # on SERVER CMD...: run CMD with the Kinesis endpoint of SERVER.
 on() {
 	local server=$1
@@ -151,8 +169,8 @@ on() {
 	assert_output --partial InvalidAccessKeyId
 }
 
-@test "stack: stop ends every server, and a second start in the same folder works" {
-	local dir=$BATS_TEST_TMPDIR/again pids pid
+@test "stack: start refuses a running folder; stop, then start again, works" {
+	local dir=$BATS_TEST_TMPDIR/again pids
 	run -0 "$KP_ROOT/pipelines/localstack" start "$dir" --kinesis kinesalite --s3
 	assert_line --regexp '^export AWS_ENDPOINT_URL_KINESIS=http://127\.0\.0\.1:[0-9]+$'
 	run -1 "$KP_ROOT/pipelines/localstack" start "$dir"
@@ -160,13 +178,16 @@ on() {
 	pids=$(awk '{ print $2 }' "$dir/servers")
 	[ "$(wc -l <<<"$pids")" -eq 2 ]
 	run -0 "$KP_ROOT/pipelines/localstack" stop "$dir"
-	for pid in $pids; do
-		if [[ -e /proc/$pid ]]; then
-			[[ $(awk '{ print $3 }' "/proc/$pid/stat") == Z ]] || fail "pid $pid still running"
-		fi
-	done
+	gone $pids
 	run -1 "$KP_ROOT/pipelines/localstack" status "$dir"
 	refute_output --partial running
+	run -0 "$KP_ROOT/pipelines/localstack" start "$dir" --s3
+	refute_line --partial AWS_ENDPOINT_URL_KINESIS
+	assert_line --regexp '^export AWS_ENDPOINT_URL_S3=http://127\.0\.0\.1:[0-9]+$'
+	pids=$(awk '{ print $2 }' "$dir/servers")
+	[ "$(wc -l <<<"$pids")" -eq 1 ]
+	run -0 "$KP_ROOT/pipelines/localstack" stop "$dir"
+	gone $pids
 }
 
 @test "stack: the stack of this file stops, and its PIDs are gone" {
@@ -174,11 +195,7 @@ on() {
 	pids=$(kp_stack_pids)
 	[ "$(wc -l <<<"$pids")" -eq 3 ]
 	kp_stack_stop
-	for pid in $pids; do
-		if [[ -e /proc/$pid ]]; then
-			[[ $(awk '{ print $3 }' "/proc/$pid/stat") == Z ]] || fail "pid $pid still running"
-		fi
-	done
+	gone $pids
 	run -0 ss -Hltnp
 	for pid in $pids; do
 		refute_output --partial "pid=$pid,"
