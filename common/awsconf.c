@@ -1,0 +1,886 @@
+/*
+ * awsconf.c - shared config/credentials files, region, endpoint, TLS.
+ *
+ * The file format follows the AWS SDKs and Tools reference guide ("Shared
+ * config and credentials files") and what botocore's parser accepts; the
+ * endpoint order follows "Service-specific endpoints" in the same guide.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "awsconf.h"
+
+/* The files are a few lines; anything this big is not a config file. */
+#define MAX_FILE_LINES 100000
+
+/* One property (or, with key NULL, one section header) of a file. */
+struct prop {
+	char *section; /* normalized section name */
+	char *key;     /* lower case; NULL marks the section header itself */
+	char *sub;     /* lower-case sub-property name, or NULL */
+	char *value;
+};
+
+struct inifile {
+	char *path; /* NULL: no file can be named (no $HOME) */
+	struct prop *props;
+	size_t n, cap;
+};
+
+struct awsconf {
+	char *profile;
+	struct inifile files[2];    /* indexed by enum awsconf_file */
+	const char *section[2];     /* the profile's section in each file */
+};
+
+static void
+seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+static char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+static const char *
+env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+
+	return (v != NULL && *v != '\0') ? v : NULL;
+}
+
+int
+awsconf_is_true(const char *value)
+{
+	return value != NULL && strcasecmp(value, "true") == 0;
+}
+
+/* Trims leading and trailing blanks of s[0..*len) in place of pointers. */
+static const char *
+trim(const char *s, size_t *len)
+{
+	size_t n = *len;
+
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	*len = n;
+	return s;
+}
+
+/* A new copy of s[0..n) in lower case. */
+static char *
+lowerdup(const char *s, size_t n)
+{
+	char *p = xstrndup(s, n);
+	size_t i;
+
+	if (p == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		p[i] = (char)tolower((unsigned char)p[i]);
+	return p;
+}
+
+/* A section name with every run of blanks made one space. */
+static char *
+normalize_section(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+	size_t i, j = 0;
+	int blank = 0;
+
+	if (p == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] == ' ' || s[i] == '\t') {
+			blank = 1;
+			continue;
+		}
+		if (blank && j > 0)
+			p[j++] = ' ';
+		blank = 0;
+		p[j++] = s[i];
+	}
+	p[j] = '\0';
+	return p;
+}
+
+/*
+ * The length of a value with a trailing comment removed: per the SDK
+ * file format a '#' or ';' starts a comment in a value only after a blank,
+ * so "abc#def" keeps its '#'.
+ */
+static size_t
+strip_value_comment(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if ((s[i] == '#' || s[i] == ';') &&
+		    (s[i - 1] == ' ' || s[i - 1] == '\t'))
+			return i;
+	if (n > 0 && (s[0] == '#' || s[0] == ';'))
+		return 0;
+	return n;
+}
+
+static int
+add_prop(struct inifile *f, const char *section, char *key, char *sub,
+    char *value)
+{
+	struct prop *np;
+	char *sec = NULL;
+	int rc = -1;
+
+	if (f->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 16;
+
+		np = realloc(f->props, ncap * sizeof(*np));
+		if (np == NULL)
+			goto out;
+		f->props = np;
+		f->cap = ncap;
+	}
+	sec = strdup(section);
+	if (sec == NULL)
+		goto out;
+	f->props[f->n].section = sec;
+	f->props[f->n].key = key;
+	f->props[f->n].sub = sub;
+	f->props[f->n].value = value;
+	f->n++;
+	sec = NULL;
+	key = sub = value = NULL;
+	rc = 0;
+out:
+	free(sec);
+	free(key);
+	free(sub);
+	free(value);
+	return rc;
+}
+
+/* Splits "key = value" into a new lower-case key and a new value. */
+static int
+split_kv(const char *p, size_t n, char **key, char **value)
+{
+	const char *eq = memchr(p, '=', n);
+	const char *k, *v;
+	size_t kn, vn;
+
+	*key = *value = NULL;
+	if (eq == NULL)
+		return -1;
+	kn = (size_t)(eq - p);
+	k = trim(p, &kn);
+	if (kn == 0)
+		return -1;
+	vn = n - (size_t)(eq - p) - 1;
+	v = trim(eq + 1, &vn);
+	vn = strip_value_comment(v, vn);
+	v = trim(v, &vn);
+	*key = lowerdup(k, kn);
+	*value = xstrndup(v, vn);
+	if (*key == NULL || *value == NULL) {
+		free(*key);
+		free(*value);
+		*key = *value = NULL;
+		return -2;
+	}
+	return 0;
+}
+
+/* Appends "\n" and s[0..n) to *value (a multi-line value). */
+static int
+append_line(char **value, const char *s, size_t n)
+{
+	size_t old = strlen(*value);
+	char *p = realloc(*value, old + 1 + n + 1);
+
+	if (p == NULL)
+		return -1;
+	p[old] = '\n';
+	memcpy(p + old + 1, s, n);
+	p[old + 1 + n] = '\0';
+	*value = p;
+	return 0;
+}
+
+/*
+ * Parses one file into f.  A missing file leaves f empty.  Error messages
+ * name the file and line but never quote it: a line may hold a secret.
+ */
+static int
+parse_file(struct inifile *f, char *err, size_t errsz)
+{
+	FILE *fp = NULL;
+	char *line = NULL, *section = NULL, *key = NULL, *value = NULL;
+	size_t linecap = 0, lineno = 0, indent, n;
+	size_t key_indent = 0;
+	ssize_t got;
+	long cur = -1;       /* index of the last top-level property */
+	int cur_nested = 0;  /* it had an empty value: sub-properties follow */
+	int rc = -1, r;
+	const char *p;
+
+	if (f->path == NULL)
+		return 0;
+	fp = fopen(f->path, "r");
+	if (fp == NULL) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			rc = 0;
+			goto out;
+		}
+		seterr(err, errsz, "cannot open %s: %s", f->path,
+		    strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		errno = 0;
+		got = getline(&line, &linecap, fp);
+		if (got < 0) {
+			if (ferror(fp)) {
+				seterr(err, errsz, "cannot read %s: %s",
+				    f->path, strerror(errno ? errno : EIO));
+				goto out;
+			}
+			break;
+		}
+		if (++lineno > MAX_FILE_LINES) {
+			seterr(err, errsz, "%s: more than %d lines", f->path,
+			    MAX_FILE_LINES);
+			goto out;
+		}
+		n = (size_t)got;
+		p = line;
+		/* A UTF-8 byte order mark is not part of the first line. */
+		if (lineno == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+			p += 3;
+			n -= 3;
+		}
+		while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' ||
+		    p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (memchr(p, '\0', n) != NULL) {
+			seterr(err, errsz, "%s:%zu: NUL byte", f->path, lineno);
+			goto out;
+		}
+		for (indent = 0; indent < n && (p[indent] == ' ' ||
+		    p[indent] == '\t'); indent++)
+			;
+		if (indent == n)
+			continue; /* blank lines do not end a property */
+		if (p[indent] == '#' || p[indent] == ';')
+			continue;
+		if (indent > 0 && cur >= 0 && indent > key_indent) {
+			/* Continuation of the property above. */
+			const char *c = p + indent;
+			size_t cn = n - indent;
+
+			if (cur_nested) {
+				r = split_kv(c, cn, &key, &value);
+				if (r == -2)
+					goto nomem;
+				if (r < 0) {
+					seterr(err, errsz, "%s:%zu: expected "
+					    "'key = value' in a sub-property",
+					    f->path, lineno);
+					goto out;
+				}
+				{
+					char *parent = strdup(
+					    f->props[cur].key);
+
+					if (parent == NULL)
+						goto nomem;
+					r = add_prop(f, section, parent, key,
+					    value);
+					key = value = NULL;
+					if (r < 0)
+						goto nomem;
+				}
+			} else if (append_line(&f->props[cur].value, c,
+			    cn) < 0) {
+				goto nomem;
+			}
+			continue;
+		}
+		p += indent;
+		n -= indent;
+		if (*p == '[') {
+			const char *close = memchr(p, ']', n);
+			const char *name, *rest;
+			size_t nn, rn;
+
+			if (close == NULL) {
+				seterr(err, errsz, "%s:%zu: section header "
+				    "without ']'", f->path, lineno);
+				goto out;
+			}
+			rest = close + 1;
+			rn = n - (size_t)(rest - p);
+			rest = trim(rest, &rn);
+			if (rn > 0 && *rest != '#' && *rest != ';') {
+				seterr(err, errsz, "%s:%zu: text after a "
+				    "section header", f->path, lineno);
+				goto out;
+			}
+			nn = (size_t)(close - p) - 1;
+			name = trim(p + 1, &nn);
+			if (nn == 0) {
+				seterr(err, errsz, "%s:%zu: empty section "
+				    "name", f->path, lineno);
+				goto out;
+			}
+			free(section);
+			section = normalize_section(name, nn);
+			if (section == NULL)
+				goto nomem;
+			if (add_prop(f, section, NULL, NULL, NULL) < 0)
+				goto nomem;
+			cur = -1;
+			continue;
+		}
+		if (section == NULL) {
+			seterr(err, errsz, "%s:%zu: property before any "
+			    "[section]", f->path, lineno);
+			goto out;
+		}
+		r = split_kv(p, n, &key, &value);
+		if (r == -2)
+			goto nomem;
+		if (r < 0) {
+			seterr(err, errsz, "%s:%zu: expected 'key = value'",
+			    f->path, lineno);
+			goto out;
+		}
+		cur_nested = (*value == '\0');
+		r = add_prop(f, section, key, NULL, value);
+		key = value = NULL;
+		if (r < 0)
+			goto nomem;
+		cur = (long)f->n - 1;
+		key_indent = indent;
+	}
+	rc = 0;
+	goto out;
+nomem:
+	seterr(err, errsz, "%s: out of memory", f->path);
+out:
+	if (fp != NULL)
+		fclose(fp);
+	free(line);
+	free(section);
+	free(key);
+	free(value);
+	return rc;
+}
+
+static void
+inifile_clear(struct inifile *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		free(f->props[i].section);
+		free(f->props[i].key);
+		free(f->props[i].sub);
+		free(f->props[i].value);
+	}
+	free(f->props);
+	free(f->path);
+	memset(f, 0, sizeof(*f));
+}
+
+/* The section's own name as stored, if the file has it; else NULL. */
+static const char *
+find_section(const struct inifile *f, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->props[i].key == NULL &&
+		    strcmp(f->props[i].section, name) == 0)
+			return f->props[i].section;
+	return NULL;
+}
+
+/* The last value of key (sub NULL: top level) in section, or NULL. */
+static const char *
+find_value(const struct inifile *f, const char *section, const char *key,
+    const char *sub)
+{
+	const char *v = NULL;
+	size_t i;
+
+	if (section == NULL)
+		return NULL;
+	for (i = 0; i < f->n; i++) {
+		const struct prop *pr = &f->props[i];
+
+		if (pr->key == NULL || strcmp(pr->section, section) != 0 ||
+		    strcasecmp(pr->key, key) != 0)
+			continue;
+		if (sub == NULL ? pr->sub != NULL :
+		    (pr->sub == NULL || strcasecmp(pr->sub, sub) != 0))
+			continue;
+		v = pr->value;
+	}
+	return v;
+}
+
+/* "~/x" -> "$HOME/x"; a new string, or NULL (no memory or no $HOME). */
+static char *
+expand_path(const char *path, const char *home)
+{
+	char *p;
+	size_t n;
+
+	if (path[0] != '~' || path[1] != '/')
+		return strdup(path);
+	if (home == NULL)
+		return NULL;
+	n = strlen(home) + strlen(path);
+	p = malloc(n);
+	if (p == NULL)
+		return NULL;
+	snprintf(p, n, "%s%s", home, path + 1);
+	return p;
+}
+
+static int
+set_path(struct inifile *f, const char *var, const char *dflt, char *err,
+    size_t errsz)
+{
+	const char *home = env_nonempty("HOME");
+	const char *v = env_nonempty(var);
+
+	if (v == NULL)
+		v = dflt;
+	if (v[0] == '~' && v[1] == '/' && home == NULL)
+		return 0; /* no file can be named: read none */
+	f->path = expand_path(v, home);
+	if (f->path == NULL) {
+		seterr(err, errsz, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+awsconf_load(const char *profile, struct awsconf **out, char *err,
+    size_t errsz)
+{
+	struct awsconf *conf = NULL;
+	struct inifile *cf, *cr;
+	char *name = NULL;
+	int explicit = 1, rc = -1;
+
+	*out = NULL;
+	if (profile == NULL || *profile == '\0')
+		profile = env_nonempty("AWS_PROFILE");
+	if (profile == NULL) {
+		profile = "default";
+		explicit = 0;
+	}
+	conf = calloc(1, sizeof(*conf));
+	if (conf != NULL)
+		conf->profile = strdup(profile);
+	if (conf == NULL || conf->profile == NULL) {
+		seterr(err, errsz, "out of memory");
+		goto out;
+	}
+	cf = &conf->files[AWSCONF_CONFIG];
+	cr = &conf->files[AWSCONF_CREDENTIALS];
+	if (set_path(cf, "AWS_CONFIG_FILE", "~/.aws/config", err, errsz) < 0 ||
+	    set_path(cr, "AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials",
+	    err, errsz) < 0)
+		goto out;
+	if (parse_file(cf, err, errsz) < 0 || parse_file(cr, err, errsz) < 0)
+		goto out;
+
+	/* Config file: "[profile NAME]"; the default profile may also be
+	 * "[default]", and "[profile default]" wins when both exist. */
+	name = malloc(strlen(profile) + sizeof("profile "));
+	if (name == NULL) {
+		seterr(err, errsz, "out of memory");
+		goto out;
+	}
+	snprintf(name, strlen(profile) + sizeof("profile "), "profile %s",
+	    profile);
+	conf->section[AWSCONF_CONFIG] = find_section(cf, name);
+	if (conf->section[AWSCONF_CONFIG] == NULL &&
+	    strcmp(profile, "default") == 0)
+		conf->section[AWSCONF_CONFIG] = find_section(cf, "default");
+	conf->section[AWSCONF_CREDENTIALS] = find_section(cr, profile);
+
+	if (explicit && conf->section[AWSCONF_CONFIG] == NULL &&
+	    conf->section[AWSCONF_CREDENTIALS] == NULL) {
+		seterr(err, errsz, "profile \"%s\" not found in %s or %s",
+		    profile, cf->path ? cf->path : "(no config file)",
+		    cr->path ? cr->path : "(no credentials file)");
+		goto out;
+	}
+	*out = conf;
+	conf = NULL;
+	rc = 0;
+out:
+	free(name);
+	awsconf_free(conf);
+	return rc;
+}
+
+void
+awsconf_free(struct awsconf *conf)
+{
+	if (conf == NULL)
+		return;
+	inifile_clear(&conf->files[0]);
+	inifile_clear(&conf->files[1]);
+	free(conf->profile);
+	free(conf);
+}
+
+const char *
+awsconf_profile(const struct awsconf *conf)
+{
+	return conf->profile;
+}
+
+const char *
+awsconf_path(const struct awsconf *conf, enum awsconf_file which)
+{
+	return conf->files[which].path;
+}
+
+const char *
+awsconf_file_get(const struct awsconf *conf, enum awsconf_file which,
+    const char *key)
+{
+	return find_value(&conf->files[which], conf->section[which], key,
+	    NULL);
+}
+
+const char *
+awsconf_get(const struct awsconf *conf, const char *key)
+{
+	const char *v = awsconf_file_get(conf, AWSCONF_CREDENTIALS, key);
+
+	return v != NULL ? v : awsconf_file_get(conf, AWSCONF_CONFIG, key);
+}
+
+const char *
+awsconf_get_sub(const struct awsconf *conf, const char *key,
+    const char *subkey)
+{
+	const char *v;
+
+	v = find_value(&conf->files[AWSCONF_CREDENTIALS],
+	    conf->section[AWSCONF_CREDENTIALS], key, subkey);
+	if (v == NULL)
+		v = find_value(&conf->files[AWSCONF_CONFIG],
+		    conf->section[AWSCONF_CONFIG], key, subkey);
+	return v;
+}
+
+const char *
+awsconf_region(const struct awsconf *conf, const char *explicit_region,
+    const char **source)
+{
+	static const char *const vars[] = { "AWS_REGION",
+	    "AWS_DEFAULT_REGION" };
+	const char *r = NULL, *src = NULL;
+	size_t i;
+
+	if (explicit_region != NULL && *explicit_region != '\0') {
+		r = explicit_region;
+		src = "explicit";
+	}
+	for (i = 0; r == NULL && i < sizeof(vars) / sizeof(vars[0]); i++) {
+		r = env_nonempty(vars[i]);
+		src = vars[i];
+	}
+	if (r == NULL) {
+		r = conf != NULL ? awsconf_get(conf, "region") : NULL;
+		if (r != NULL && *r == '\0')
+			r = NULL;
+		src = r != NULL ? "profile" : NULL;
+	}
+	if (source != NULL)
+		*source = src;
+	return r;
+}
+
+/* A region is a DNS label: it becomes part of a host name. */
+static int
+region_valid(const char *r)
+{
+	size_t i, n = strlen(r);
+
+	if (n == 0 || n > 63 || r[0] == '-' || r[n - 1] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(islower((unsigned char)r[i]) ||
+		    isdigit((unsigned char)r[i]) || r[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static void
+no_region_msg(const struct awsconf *conf, char *err, size_t errsz)
+{
+	seterr(err, errsz, "no AWS region configured: use --region, set "
+	    "AWS_REGION or AWS_DEFAULT_REGION, or set region in profile "
+	    "\"%s\" of %s", conf != NULL ? conf->profile : "default",
+	    (conf != NULL && conf->files[AWSCONF_CONFIG].path != NULL) ?
+	    conf->files[AWSCONF_CONFIG].path : "~/.aws/config");
+}
+
+int
+awsconf_region_required(const struct awsconf *conf,
+    const char *explicit_region, const char **region, char *err,
+    size_t errsz)
+{
+	const char *src;
+	const char *r = awsconf_region(conf, explicit_region, &src);
+
+	*region = NULL;
+	if (r == NULL) {
+		no_region_msg(conf, err, errsz);
+		return -1;
+	}
+	if (!region_valid(r)) {
+		seterr(err, errsz, "invalid AWS region \"%.64s\" (from %s): "
+		    "expected something like us-east-1", r, src);
+		return -1;
+	}
+	*region = r;
+	return 0;
+}
+
+/*
+ * A custom endpoint must be http(s)://host[:port][/path]; it goes into
+ * request lines and Host headers, so no blanks or control characters.
+ */
+static int
+url_valid(const char *u)
+{
+	const char *h;
+
+	if (strncasecmp(u, "https://", 8) == 0)
+		h = u + 8;
+	else if (strncasecmp(u, "http://", 7) == 0)
+		h = u + 7;
+	else
+		return 0;
+	if (*h == '\0' || *h == '/' || *h == ':')
+		return 0;
+	for (; *u != '\0'; u++)
+		if ((unsigned char)*u <= 0x20 || *u == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* The DNS suffix of a region's partition. */
+static const char *
+region_domain(const char *region)
+{
+	static const struct {
+		const char *prefix, *domain;
+	} parts[] = {
+		{ "cn-", "amazonaws.com.cn" },
+		{ "us-isob-", "sc2s.sgov.gov" },
+		{ "us-isof-", "csp.hci.ic.gov" },
+		{ "us-iso-", "c2s.ic.gov" },
+		{ "eu-isoe-", "cloud.adc-e.uk" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (strncmp(region, parts[i].prefix,
+		    strlen(parts[i].prefix)) == 0)
+			return parts[i].domain;
+	return "amazonaws.com";
+}
+
+/*
+ * The service id transformed for a variable name (upper, ' ' -> '_'),
+ * a config key (lower, ' ' -> '_') or a host label (lower, ' ' dropped).
+ */
+enum idform { ID_ENV, ID_KEY, ID_HOST };
+
+static void
+service_id_form(const char *id, enum idform form, char *buf, size_t bufsz)
+{
+	size_t j = 0;
+
+	for (; *id != '\0' && j + 1 < bufsz; id++) {
+		unsigned char c = (unsigned char)*id;
+
+		if (c == ' ') {
+			if (form == ID_HOST)
+				continue;
+			c = '_';
+		}
+		buf[j++] = (char)(form == ID_ENV ? toupper(c) : tolower(c));
+	}
+	buf[j] = '\0';
+}
+
+int
+awsconf_endpoint(const struct awsconf *conf, const char *service_id,
+    const char *explicit_url, const char *region,
+    struct awsconf_endpoint *out, char *err, size_t errsz)
+{
+	char var[128], id[64], host[64];
+	const char *url = NULL, *src = NULL, *ign;
+	size_t n;
+	int ignore, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (explicit_url != NULL && *explicit_url != '\0') {
+		url = explicit_url;
+		src = "explicit";
+	}
+	ign = env_nonempty("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	if (ign == NULL && conf != NULL)
+		ign = awsconf_get(conf, "ignore_configured_endpoint_urls");
+	ignore = awsconf_is_true(ign);
+
+	if (url == NULL && !ignore) {
+		service_id_form(service_id, ID_ENV, id, sizeof(id));
+		snprintf(var, sizeof(var), "AWS_ENDPOINT_URL_%s", id);
+		url = env_nonempty(var);
+		if (url != NULL) {
+			src = "AWS_ENDPOINT_URL_<ID>";
+		} else {
+			url = env_nonempty("AWS_ENDPOINT_URL");
+			if (url != NULL)
+				src = "AWS_ENDPOINT_URL";
+		}
+	}
+	if (url == NULL && !ignore && conf != NULL) {
+		const char *svc = awsconf_get(conf, "services");
+
+		if (svc != NULL && *svc != '\0') {
+			char sec[256];
+
+			service_id_form(service_id, ID_KEY, id, sizeof(id));
+			snprintf(sec, sizeof(sec), "services %s", svc);
+			url = find_value(&conf->files[AWSCONF_CONFIG], sec, id,
+			    "endpoint_url");
+			if (url != NULL && *url == '\0')
+				url = NULL;
+			if (url != NULL)
+				src = "services-section";
+		}
+		if (url == NULL) {
+			url = awsconf_get(conf, "endpoint_url");
+			if (url != NULL && *url == '\0')
+				url = NULL;
+			if (url != NULL)
+				src = "profile";
+		}
+	}
+	if (url != NULL) {
+		if (!url_valid(url)) {
+			seterr(err, errsz, "invalid endpoint URL from %s: "
+			    "expected http://HOST or https://HOST[:PORT][/PATH]",
+			    src);
+			goto out;
+		}
+		n = strlen(url);
+		while (n > 0 && url[n - 1] == '/')
+			n--;
+		out->url = xstrndup(url, n);
+		if (out->url == NULL) {
+			seterr(err, errsz, "out of memory");
+			goto out;
+		}
+		out->custom = 1;
+		out->source = src;
+		rc = 0;
+		goto out;
+	}
+	if (region == NULL || *region == '\0') {
+		no_region_msg(conf, err, errsz);
+		goto out;
+	}
+	if (!region_valid(region)) {
+		seterr(err, errsz, "invalid AWS region \"%.64s\": expected "
+		    "something like us-east-1", region);
+		goto out;
+	}
+	service_id_form(service_id, ID_HOST, host, sizeof(host));
+	n = strlen("https://") + strlen(host) + 1 + strlen(region) + 1 +
+	    strlen(region_domain(region)) + 1;
+	out->url = malloc(n);
+	if (out->url == NULL) {
+		seterr(err, errsz, "out of memory");
+		goto out;
+	}
+	snprintf(out->url, n, "https://%s.%s.%s", host, region,
+	    region_domain(region));
+	out->custom = 0;
+	out->source = "default";
+	rc = 0;
+out:
+	if (rc < 0)
+		awsconf_endpoint_clear(out);
+	return rc;
+}
+
+void
+awsconf_endpoint_clear(struct awsconf_endpoint *ep)
+{
+	if (ep == NULL)
+		return;
+	free(ep->url);
+	memset(ep, 0, sizeof(*ep));
+}
+
+void
+awsconf_tls(const struct awsconf *conf, const char *explicit_ca,
+    int no_verify, struct awsconf_tls *out)
+{
+	const char *env = env_nonempty("AWS_CA_BUNDLE");
+	const char *prof = conf != NULL ? awsconf_get(conf, "ca_bundle") : NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->verify = !no_verify;
+	if (explicit_ca != NULL && *explicit_ca != '\0') {
+		out->ca_bundle = explicit_ca;
+		out->ca_source = "explicit";
+	} else if (env != NULL) {
+		out->ca_bundle = env;
+		out->ca_source = "AWS_CA_BUNDLE";
+	} else if (prof != NULL && *prof != '\0') {
+		out->ca_bundle = prof;
+		out->ca_source = "profile";
+	}
+}
