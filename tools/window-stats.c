@@ -1467,6 +1467,23 @@ on_late(struct tool *t, struct nd_reader *r, const char *line, size_t len,
 	return 0;
 }
 
+/*
+ * Parses a line and tells whether it is a control line: what
+ * nd_is_control() decides, from the parse every record needs anyway
+ * instead of a second scan.  nd_is_control() is asked only for a line the
+ * strict parser refused.  *root is the parsed object or NULL (*why).
+ */
+static int
+is_control(struct jf_parser *jp, const char *line, size_t len,
+    struct json_object **root, const char **why)
+{
+	*root = jf_parse_object(jp, line, len, why);
+	if (*root == NULL)
+		return nd_is_control(line, len);
+	return json_object_object_length(*root) == 1 &&
+	    json_object_object_get_ex(*root, "__kinpipe", NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1551,13 +1568,14 @@ main(int argc, char **argv)
 			status = KP_EXIT_FAILURE;
 			stopped = 1;
 			break;
-		} else if (nd_is_control(line, len)) {
+		} else if (is_control(&jp, line, len, &root, &why)) {
 			/* Nothing to act on yet (checkpoints come with the
 			 * exactly-once issue): forward in order. */
 			t.st.control++;
+			json_object_put(root);
+			root = NULL;
 			rc = nd_put(t.out, line, len);
 		} else {
-			root = jf_parse_object(&jp, line, len, &why);
 			if (root == NULL) {
 				rc = REC_BAD;
 			} else {
