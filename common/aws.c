@@ -131,8 +131,7 @@ aws_client_new(const char *service_id, const char *signing_name,
 		goto fail;
 	}
 	if (creds_get(c->chain, time(NULL), &cr) != 0) {
-		snprintf(err, errsz, "no AWS credentials: %s",
-		    creds_chain_error(c->chain));
+		snprintf(err, errsz, "%s", creds_chain_error(c->chain));
 		goto fail;
 	}
 	creds_clear(&cr);
@@ -229,8 +228,7 @@ aws_start(struct aws_client *c, const struct aws_call *call, void *user,
 		return NULL;
 	}
 	if (creds_get(c->chain, time(NULL), &cr) != 0) {
-		snprintf(err, errsz, "no AWS credentials: %s",
-		    creds_chain_error(c->chain));
+		snprintf(err, errsz, "%s", creds_chain_error(c->chain));
 		return NULL;
 	}
 	/* Split "Name: value" for the signer; the strings stay the caller's. */

@@ -70,6 +70,8 @@ void nd_writer_free(struct nd_writer *w);
 int nd_append(struct nd_writer *w, const char *data, size_t len);
 int nd_appendf(struct nd_writer *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append a string literal (its length known at compile time). */
+#define nd_lit(w, s) nd_append((w), (s), sizeof(s) - 1)
 /* Append s as a JSON string literal, quoted and escaped. */
 int nd_append_jstr(struct nd_writer *w, const char *s, size_t len);
 /* Append a double as JSON (shortest round-trip form; NaN/Inf become null). */

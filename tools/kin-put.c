@@ -23,6 +23,7 @@
 #include "aws.h"
 #include "b64.h"
 #include "jfield.h"
+#include "kpl.h"
 #include "kptime.h"
 #include "msg.h"
 #include "ndjson.h"
@@ -110,6 +111,7 @@ struct rec {
 	int attempts;
 	int64_t not_before;   /* monotonic ms: retry backoff or --pace-field */
 	int64_t arrived;      /* monotonic ms: when it was read */
+	int64_t first_try;    /* monotonic ms of its first attempt */
 	struct key *key;
 };
 
@@ -143,6 +145,7 @@ struct opts {
 	size_t batch_bytes;
 	size_t record_bytes;
 	double speed;
+	int speed_set;
 	int receipts;
 	const char *dead;
 	int strict;
@@ -172,6 +175,8 @@ struct state {
 	unsigned long long lines, sent, ok, retried, undeliverable, reordered;
 	unsigned long long requests;
 	int fatal;
+	int oom;
+	unsigned long long control;  /* control lines skipped */
 	uint64_t rng;
 	int64_t start_ms, last_progress;
 };
@@ -323,6 +328,12 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 	int rv = 0;
 
 	*pace_at = -1;
+	/* Control lines steer a processing pipeline; they are not data for
+	 * the stream.  Skipped, counted. */
+	if (!o->raw && nd_is_control(line, len)) {
+		st->control++;
+		return 0;
+	}
 	if (!o->raw || o->has_pk_field || o->has_ehk_field || o->has_pace) {
 		obj = jf_parse_object(&st->jp, line, len, &why);
 		if (obj == NULL)
@@ -349,7 +360,6 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 	}
 	if (o->has_ehk_field) {
 		struct json_object *v = jf_get(obj, &o->ehk_field);
-		size_t i;
 
 		if (v == NULL || !json_object_is_type(v, json_type_string)) {
 			rv = bad(st, r, line, len, "explicit hash key field %s: %s",
@@ -358,10 +368,9 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 		}
 		ehk = json_object_get_string(v);
 		ehklen = (size_t)json_object_get_string_len(v);
-		for (i = 0; i < ehklen; i++)
-			if (ehk[i] < '0' || ehk[i] > '9')
-				break;
-		if (ehklen == 0 || ehklen > 39 || i != ehklen) {
+		unsigned char h[16];
+
+		if (kpl_dec128(ehk, ehklen, h) != 0) {
 			rv = bad(st, r, line, len, "explicit hash key field %s: %s",
 			    o->ehk_field.text, "not a decimal 128-bit number");
 			goto out;
@@ -393,6 +402,7 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 	rc = malloc(sizeof(*rc) + len + 1 + pklen + 1 + (ehk ? ehklen + 1 : 0));
 	if (rc == NULL) {
 		msg_err("out of memory");
+		st->oom = 1;
 		rv = -1;
 		goto out;
 	}
@@ -414,6 +424,7 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 	if (rc->key == NULL) {
 		free(rc);
 		msg_err("out of memory");
+		st->oom = 1;
 		rv = -1;
 		goto out;
 	}
@@ -460,6 +471,8 @@ body_add(struct batch *b, const char *s, size_t n)
 	b->bodylen += n;
 	return 0;
 }
+
+#define body_lit(b, s) body_add((b), (s), sizeof(s) - 1)
 
 /* Appends s as a JSON string literal. */
 static int
@@ -542,27 +555,27 @@ build_body(struct state *st, struct batch *b)
 	size_t i;
 
 	b->bodylen = 0;
-	if (body_add(b, "{\"", 2) || body_add(b, st->stream_member,
-	    strlen(st->stream_member)) || body_add(b, "\":", 2) ||
+	if (body_lit(b, "{\"") || body_add(b, st->stream_member,
+	    strlen(st->stream_member)) || body_lit(b, "\":") ||
 	    body_add(b, st->stream_json, strlen(st->stream_json)) ||
-	    body_add(b, ",\"Records\":[", 12))
+	    body_lit(b, ",\"Records\":["))
 		return -1;
 	for (i = 0; i < b->n; i++) {
 		struct rec *rc = b->recs[i];
 
-		if (body_add(b, i ? ",{\"Data\":\"" : "{\"Data\":\"", i ? 10 : 9) ||
+		if ((i > 0 && body_lit(b, ",")) || body_lit(b, "{\"Data\":\"") ||
 		    body_reserve(b, B64_ENCODED_LEN(rc->len) + 1))
 			return -1;
 		b->bodylen += b64_encode(rc->data, rc->len, b->body + b->bodylen);
-		if (body_add(b, "\",\"PartitionKey\":", 17) || body_jstr(b, rc->pk))
+		if (body_lit(b, "\",\"PartitionKey\":") || body_jstr(b, rc->pk))
 			return -1;
-		if (rc->ehk && (body_add(b, ",\"ExplicitHashKey\":\"", 20) ||
-		    body_add(b, rc->ehk, strlen(rc->ehk)) || body_add(b, "\"", 1)))
+		if (rc->ehk && (body_lit(b, ",\"ExplicitHashKey\":\"") ||
+		    body_add(b, rc->ehk, strlen(rc->ehk)) || body_lit(b, "\"")))
 			return -1;
-		if (body_add(b, "}", 1))
+		if (body_lit(b, "}"))
 			return -1;
 	}
-	return body_add(b, "]}", 2);
+	return body_lit(b, "]}");
 }
 
 static struct batch *
@@ -613,8 +626,11 @@ send_batch(struct state *st, struct batch *b)
 		msg_err("%s", err);
 		return -1;
 	}
-	for (i = 0; i < b->n; i++)
+	for (i = 0; i < b->n; i++) {
 		b->recs[i]->key->inflight++;
+		if (b->recs[i]->first_try == 0)
+			b->recs[i]->first_try = kptime_mono_ms();
+	}
 	st->requests++;
 	st->sent += b->n;
 	return 0;
@@ -673,7 +689,7 @@ requeue(struct state *st, struct rec **failed, size_t n, int64_t retry_after)
 		st->rng ^= st->rng << 17;
 		delay = 1 + (int64_t)(st->rng % (uint64_t)(ceiling + 1));
 		if (retry_after >= 0)
-			delay = retry_after;
+			delay = retry_after < p->cap_ms ? retry_after : p->cap_ms;
 		rc->not_before = now + delay;
 		rc->next = st->head;
 		st->head = rc;
@@ -690,9 +706,9 @@ write_receipt(struct state *st, struct rec *rc, const char *shard,
 {
 	nd_appendf(st->out, "{\"line\":%llu,\"shard\":", rc->lineno);
 	nd_append_jstr(st->out, shard, strlen(shard));
-	nd_append(st->out, ",\"seq\":", 7);
+	nd_lit(st->out, ",\"seq\":");
 	nd_append_jstr(st->out, seq, strlen(seq));
-	nd_append(st->out, "}", 1);
+	nd_lit(st->out, "}");
 	nd_end(st->out);
 }
 
@@ -763,7 +779,8 @@ finish(struct state *st, struct http_xfer *x)
 			continue;
 		}
 		rc->key->failed = st->gen;
-		if (st->fatal || rc->attempts >= p->max_attempts) {
+		if (st->fatal || rc->attempts >= p->max_attempts ||
+		    kptime_mono_ms() - rc->first_try > p->budget_ms) {
 			give_up(st, rc, st->fatal ? "stopped after a permanent error" : err);
 			free_rec(st, rc);
 			continue;
@@ -814,7 +831,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->max_inflight = 4;
 	o->batch_records = 500;
 	o->batch_bytes = 5 * 1024 * 1024;
-	o->record_bytes = 1024 * 1024;
+	o->record_bytes = 0;	/* 1 MiB, or --max-batch-bytes if smaller */
 	o->speed = 1.0;
 	o->max_line = ND_MAX_LINE_DEFAULT;
 	o->progress = isatty(2);
@@ -882,6 +899,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->speed = strtod(optarg, &end);
 			if (errno || *end || !(o->speed > 0) || !isfinite(o->speed))
 				return msg_usage(USAGE, "--speed takes a positive number");
+			o->speed_set = 1;
 			break;
 		}
 		case OPT_RECEIPTS:
@@ -930,6 +948,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 		return msg_usage(USAGE, "--partition-key must have 1 to 256 characters");
 	if (o->raw && (o->has_pk_field || o->has_ehk_field || o->has_pace))
 		return msg_usage(USAGE, "--raw cannot be used with field options");
+	if (o->speed_set && !o->has_pace)
+		return msg_usage(USAGE, "--speed needs --pace-field");
+	if (o->record_bytes == 0)
+		o->record_bytes = o->batch_bytes < 1024 * 1024 ? o->batch_bytes : 1024 * 1024;
 	if (o->record_bytes > o->batch_bytes)
 		return msg_usage(USAGE, "--max-record-bytes exceeds --max-batch-bytes");
 	return 0;
@@ -1006,7 +1028,7 @@ main(int argc, char **argv)
 	for (;;) {
 		struct http_xfer *x;
 		int64_t now = kptime_mono_ms(), wait_ms = 1000;
-		int stalled = 0, can_read;
+		int stalled = 0, can_read, collected;
 
 		/* 1. read what is available */
 		can_read = !eof && !sig_stop && !st.fatal && room(&st, queue_limit);
@@ -1019,7 +1041,8 @@ main(int argc, char **argv)
 				st.lines++;
 				if (take_line(&st, r, line, len, &pace_at) != 0) {
 					eof = 1;
-					status = KP_EXIT_REJECTED;
+					status = st.rej.strict && !st.rej.failed &&
+					    !st.oom ? KP_EXIT_REJECTED : KP_EXIT_FAILURE;
 					break;
 				}
 				if (pace_at >= 0 && pace_at <= now)
@@ -1087,9 +1110,14 @@ main(int argc, char **argv)
 			}
 		}
 
-		/* 3. collect finished requests */
-		while ((x = http_wait(aws_client_http(st.aws), 0)) != NULL)
+		/* 3. collect finished requests; freed slots are used at once */
+		collected = 0;
+		while ((x = http_wait(aws_client_http(st.aws), 0)) != NULL) {
 			finish(&st, x);
+			collected++;
+		}
+		if (collected > 0)
+			nd_flush(st.out);	/* receipts reach a live reader */
 		progress(&st, 0);
 
 		if (st.fatal && http_inflight(aws_client_http(st.aws)) == 0) {
@@ -1106,6 +1134,8 @@ main(int argc, char **argv)
 		if (eof && st.head == NULL &&
 		    http_inflight(aws_client_http(st.aws)) == 0)
 			break;
+		if (collected > 0)
+			continue;
 
 		/* 4. wait for input, a response, a linger or backoff deadline */
 		now = kptime_mono_ms();
@@ -1138,7 +1168,8 @@ main(int argc, char **argv)
 				st.lines++;
 				if (take_line(&st, r, line, len, &pace_at) != 0) {
 					eof = 1;
-					status = KP_EXIT_REJECTED;
+					status = st.rej.strict && !st.rej.failed &&
+					    !st.oom ? KP_EXIT_REJECTED : KP_EXIT_FAILURE;
 				}
 			} else if (rc == ND_EOF) {
 				eof = 1;
@@ -1160,8 +1191,8 @@ main(int argc, char **argv)
 		msg_warn("%llu records were stored after a failed record of the same "
 		    "partition key in the same request (reordered)", st.reordered);
 	msg_info("%llu lines, %llu records delivered in %llu requests, %llu retried, "
-	    "%llu rejected, %llu undeliverable", st.lines, st.ok, st.requests,
-	    st.retried, st.rej.count, st.undeliverable);
+	    "%llu rejected, %llu undeliverable, %llu control lines skipped", st.lines,
+	    st.ok, st.requests, st.retried, st.rej.count, st.undeliverable, st.control);
 	if (nd_writer_close(st.out) == ND_ERROR && status == KP_EXIT_OK)
 		status = KP_EXIT_FAILURE;
 	if (nd_reject_close(&st.rej) != 0 && status == KP_EXIT_OK)

@@ -97,6 +97,8 @@ struct shard {
 	unsigned char lo[16], hi[16];  /* hash key range, big-endian */
 	enum shard_state state;
 	int owned;
+	int closed;            /* has an ending sequence number */
+	int initial;           /* listed when the read started */
 	char *iter;
 	char *last_seq;        /* position: last sequence number written */
 	unsigned long long last_sub; /* sub-sequence within an aggregate */
@@ -138,6 +140,7 @@ struct state {
 	size_t nshards;
 	unsigned long long written, rejected_kpl, dropped_range, calls;
 	int done;
+	int listed;            /* the first ListShards is done */
 	unsigned char *buf;    /* decoded record data */
 	size_t bufcap;
 };
@@ -248,6 +251,10 @@ list_shards(struct state *st)
 				} else {
 					memset(s->hi, 0xff, 16);
 				}
+				if (json_object_object_get_ex(e, "SequenceNumberRange", &r) &&
+				    jstr(r, "EndingSequenceNumber") != NULL)
+					s->closed = 1;
+				s->initial = !st->listed;
 				s->state = SH_WAITING;
 				st->nshards++;
 				s->owned = is_owned(st, s);
@@ -261,6 +268,7 @@ list_shards(struct state *st)
 		json_object_put(req);
 		resp = req = NULL;
 	} while (token != NULL);
+	st->listed = 1;
 	rc = 0;
 out:
 	free(token);
@@ -274,8 +282,9 @@ parent_done(struct state *st, const char *id)
 {
 	struct shard *p = find_shard(st, id);
 
-	/* A parent past the retention period is no longer listed: done. */
-	return id == NULL || p == NULL || p->state == SH_FINISHED;
+	/* A parent past the retention period is no longer listed: done.  A
+	 * parent outside --shards is another reader's: not waited for. */
+	return id == NULL || p == NULL || !p->owned || p->state == SH_FINISHED;
 }
 
 /* Gets an iterator for a shard that has none (start, or expired). */
@@ -302,9 +311,9 @@ get_iterator(struct state *st, struct shard *s)
 		type = "AFTER_SEQUENCE_NUMBER";
 		json_object_object_add(req, "StartingSequenceNumber",
 		    json_object_new_string(seq));
-	} else if (o->from == FROM_LATEST && s->parent == NULL) {
-		/* Children of shards read from LATEST start at their
-		 * beginning: everything in them is newer than the start. */
+	} else if (o->from == FROM_LATEST && s->initial) {
+		/* Shards created after the start hold only newer records: they
+		 * are read from their beginning. */
 		type = "LATEST";
 	} else if (o->from == FROM_AT) {
 		type = "AT_TIMESTAMP";
@@ -373,22 +382,22 @@ emit(struct state *st, struct shard *s, const char *seq, unsigned long long sub,
 	} else {
 		char ts[KPTIME_BUFSZ];
 
-		nd_append(st->out, "{\"stream\":", 10);
+		nd_lit(st->out, "{\"stream\":");
 		nd_append_jstr(st->out, st->o->stream, strlen(st->o->stream));
-		nd_append(st->out, ",\"shard\":", 9);
+		nd_lit(st->out, ",\"shard\":");
 		nd_append_jstr(st->out, s->id, strlen(s->id));
-		nd_append(st->out, ",\"seq\":", 7);
+		nd_lit(st->out, ",\"seq\":");
 		nd_append_jstr(st->out, seq, strlen(seq));
 		if (aggregated)
 			nd_appendf(st->out, ",\"subseq\":%llu", sub);
-		nd_append(st->out, ",\"pk\":", 6);
+		nd_lit(st->out, ",\"pk\":");
 		nd_append_jstr(st->out, pk, pklen);
 		if (kptime_format((int64_t)(arrival * 1000.0 + 0.5), ts, sizeof(ts)) > 0) {
-			nd_append(st->out, ",\"arrival\":\"", 12);
+			nd_lit(st->out, ",\"arrival\":\"");
 			nd_append(st->out, ts, strlen(ts));
-			nd_append(st->out, "\"", 1);
+			nd_lit(st->out, "\"");
 		}
-		nd_append(st->out, ",\"data\":", 8);
+		nd_lit(st->out, ",\"data\":");
 		if (is_json && (json_object_is_type(obj, json_type_object) ||
 		    json_object_is_type(obj, json_type_array))) {
 			const char *c = memchr(p, '\n', n) == NULL ? NULL :
@@ -408,12 +417,12 @@ emit(struct state *st, struct shard *s, const char *seq, unsigned long long sub,
 				goto out;
 			}
 			b64_encode(data, len, b);
-			nd_append(st->out, "\"", 1);
+			nd_lit(st->out, "\"");
 			nd_append(st->out, b, strlen(b));
-			nd_append(st->out, "\",\"encoding\":\"base64\"", 22);
+			nd_lit(st->out, "\",\"encoding\":\"base64\"");
 			free(b);
 		}
-		nd_append(st->out, "}", 1);
+		nd_lit(st->out, "}");
 		nd_end(st->out);
 	}
 	st->written++;
@@ -599,16 +608,15 @@ fetch(struct state *st, struct shard *s, int64_t now)
 	s->iter = dup_or_null(next);
 	if (next == NULL)
 		s->state = SH_FINISHED;
-	s->caught_up = nrec == 0 &&
+	/* A closed shard is done only when it has no next iterator. */
+	s->caught_up = !s->closed && nrec == 0 &&
 	    (!json_object_object_get_ex(resp, "MillisBehindLatest", &mbl) ||
 	    json_object_get_int64(mbl) == 0);
-	/* An empty fetch waits the poll interval; otherwise the rate limit. */
-	if (nrec == 0)
-		s->next_at = now + st->o->poll_ms;
-	else if (s->calls >= 5)
+	/* An empty fetch waits the poll interval; never more than five
+	 * calls a second on a shard. */
+	s->next_at = nrec == 0 ? now + st->o->poll_ms : now;
+	if (s->calls >= 5 && s->next_at < s->window_start + 1000)
 		s->next_at = s->window_start + 1000;
-	else
-		s->next_at = now;
 	rc = 0;
 out:
 	free(body);
@@ -838,11 +846,18 @@ main(int argc, char **argv)
 			active++;
 			if (s->next_at <= now) {
 				if (fetch(&st, s, now) != 0) {
-					status = KP_EXIT_FAILURE;
+					/* Downstream went away (| head): done. */
+					if (nd_writer_status(st.out) == ND_EPIPE)
+						goto done;
+					status = st.rej.strict && st.rej.count > 0 ?
+					    KP_EXIT_REJECTED : KP_EXIT_FAILURE;
 					goto done;
 				}
-				if (nd_writer_status(st.out) != 0)
+				if (nd_writer_status(st.out) != 0) {
+					if (nd_writer_status(st.out) == ND_ERROR)
+						status = KP_EXIT_FAILURE;
 					goto done;
+				}
 				now = kptime_mono_ms();
 			}
 			if (s->state == SH_READING) {
@@ -855,11 +870,14 @@ main(int argc, char **argv)
 		if (st.rej.strict && st.rej.count > 0)
 			break;
 		promote(&st);
-		/* Children that just became readable are not at the tip. */
+		/* Children that just became readable, or wait for a parent
+		 * still being read, are not at the tip. */
 		for (i = 0; i < st.nshards; i++)
-			if (st.shards[i].owned && st.shards[i].state == SH_READING &&
+			if (st.shards[i].owned && st.shards[i].state != SH_FINISHED &&
 			    !st.shards[i].caught_up)
 				all_tip = 0;
+		if (o.follow && o.has_until && active == 0)
+			break;	/* every shard passed --until */
 		if (!o.follow && (active == 0 || all_tip)) {
 			/* Bounded read: look once more for shards created by a
 			 * reshard during the read before stopping. */
@@ -895,7 +913,7 @@ done:
 		msg_info("%llu aggregated sub-records outside their shard's hash range "
 		    "dropped (resharding)", st.dropped_range);
 	rc = nd_writer_close(st.out);
-	if (rc == ND_ERROR && status == KP_EXIT_OK)
+	if (rc == ND_ERROR)
 		status = KP_EXIT_FAILURE;
 	if (nd_reject_close(&st.rej) != 0 && status == KP_EXIT_OK)
 		status = KP_EXIT_FAILURE;

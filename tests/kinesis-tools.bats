@@ -1,0 +1,517 @@
+#!/usr/bin/env bats
+# kin-put and kin-read against a real Kinesis server on loopback.
+# tests/run runs this file once against kinesalite and once against
+# kinesis-local (KP_KINESIS).
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+FP="$KP_ROOT/tests/lib/faultproxy.js"
+DATA="$KP_ROOT/tests/data"
+
+setup_file() {
+	kp_stack_start kinesis
+	# The six-market file, shared by several tests.
+	zcat "$DATA/market-trades.ndjson.gz" >"$BATS_FILE_TMPDIR/market.ndjson"
+	head -n 3000 "$BATS_FILE_TMPDIR/market.ndjson" >"$BATS_FILE_TMPDIR/m3k.ndjson"
+}
+
+teardown_file() {
+	kp_stack_stop
+}
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	S=$(kp_unique_name kin)
+	M3K=$BATS_FILE_TMPDIR/m3k.ndjson
+	FP_PID=
+}
+
+teardown() {
+	if [[ -n $FP_PID ]]; then
+		kill "$FP_PID" 2>/dev/null || true
+		wait "$FP_PID" 2>/dev/null || true
+	fi
+}
+
+# per_key FILE KEY: the lines of one symbol, in order.
+per_key() {
+	grep -F "\"symbol\":\"$2\"" "$1"
+}
+
+# same_per_key A B: same multiset, and every symbol's lines in the same order.
+same_per_key() {
+	local s
+	diff <(sort "$1") <(sort "$2") >/dev/null || {
+		echo "multisets differ: $(wc -l <"$1") vs $(wc -l <"$2") lines" >&2
+		return 1
+	}
+	for s in $(jq -r .symbol "$1" | sort -u); do
+		diff <(per_key "$1" "$s") <(per_key "$2" "$s") >/dev/null || {
+			echo "order of $s differs" >&2
+			return 1
+		}
+	done
+}
+
+# fp_start RULES: a fault proxy in front of the Kinesis server; sets FPURL.
+fp_start() {
+	printf '%s\n' "$1" >"$T/rules.json"
+	"$KP_NODE" "$FP" --upstream "$AWS_ENDPOINT_URL_KINESIS" --rules "$T/rules.json" \
+	    --port-file "$T/fp.port" --log "$T/fp.log" >"$T/fp.out" 2>&1 3>&- &
+	FP_PID=$!
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $T/fp.port ]] && break
+		sleep 0.05
+	done
+	FPURL=http://127.0.0.1:$(cat "$T/fp.port")
+}
+
+@test "round trip: all 78,638 real trades of six markets through a 4-shard stream" {
+	kp_admin create-stream "$S" 4 >/dev/null
+	run kin-put --stream "$S" --partition-key-field symbol <"$BATS_FILE_TMPDIR/market.ndjson"
+	assert_success
+	kin-read --stream "$S" >"$T/out.ndjson"
+	[ "$(wc -l <"$T/out.ndjson")" -eq 78638 ]
+	same_per_key "$BATS_FILE_TMPDIR/market.ndjson" "$T/out.ndjson"
+}
+
+@test "kin-read output is byte-identical to the compact input lines" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	head -n 50 "$M3K" | kin-put --stream "$S" --partition-key p
+	kin-read --stream "$S" >"$T/out"
+	diff <(head -n 50 "$M3K") "$T/out"
+}
+
+@test "--receipts: one line per record with line, shard and sequence number" {
+	kp_admin create-stream "$S" 2 >/dev/null
+	head -n 200 "$M3K" | kin-put --stream "$S" --partition-key-field symbol --receipts >"$T/r"
+	[ "$(wc -l <"$T/r")" -eq 200 ]
+	[ "$(jq -r .line "$T/r" | sort -n | uniq | wc -l)" -eq 200 ]
+	[ "$(jq -r .line "$T/r" | sort -n | tail -n 1)" -eq 200 ]
+	jq -e 'select((.shard | startswith("shardId-")) and (.seq | test("^[0-9]+$"))) ' "$T/r" >/dev/null
+	[ "$(jq -r .seq "$T/r" | sort -u | wc -l)" -eq 200 ]
+}
+
+@test "--partition-key puts everything on one shard in order" {
+	kp_admin create-stream "$S" 4 >/dev/null
+	head -n 300 "$M3K" | kin-put --stream "$S" --partition-key same --receipts >"$T/r"
+	[ "$(jq -r .shard "$T/r" | sort -u | wc -l)" -eq 1 ]
+	kin-read --stream "$S" >"$T/out"
+	diff <(head -n 300 "$M3K") "$T/out"
+}
+
+@test "default random partition keys spread records over the shards" {
+	kp_admin create-stream "$S" 4 >/dev/null
+	head -n 400 "$M3K" | kin-put --stream "$S" --receipts >"$T/r"
+	[ "$(jq -r .shard "$T/r" | sort -u | wc -l)" -eq 4 ]
+}
+
+@test "--explicit-hash-key-field routes by hash key" {
+	kp_admin create-stream "$S" 2 >/dev/null
+	# Two shards split the hash space at 2^127.
+	printf '%s\n' '{"h":"0","v":1}' '{"h":"340282366920938463463374607431768211455","v":2}' |
+	    kin-put --stream "$S" --partition-key k --explicit-hash-key-field h --receipts >"$T/r"
+	[ "$(jq -r .shard "$T/r" | sort -u | wc -l)" -eq 2 ]
+	run kin-put --stream "$S" --partition-key k --explicit-hash-key-field h <<<'{"h":"12x"}'
+	assert_failure 3
+	assert_output --partial '<stdin>:1: explicit hash key field h: not a decimal 128-bit number'
+}
+
+@test "bad input: reported with line numbers, counted, dead-lettered verbatim, exit 3" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	printf '%s\n' '{"symbol":"A","v":1}' 'not json' '[1,2]' '{"v":2}' '{"symbol":"B","v":3}' \
+	    '{"symbol":{"x":1}}' >"$T/in"
+	run kin-put --stream "$S" --partition-key-field symbol --dead-letter "$T/dead" <"$T/in"
+	assert_failure 3
+	assert_output --partial 'kin-put: <stdin>:2: invalid JSON'
+	assert_output --partial 'kin-put: <stdin>:3: not a JSON object'
+	assert_output --partial 'kin-put: <stdin>:4: partition key field symbol: missing'
+	assert_output --partial 'kin-put: <stdin>:6: partition key field symbol: not a string or number'
+	diff "$T/dead" <(sed -n '2p;3p;4p;6p' "$T/in")
+	kin-read --stream "$S" >"$T/out"
+	diff "$T/out" <(sed -n '1p;5p' "$T/in")
+}
+
+@test "--strict stops at the first bad line" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	printf '%s\n' '{"v":1}' 'oops' '{"v":3}' >"$T/in"
+	run kin-put --stream "$S" --partition-key k --strict <"$T/in"
+	assert_failure 3
+	assert_output --partial '<stdin>:2:'
+	kin-read --stream "$S" >"$T/out"
+	[ "$(wc -l <"$T/out")" -le 1 ]
+	! grep -q '"v":3' "$T/out"
+}
+
+@test "--raw sends any line; kin-read rejects non-JSON data unless --envelope" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	printf '%s\n' 'plain text' '{"ok":1}' | kin-put --stream "$S" --partition-key k --raw
+	run --separate-stderr kin-read --stream "$S" --dead-letter "$T/dead"
+	assert_failure 3
+	assert_output '{"ok":1}'
+	[[ $stderr =~ kin-read:\ shardId-[0-9]+:[0-9]+:\ invalid\ JSON ]]
+	[ "$(cat "$T/dead")" = 'plain text' ]
+	kin-read --stream "$S" --envelope >"$T/env"
+	jq -e --arg s "$S" 'select(.stream == $s and (.shard | startswith("shardId-")) and .pk == "k"
+	    and (.arrival | test("^[0-9-]+T[0-9:.]+Z$")) and (.seq | length) > 0)' "$T/env" >/dev/null
+	[ "$(jq -r 'select(.encoding == "base64") | .data' "$T/env" | base64 -d)" = 'plain text' ]
+	[ "$(jq -c 'select(.encoding == null) | .data' "$T/env")" = '{"ok":1}' ]
+}
+
+@test "oversize records are rejected with their line number; limits are configurable" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	printf '{"pad":"%s"}\n' "$(head -c 2000 /dev/zero | tr '\0' x)" >"$T/big"
+	printf '%s\n' '{"small":1}' >>"$T/big"
+	run kin-put --stream "$S" --partition-key k --max-record-bytes 1000 <"$T/big"
+	assert_failure 3
+	assert_output --partial '<stdin>:1: record larger than 1000 bytes'
+	run kin-put --stream "$S" --partition-key k --max-line 100 <"$T/big"
+	assert_failure 3
+	assert_output --partial '<stdin>:1: line longer than 100 bytes'
+}
+
+@test "batching limits: --max-batch-records and --max-batch-bytes bound each request" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	fp_start '[]'
+	head -n 1000 "$M3K" | kin-put --stream "$S" --endpoint-url "$FPURL" --max-batch-records 100 --linger 10s
+	[ "$(jq -s '[.[] | select(.target == "PutRecords")] | length' "$T/fp.log")" -ge 10 ]
+	[ "$(jq -s '[.[] | select(.target == "PutRecords") | .records] | max' "$T/fp.log")" -le 100 ]
+	: >"$T/fp.log"
+	head -n 1000 "$M3K" | kin-put --stream "$S" --endpoint-url "$FPURL" --max-batch-bytes 10KiB --linger 10s
+	[ "$(jq -s '[.[] | select(.target == "PutRecords") | .records] | max' "$T/fp.log")" -le 160 ]
+	[ "$(kin-read --stream "$S" | wc -l)" -eq 2000 ]
+}
+
+@test "partial failures: only failed entries are retried; nothing lost, nothing twice" {
+	kp_admin create-stream "$S" 2 >/dev/null
+	fp_start '[{"match":{"target":"PutRecords","times":6},"action":{"partial_putrecords":{"fail_every":3}}}]'
+	run kin-put --stream "$S" --endpoint-url "$FPURL" --partition-key-field symbol <"$M3K"
+	assert_success
+	assert_output --partial 'records failed (ProvisionedThroughputExceededException'
+	kin-read --stream "$S" >"$T/out"
+	[ "$(wc -l <"$T/out")" -eq 3000 ]
+	diff <(sort "$M3K") <(sort "$T/out")
+}
+
+@test "per-key order holds across retried entries (one record per request)" {
+	kp_admin create-stream "$S" 2 >/dev/null
+	fp_start '[{"match":{"target":"PutRecords"},"action":{"partial_putrecords":{"fail_every":2}}}]'
+	head -n 300 "$M3K" >"$T/in"
+	run kin-put --stream "$S" --endpoint-url "$FPURL" --partition-key-field symbol \
+	    --max-batch-records 1 --max-in-flight 8 <"$T/in"
+	assert_success
+	kin-read --stream "$S" >"$T/out"
+	same_per_key "$T/in" "$T/out"
+}
+
+@test "throttling, 5xx and dropped connections are retried without loss or duplicates" {
+	kp_admin create-stream "$S" 2 >/dev/null
+	fp_start '[{"match":{"target":"PutRecords","nth":1},"action":{"preset":"throttle"}},
+	    {"match":{"target":"PutRecords","nth":2},"action":{"preset":"internal"}},
+	    {"match":{"target":"PutRecords","nth":3},"action":{"preset":"unavailable","retry_after":1}},
+	    {"match":{"target":"PutRecords","nth":4},"action":{"drop":"before"}}]'
+	run kin-put --stream "$S" --endpoint-url "$FPURL" --partition-key-field symbol \
+	    --max-batch-records 200 <"$M3K"
+	assert_success
+	assert_output --partial 'ProvisionedThroughputExceededException'
+	assert_output --partial 'InternalFailure'
+	kin-read --stream "$S" >"$T/out"
+	same_per_key "$M3K" "$T/out"
+}
+
+@test "a response lost after the server stored the batch may duplicate it, never lose it" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	fp_start '[{"match":{"target":"PutRecords","nth":2},"action":{"drop":"after"}}]'
+	run kin-put --stream "$S" --endpoint-url "$FPURL" --partition-key k --max-batch-records 100 \
+	    --max-in-flight 1 --linger 10s <"$M3K"
+	assert_success
+	kin-read --stream "$S" >"$T/out"
+	# Every line arrives (the multiset of the input is contained in the
+	# output); the batch whose answer was lost arrives twice.
+	[ -z "$(comm -23 <(sort "$M3K") <(sort "$T/out"))" ]
+	[ "$(comm -13 <(sort "$M3K") <(sort "$T/out") | wc -l)" -eq 100 ]
+	[ "$(wc -l <"$T/out")" -eq "$(jq -s 'map(.stored // 0) | add' "$T/fp.log")" ]
+}
+
+@test "a request that times out is retried" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	fp_start '[{"match":{"target":"PutRecords","nth":1},"action":{"delay_ms":4000}}]'
+	run kin-put --stream "$S" --endpoint-url "$FPURL" --partition-key k --timeout 1s <<<'{"a":1}'
+	assert_success
+	assert_output --partial 'retrying'
+	sleep 4
+	run kin-read --stream "$S"
+	assert_line '{"a":1}'
+}
+
+@test "retry budget spent: records go to the dead-letter file, exit 3" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	fp_start '[{"match":{"target":"PutRecords"},"action":{"preset":"internal"}}]'
+	head -n 20 "$M3K" >"$T/in"
+	run kin-put --stream "$S" --endpoint-url "$FPURL" --partition-key k --max-attempts 2 \
+	    --dead-letter "$T/dead" <"$T/in"
+	assert_failure 3
+	assert_output --partial 'undeliverable after 2 attempts: InternalFailure'
+	diff <(sort "$T/in") <(sort "$T/dead")
+}
+
+@test "a permanent error (no such stream) exits 1 and keeps the records" {
+	run kin-put --stream no-such-stream-here --partition-key k --dead-letter "$T/dead" <<<'{"a":1}'
+	assert_failure 1
+	assert_output --partial 'ResourceNotFoundException'
+	[ "$(cat "$T/dead")" = '{"a":1}' ]
+	run kin-read --stream no-such-stream-here
+	assert_failure 1
+	assert_output --partial 'ResourceNotFoundException'
+}
+
+@test "kin-read: expired iterators and throttled GetRecords lose nothing" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	kin-put --stream "$S" --partition-key k --max-batch-records 100 <"$M3K"
+	fp_start '[{"match":{"target":"GetRecords","nth":2},"action":{"preset":"expired-iterator"}},
+	    {"match":{"target":"GetRecords","nth":3},"action":{"preset":"throttle"}}]'
+	kin-read --stream "$S" --endpoint-url "$FPURL" --limit 500 >"$T/out"
+	diff "$M3K" "$T/out"
+	[ "$(jq -s '[.[] | select(.target == "GetShardIterator")] | length' "$T/fp.log")" -ge 2 ]
+}
+
+@test "kin-read --from latest, at-timestamp and after-sequence" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	printf '%s\n' '{"n":1}' '{"n":2}' | kin-put --stream "$S" --partition-key k --receipts >"$T/r"
+	seq1=$(jq -r 'select(.line == 1) | .seq' "$T/r")
+	shard=$(jq -r 'select(.line == 1) | .shard' "$T/r")
+	run kin-read --stream "$S" --from "after-sequence:$shard=$seq1"
+	assert_output '{"n":2}'
+	run kin-read --stream "$S" --from latest
+	assert_success
+	assert_output ''
+	run kin-read --stream "$S" --from at-timestamp:2000-01-01T00:00:00Z
+	assert_output $'{"n":1}\n{"n":2}'
+	run kin-read --stream "$S" --from sideways
+	assert_failure 2
+}
+
+@test "kin-read --count and --until stop early" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	head -n 100 "$M3K" | kin-put --stream "$S" --partition-key k
+	run kin-read --stream "$S" --count 7
+	assert_success
+	[ "${#lines[@]}" -eq 7 ]
+	run kin-read --stream "$S" --until 2000-01-01T00:00:00Z
+	assert_success
+	assert_output ''
+	run kin-read --stream "$S" --until 2999-01-01T00:00:00Z
+	[ "${#lines[@]}" -eq 100 ]
+}
+
+@test "kin-read --shards reads a subset; the subsets of all shards make the whole" {
+	kp_admin create-stream "$S" 4 >/dev/null
+	kin-put --stream "$S" --partition-key-field symbol <"$M3K"
+	kp_admin list-shards "$S" | jq -r '.Shards[].ShardId' >"$T/ids"
+	[ "$(wc -l <"$T/ids")" -eq 4 ]
+	: >"$T/all"
+	while read -r id; do
+		kin-read --stream "$S" --shards "$id" >>"$T/all"
+	done <"$T/ids"
+	same_per_key "$M3K" "$T/all"
+	run kin-read --stream "$S" --shards shardId-999999999999
+	assert_failure 2
+}
+
+@test "resharding during writes: split and merge lose nothing and keep per-key order" {
+	kp_admin create-stream "$S" 2 >/dev/null
+	split -n l/3 "$M3K" "$T/part."
+	kin-put --stream "$S" --partition-key-field symbol <"$T/part.aa"
+	first=$(kp_admin list-shards "$S" | jq -r '.Shards[0].ShardId')
+	kp_admin split-shard "$S" "$first" >/dev/null
+	kin-put --stream "$S" --partition-key-field symbol <"$T/part.ab"
+	# Merge the two children of the split.
+	mapfile -t kids < <(kp_admin list-shards "$S" | jq -r --arg p "$first" \
+	    '.Shards[] | select(.ParentShardId == $p) | .ShardId')
+	[ "${#kids[@]}" -eq 2 ]
+	kp_admin merge-shards "$S" "${kids[0]}" "${kids[1]}" >/dev/null
+	kin-put --stream "$S" --partition-key-field symbol <"$T/part.ac"
+	kin-read --stream "$S" >"$T/out"
+	same_per_key "$M3K" "$T/out"
+}
+
+@test "resharding during a follow: new child shards are discovered and read after their parent" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	head -n 1000 "$M3K" >"$T/a"
+	sed -n '1001,2000p' "$M3K" >"$T/b"
+	kin-put --stream "$S" --partition-key-field symbol <"$T/a"
+	kin-read --stream "$S" --follow --list-interval 200ms --poll-interval 100ms >"$T/out" &
+	reader=$!
+	first=$(kp_admin list-shards "$S" | jq -r '.Shards[0].ShardId')
+	kp_admin split-shard "$S" "$first" >/dev/null
+	kin-put --stream "$S" --partition-key-field symbol <"$T/b"
+	for ((i = 0; i < 200; i++)); do
+		[ "$(wc -l <"$T/out")" -ge 2000 ] && break
+		sleep 0.1
+	done
+	kill -TERM "$reader"
+	wait "$reader" || true
+	same_per_key <(cat "$T/a" "$T/b") "$T/out"
+}
+
+@test "KPL aggregated records are de-aggregated" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	blob=$("$KP_BUILD_DIR/tests/kpl_test" encode 'k1={"i":1}' 'k2={"i":2}' 'k3={"i":3}')
+	jq -n --arg s "$S" --arg d "$blob" '{StreamName: $s, Records: [{Data: $d, PartitionKey: "agg"}]}' >"$T/req"
+	curl -sS -f -X POST "$AWS_ENDPOINT_URL_KINESIS/" -H 'Content-Type: application/x-amz-json-1.1' \
+	    -H 'X-Amz-Target: Kinesis_20131202.PutRecords' -H 'X-Amz-Date: 20150830T123600Z' \
+	    -H "Authorization: AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/20150830/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=00" \
+	    --data-binary @"$T/req" >/dev/null
+	run kin-read --stream "$S"
+	assert_success
+	assert_output $'{"i":1}\n{"i":2}\n{"i":3}'
+	kin-read --stream "$S" --envelope >"$T/env"
+	[ "$(jq -c '[.pk, .subseq]' "$T/env" | paste -sd' ')" = '["k1",0] ["k2",1] ["k3",2]' ]
+}
+
+@test "kin-read --follow stops on SIGTERM and flushes what it read" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	head -n 10 "$M3K" | kin-put --stream "$S" --partition-key k
+	kin-read --stream "$S" --follow --poll-interval 100ms >"$T/out" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(wc -l <"$T/out")" -ge 10 ] && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+	diff <(head -n 10 "$M3K") "$T/out"
+}
+
+@test "--pace-field replays at the pace of event time" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	printf '%s\n' '{"t":"2024-01-01T00:00:00Z"}' '{"t":"2024-01-01T00:00:01Z"}' '{"t":"2024-01-01T00:00:02Z"}' |
+	    kin-put --stream "$S" --partition-key k --pace-field t --speed 20
+	[ "$(kin-read --stream "$S" | wc -l)" -eq 3 ]
+	run kin-put --stream "$S" --partition-key k --pace-field t <<<'{"t":"yesterday"}'
+	assert_failure 3
+	assert_output --partial '<stdin>:1: pace field t: not an RFC 3339 time'
+	run kin-put --stream "$S" --pace-field t --speed 0 </dev/null
+	assert_failure 2
+}
+
+@test "--progress writes a progress line; -v a summary; -q silences warnings" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	run kin-put --stream "$S" --partition-key k --progress <"$M3K"
+	assert_success
+	assert_output --partial 'records sent'
+	run kin-put --stream "$S" --partition-key k --no-progress -v <"$M3K"
+	assert_output --partial '3000 records delivered'
+	run kin-put --stream "$S" --partition-key k -q <<<'nope'
+	assert_failure 3
+	assert_output ''
+	run kin-read --stream "$S" -v --count 1
+	assert_output --partial 'records written'
+}
+
+@test "secrets never appear in any output" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	fp_start '[{"match":{"target":"PutRecords","nth":1},"action":{"preset":"internal"}}]'
+	run kin-put --stream "$S" --endpoint-url "$FPURL" --partition-key k -v -v -v --progress <<<'{"a":1}'
+	assert_success
+	refute_output --partial "$AWS_SECRET_ACCESS_KEY"
+	run kin-read --stream "$S" -v -v -v
+	refute_output --partial "$AWS_SECRET_ACCESS_KEY"
+}
+
+@test "usage errors exit 2; --help and --version exit 0" {
+	run kin-put
+	assert_failure 2
+	assert_output --partial 'usage: kin-put'
+	run kin-put --stream s --partition-key a --partition-key-field b
+	assert_failure 2
+	run kin-put --stream s --max-batch-records 501
+	assert_failure 2
+	run kin-put --stream s --raw --partition-key-field x
+	assert_failure 2
+	run kin-read --stream s --limit 0
+	assert_failure 2
+	run kin-read --stream s extra
+	assert_failure 2
+	for t in kin-put kin-read; do
+		run "$t" --help
+		assert_success
+		assert_output --partial "usage: $t"
+		run "$t" --version
+		assert_success
+		assert_output --regexp "^$t [0-9]"
+	done
+}
+
+@test "no region or no credentials is a configuration error (exit 2)" {
+	unset AWS_REGION
+	run kin-put --stream s <<<'{}'
+	assert_failure 2
+	assert_output --partial 'region'
+	export AWS_REGION=us-east-1
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	run kin-read --stream s
+	assert_failure 2
+	assert_output --partial 'credentials'
+}
+
+@test "kin-read: a closed downstream ends the read quietly with exit 0" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	kin-put --stream "$S" --partition-key k <"$M3K"
+	run bash -c 'set -o pipefail; kin-read --stream "$1" | head -n 1 >/dev/null' _ "$S"
+	assert_success
+	assert_output ''
+}
+
+@test "kin-read --strict stops at the first non-JSON record with exit 3" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	printf '%s\n' '{"a":1}' 'bad' '{"a":2}' | kin-put --stream "$S" --partition-key k --raw
+	run --separate-stderr kin-read --stream "$S" --strict
+	assert_failure 3
+	assert_output '{"a":1}'
+}
+
+@test "kin-read --follow --until ends once every shard passed the time" {
+	kp_admin create-stream "$S" 2 >/dev/null
+	head -n 20 "$M3K" | kin-put --stream "$S" --partition-key-field symbol
+	sleep 1
+	cut=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+	sleep 1
+	head -n 5 "$M3K" | kin-put --stream "$S" --partition-key-field symbol
+	run timeout 30 kin-read --stream "$S" --follow --until "$cut" --poll-interval 100ms
+	assert_success
+	[ "${#lines[@]}" -eq 20 ]
+}
+
+@test "kin-read --from latest on a resharded stream reads only new records" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	head -n 50 "$M3K" | kin-put --stream "$S" --partition-key-field symbol
+	first=$(kp_admin list-shards "$S" | jq -r '.Shards[0].ShardId')
+	kp_admin split-shard "$S" "$first" >/dev/null
+	head -n 50 "$M3K" | kin-put --stream "$S" --partition-key-field symbol
+	kin-read --stream "$S" --from latest --follow --poll-interval 100ms >"$T/out" &
+	pid=$!
+	sleep 2
+	printf '%s\n' '{"symbol":"NEW","n":1}' | kin-put --stream "$S" --partition-key-field symbol
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$T/out" ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -TERM "$pid"
+	wait "$pid" || true
+	[ "$(cat "$T/out")" = '{"symbol":"NEW","n":1}' ]
+}
+
+@test "kin-put skips control lines: they are not data for the stream" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	printf '%s\n' '{"a":1}' '{"__kinpipe":{"barrier":1}}' '{"a":2}' |
+	    kin-put --stream "$S" --partition-key k
+	run kin-read --stream "$S"
+	assert_output $'{"a":1}\n{"a":2}'
+}
