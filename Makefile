@@ -2,6 +2,7 @@
 #
 #   make            build every tool into build/bin
 #   make check      run the whole test suite (tests/run)
+#   make demo       run the reference job on the local stack (pipelines/demo)
 #   make asan       build an ASan+UBSan copy into build-asan/bin
 #   make install    install tools and man pages (PREFIX, DESTDIR)
 #   make deps       install build and test dependencies (Debian 12, as root)
@@ -56,6 +57,9 @@ asan:
 check: all asan
 	tests/run
 
+demo: all
+	pipelines/demo
+
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
@@ -77,4 +81,4 @@ lint:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all asan check install uninstall deps lint clean
+.PHONY: all asan check demo install uninstall deps lint clean
