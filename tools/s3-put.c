@@ -439,7 +439,7 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	const char *tf = "timestamp";
 	uint64_t n;
-	int ch, rc;
+	int ch, rc, li = -1;
 
 	o->bucket_format = "%Y-%m-%d--%H";
 	o->max_bytes = 128 * MiB;
@@ -455,7 +455,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->max_line = ND_MAX_LINE_DEFAULT;
 	aws_opts_init(&o->aws);
 	opterr = 0; /* our own messages, prefixed "s3-put:" */
-	while ((ch = getopt_long(argc, argv, ":qv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":qv", longopts, &li)) != -1) {
 		switch (ch) {
 		case OPT_BUCKET_BY:
 			if (strcmp(optarg, "event-time") == 0)
@@ -622,8 +622,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		default:
 			rc = aws_opts_set(&o->aws, ch, optarg);
 			if (rc < 0)
-				return msg_usage(USAGE, "bad value for %s",
-				    argv[optind - 1]);
+				return msg_usage(USAGE, "bad value for --%s",
+				    li >= 0 ? longopts[li].name : "?");
 			if (rc == 0)
 				return msg_usage(USAGE, "unknown option: %s",
 				    argv[optind - 1]);
@@ -2265,6 +2265,9 @@ wait_ms(const struct sink *s, int64_t now)
 			    j->chunks[i]->rq.not_before < until)
 				until = j->chunks[i]->rq.not_before;
 	}
+	for (j = s->parked; j != NULL; j = j->next)
+		if (j->parked_at + PARK_RETRY_MS < until)
+			until = j->parked_at + PARK_RETRY_MS;
 	if (s->aws != NULL && until < now + 1 &&
 	    !slots(s))
 		until = now + WAIT_MAX_MS; /* wait for a request to finish */
@@ -2331,6 +2334,41 @@ unfinished(const struct sink *s)
 	return s->queue != NULL;
 }
 
+/* Objects that failed after all their retries are tried again, with a
+ * new series, PARK_RETRY_MS after they failed (or at once with force):
+ * a long outage delays them, it does not lose them. */
+static void
+requeue_parked(struct sink *s, int64_t now, int force)
+{
+	struct job **pp = &s->parked, *ready = NULL, **rt = &ready;
+
+	while (*pp != NULL) {
+		struct job *j = *pp;
+
+		if (force || now - j->parked_at >= PARK_RETRY_MS) {
+			*pp = j->next;
+			j->next = NULL;
+			*rt = j;
+			rt = &j->next;
+			continue;
+		}
+		pp = &j->next;
+	}
+	/* Oldest first: the park list is newest first. */
+	while (ready != NULL) {
+		struct job *j = ready, **best = &ready, **q;
+
+		for (q = &ready; *q != NULL; q = &(*q)->next)
+			if ((*q)->seq < (*best)->seq)
+				best = q;
+		j = *best;
+		*best = j->next;
+		msg_info("trying spool file %016llu again",
+		    (unsigned long long)j->seq);
+		enqueue(s, j);
+	}
+}
+
 /*
  * Makes everything before this point durable at the destination: every
  * open part rolls, and the call returns once every object is written (0)
@@ -2344,6 +2382,7 @@ flush_all(struct sink *s)
 
 	if (roll_all(s) != 0)
 		return -1;
+	requeue_parked(s, kptime_mono_ms(), 1);
 	for (;;) {
 		check_signal(s);
 		service(s);
@@ -2356,28 +2395,18 @@ flush_all(struct sink *s)
 	    0 : -1;
 }
 
-/* Spool full: nothing more is read until uploads make room.  Open parts
- * roll when nothing else could free space, and parked failures are tried
- * again every PARK_RETRY_MS. */
+/* Spool full: nothing more is read until uploads make room.  What the
+ * open parts hold goes to their files now (s3-put may wait long), and
+ * they roll when nothing else could free space. */
 static void
-relieve(struct sink *s, int64_t now)
+relieve(struct sink *s)
 {
-	struct job **pp;
+	struct part *p;
 
+	for (p = s->parts; p != NULL; p = p->next)
+		spool_flush_part(s, p);
 	if (!unfinished(s) && s->parts != NULL)
 		roll_all(s);
-	for (pp = &s->parked; *pp != NULL;) {
-		struct job *j = *pp;
-
-		if (!unfinished(s) && now - j->parked_at >= PARK_RETRY_MS) {
-			*pp = j->next;
-			msg_warn("spool full: trying spool file %016llu again",
-			    (unsigned long long)j->seq);
-			enqueue(s, j);
-			continue;
-		}
-		pp = &j->next;
-	}
 }
 
 static int
@@ -2430,6 +2459,9 @@ handle_line(struct sink *s, const char *line, size_t len)
 		t = kptime_now_ms();
 	} else if (kptime_from_json(jf_get(rec, &s->o->time_field), KPTIME_AUTO,
 	    &t, &why) != 0) {
+		/* json-c gives NULL for a JSON null as for a missing member. */
+		if (strcmp(why, "missing") == 0)
+			why = "missing or null";
 		snprintf(jbuf, sizeof(jbuf), "%s: %s", s->o->time_field.text, why);
 		why = jbuf;
 		json_object_put(rec);
@@ -2749,11 +2781,12 @@ run(struct sink *s)
 			break;
 		now = kptime_mono_ms();
 		roll_due(s, now);
+		requeue_parked(s, now, 0);
 		service(s);
 		if (eof || s->stopping || s->stop_input || s->fatal)
 			break;
 		if (spool_full(s)) {
-			relieve(s, now);
+			relieve(s);
 			service(s);
 			if (spool_full(s)) {
 				wait_events(s, -1, wait_ms(s, kptime_mono_ms()));
