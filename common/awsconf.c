@@ -34,6 +34,7 @@ struct inifile {
 
 struct awsconf {
 	char *profile;
+	int profile_option;         /* named by the caller (--profile) */
 	struct inifile files[2];    /* indexed by enum awsconf_file */
 	const char *section[2];     /* the profile's section in each file */
 };
@@ -499,9 +500,10 @@ awsconf_load(const char *profile, struct awsconf **out, char *err,
 	struct awsconf *conf = NULL;
 	struct inifile *cf, *cr;
 	char *name = NULL;
-	int explicit = 1, rc = -1;
+	int explicit = 1, explicit_option, rc = -1;
 
 	*out = NULL;
+	explicit_option = profile != NULL && *profile != '\0';
 	if (profile == NULL || *profile == '\0')
 		profile = env_nonempty("AWS_PROFILE");
 	if (profile == NULL) {
@@ -509,8 +511,10 @@ awsconf_load(const char *profile, struct awsconf **out, char *err,
 		explicit = 0;
 	}
 	conf = calloc(1, sizeof(*conf));
-	if (conf != NULL)
+	if (conf != NULL) {
 		conf->profile = strdup(profile);
+		conf->profile_option = explicit_option;
+	}
 	if (conf == NULL || conf->profile == NULL) {
 		seterr(err, errsz, "out of memory");
 		goto out;
@@ -564,6 +568,12 @@ awsconf_free(struct awsconf *conf)
 	inifile_clear(&conf->files[1]);
 	free(conf->profile);
 	free(conf);
+}
+
+int
+awsconf_profile_from_option(const struct awsconf *conf)
+{
+	return conf->profile_option;
 }
 
 const char *

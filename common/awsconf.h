@@ -51,6 +51,10 @@ void awsconf_free(struct awsconf *conf);
 /* The profile name in use, and the two file paths (NULL when $HOME is
  * unset and no variable names the file).  Borrowed from conf. */
 const char *awsconf_profile(const struct awsconf *conf);
+/* 1 when the profile was the explicit argument of awsconf_load() (a
+ * tool's --profile): the AWS CLI then ignores credentials in the
+ * environment. */
+int awsconf_profile_from_option(const struct awsconf *conf);
 const char *awsconf_path(const struct awsconf *conf, enum awsconf_file which);
 
 /*

@@ -485,7 +485,9 @@ provider_env(struct creds_chain *chain, struct creds *out, char *err,
 	const char *secret = env_nonempty("AWS_SECRET_ACCESS_KEY");
 	const char *token = env_nonempty("AWS_SESSION_TOKEN");
 
-	(void)chain;
+	/* --profile beats the environment, as in the AWS CLI. */
+	if (chain->conf != NULL && awsconf_profile_from_option(chain->conf))
+		return 0;
 	if (akid == NULL && secret == NULL)
 		return 0;
 	if (akid == NULL || secret == NULL) {

@@ -220,6 +220,22 @@ PROC_JSON='{"Version": 1, "AccessKeyId": "ASIAPROCEXAMPLE", "SecretAccessKey": "
 	[ "$(j .profile)" = argprof ]
 }
 
+@test "profile: --profile beats credentials in the environment; AWS_PROFILE does not" {
+	put "$HOME/.aws/credentials" <<-EOF
+	[argprof]
+	aws_access_key_id = AKIDARGPROF
+	aws_secret_access_key = s3
+	EOF
+	export AWS_ACCESS_KEY_ID=AKIDENV AWS_SECRET_ACCESS_KEY=$SECRET
+	run -0 --separate-stderr "$CT" creds --profile argprof
+	[ "$(j .access_key_id)" = AKIDARGPROF ]
+	[ "$(j .source)" = shared-credentials-file ]
+	export AWS_PROFILE=argprof
+	run -0 --separate-stderr "$CT" creds
+	[ "$(j .access_key_id)" = AKIDENV ]
+	[ "$(j .source)" = env ]
+}
+
 @test "profile: a named profile in neither file is a configuration error" {
 	put "$HOME/.aws/credentials" <<-EOF
 	[default]
