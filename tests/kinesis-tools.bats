@@ -515,3 +515,24 @@ fp_start() {
 	run kin-read --stream "$S"
 	assert_output $'{"a":1}\n{"a":2}'
 }
+
+@test "expired credentials are refreshed once and the request retried" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	# credential_process counts its runs; the first request says the token expired.
+	cat >"$T/proc.sh" <<-SH
+	#!/bin/sh
+	echo run >>"$T/runs"
+	printf '{"Version":1,"AccessKeyId":"%s","SecretAccessKey":"%s","SessionToken":"tok"}\n' \
+	    "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
+	SH
+	chmod +x "$T/proc.sh"
+	mkdir -p "$HOME/.aws"
+	printf '[default]\ncredential_process = %s\n' "$T/proc.sh" >"$HOME/.aws/config"
+	fp_start '[{"match":{"target":"PutRecords","nth":1},"action":{"preset":"expired-token"}}]'
+	run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
+	    kin-put --stream "$S" --endpoint-url "$FPURL" --partition-key k <<<'{"a":1}'
+	assert_success
+	[ "$(wc -l <"$T/runs")" -eq 2 ]
+	run kin-read --stream "$S"
+	assert_output '{"a":1}'
+}
