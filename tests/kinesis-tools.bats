@@ -69,13 +69,23 @@ fp_start() {
 	FPURL=http://127.0.0.1:$(cat "$T/fp.port")
 }
 
-@test "round trip: all 78,638 real trades of six markets through a 4-shard stream" {
+# kinesis-local (kinesis-mock compiled to JavaScript) stores a few hundred
+# records a second on this machine's two cores, so against it the round trip
+# takes the first 10,000 trades (all six markets are in them); kinesalite
+# gets all 78,638.
+@test "round trip: the real trades of six markets through a 4-shard stream" {
+	local in=$BATS_FILE_TMPDIR/market.ndjson
+	if [[ $KP_KINESIS_SERVER == kinesis-local ]]; then
+		head -n 10000 "$in" >"$T/in.ndjson"
+		in=$T/in.ndjson
+	fi
+	[ "$(jq -r .symbol "$in" | sort -u | wc -l)" -eq 6 ]
 	kp_admin create-stream "$S" 4 >/dev/null
-	run kin-put --stream "$S" --partition-key-field symbol <"$BATS_FILE_TMPDIR/market.ndjson"
+	run kin-put --stream "$S" --partition-key-field symbol <"$in"
 	assert_success
 	kin-read --stream "$S" >"$T/out.ndjson"
-	[ "$(wc -l <"$T/out.ndjson")" -eq 78638 ]
-	same_per_key "$BATS_FILE_TMPDIR/market.ndjson" "$T/out.ndjson"
+	[ "$(wc -l <"$T/out.ndjson")" -eq "$(wc -l <"$in")" ]
+	same_per_key "$in" "$T/out.ndjson"
 }
 
 @test "kin-read output is byte-identical to the compact input lines" {
