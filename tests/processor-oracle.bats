@@ -168,3 +168,16 @@ EOF
 	cmp "$d/a" "$d/b"
 	cmp "$d/l1" "$d/l2"
 }
+
+@test "golden: the reference job on the six real markets, byte for byte" {
+	local golden=$KP_ROOT/tests/golden/reference-job.ndjson
+	zcat "$KP_ROOT/tests/data/market-trades.ndjson.gz" |
+	    window-stats --key-field symbol --time-field timestamp --value-field price --size 1m --emit records |
+	    sigma-flag --sigma 3 >"$BATS_TEST_TMPDIR/got"
+	assert_equal "${PIPESTATUS[*]}" "0 0 0"
+	cmp "$golden" "$BATS_TEST_TMPDIR/got"
+	run python3 "$ORACLE" check --key-field symbol --size 1m --emit records --sigma 3 \
+	    "$BATS_FILE_TMPDIR/market.ndjson" "$golden"
+	assert_success
+	assert_output 'oracle: agree: 78638 records, 23 lines, 0 late, 0 bad'
+}
