@@ -230,6 +230,41 @@ EOF
 EOF
 }
 
+@test "JSON corner cases read as json-c reads them (fast scanner or not)" {
+	cat >"$T/in" <<'EOF'
+{"price":1,"price":9,"window":{"mean":1,"stddev":1}}
+{"price":9,"window":{"mean":1,"stddev":1},"window":{"mean":9,"stddev":1}}
+{"price":9,"window":{"mean":1,"stddev":1},"window":null}
+{"pr\u0069ce":9,"window":{"mean":1,"stddev":1}}
+{"price":9,"note":"caf\u00e9 ☕ \"}\\","window":{"mean":1,"stddev":1}}
+{"price":-0,"window":{"mean":-0.0,"stddev":1e-400}}
+{"price":123456789012345678,"window":{"mean":0,"stddev":1}}
+{"price":1234567890123456789,"window":{"mean":0,"stddev":1}}
+{"deep":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],"price":9,"window":{"mean":1,"stddev":1}}
+	{ "price" : 9 , "window" : { "mean" : 1 , "stddev" : 1 } }	
+{"price":9,"window":{"mean":1,"stddev":1,"x":{"price":100}},"a":[{"window":null}]}
+{"price":9.0e0,"window":{"mean":1E0,"stddev":0.5e+0}}
+{"window":{"stddev":1,"mean":1},"price":9}
+EOF
+	run --separate-stderr sigma-flag --all < "$T/in"
+	assert_failure 3
+	assert_equal "$stderr" 'sigma-flag: <stdin>:9: invalid JSON: nesting too deep'
+	assert_output - <<'EOF'
+{"price":1,"price":9,"window":{"mean":1,"stddev":1},"zscore":8,"sigma":3,"anomaly":true}
+{"price":9,"window":{"mean":1,"stddev":1},"window":{"mean":9,"stddev":1},"zscore":0,"sigma":3,"anomaly":false}
+{"price":9,"window":{"mean":1,"stddev":1},"window":null,"zscore":null,"sigma":3,"anomaly":false}
+{"pr\u0069ce":9,"window":{"mean":1,"stddev":1},"zscore":8,"sigma":3,"anomaly":true}
+{"price":9,"note":"caf\u00e9 ☕ \"}\\","window":{"mean":1,"stddev":1},"zscore":8,"sigma":3,"anomaly":true}
+{"price":-0,"window":{"mean":-0.0,"stddev":1e-400},"zscore":null,"sigma":3,"anomaly":false}
+{"price":123456789012345678,"window":{"mean":0,"stddev":1},"zscore":1.2345678901234568e+17,"sigma":3,"anomaly":true}
+{"price":1234567890123456789,"window":{"mean":0,"stddev":1},"zscore":1.2345678901234568e+18,"sigma":3,"anomaly":true}
+	{ "price" : 9 , "window" : { "mean" : 1 , "stddev" : 1 } ,"zscore":8,"sigma":3,"anomaly":true}
+{"price":9,"window":{"mean":1,"stddev":1,"x":{"price":100}},"a":[{"window":null}],"zscore":8,"sigma":3,"anomaly":true}
+{"price":9.0e0,"window":{"mean":1E0,"stddev":0.5e+0},"zscore":16,"sigma":3,"anomaly":true}
+{"window":{"stddev":1,"mean":1},"price":9,"zscore":8,"sigma":3,"anomaly":true}
+EOF
+}
+
 # bad_case INPUT REASON [OPTIONS...]: the line is rejected with REASON, is
 # not written, and the line after it is still judged.
 bad_case() {

@@ -8,6 +8,18 @@
  * the anomalies.  It is stateless: each line is judged alone, control lines
  * pass through in order, and records that pass are written from their
  * original bytes with the new members spliced before the closing brace.
+ *
+ * Speed: window-stats --emit records lines carry a dozen numbers and two
+ * objects, and building json-c objects for them costs four times what the
+ * judgement needs.  So each line first goes through scan_record(), a strict,
+ * allocation-free JSON scanner that validates the whole line and picks out
+ * the few fields we read.  It only ever says "valid, here are the fields" or
+ * "not sure": anything outside plain ASCII JSON (non-ASCII bytes, \u escapes,
+ * escaped keys, integers of 19 digits or more, deep nesting, unusual white
+ * space, any syntax error) goes to the json-c parser, which decides and
+ * words the error.  The scanner therefore accepts a subset of what json-c
+ * accepts and reads the same values from it (last duplicate member wins,
+ * integers through int64 as json-c does).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,15 +75,39 @@ enum direction {
 	DIR_DOWN,
 };
 
-/* What a statistics field (mean, stddev, count) holds in one record. */
-enum stat_state {
-	STAT_NUMBER,  /* a finite number */
-	STAT_NULL,    /* null, or an object on its path is null: no statistics */
-	STAT_BAD,     /* missing or of the wrong type: bad input */
+/* What one field of a record holds. */
+enum fstate {
+	FS_MISSING,   /* absent, or a non-object on its path: bad input */
+	FS_NUMBER,    /* a finite number */
+	FS_NULL,      /* null, or a null object on its path: no statistics */
+	FS_WRONG,     /* another type, or not finite: bad input */
+};
+
+/* The fields a record is judged on; the last three are the members this
+ * tool adds, looked up only to refuse records that already have them. */
+enum {
+	F_VALUE,
+	F_MEAN,
+	F_STDDEV,
+	F_COUNT,
+	F_ZSCORE,
+	F_SIGMA,
+	F_ANOMALY,
+	F_N,
+};
+
+struct field {
+	enum fstate st;
+	double v;           /* FS_NUMBER */
+	const char *why;    /* FS_WRONG */
 };
 
 struct opts {
-	struct jf_path value, mean, stddev, count;
+	struct jf_path path[F_N];  /* value, mean, stddev, count, zscore, ... */
+	int used[F_N];             /* count only with --min-count, anomaly
+	                            * only with --all */
+	size_t nused, fidx[F_N];   /* the used fields, in order */
+	size_t *seglen[F_N];       /* length of each path segment */
 	double sigma;
 	uint64_t min_count;
 	enum direction dir;
@@ -131,33 +167,323 @@ static const struct option longopts[] = {
 };
 
 /*
- * Looks up a statistics field.  A null anywhere on the path means "this
+ * One field from a json-c object.  A null anywhere on the path means "this
  * record carries no statistics" (window-stats --emit trailing writes
  * "window":null before a key has a closed window), which is not bad input;
  * a missing member or a wrong type is.
  */
-static enum stat_state
-stat_get(struct json_object *root, const struct jf_path *p, double *out,
-    const char **why)
+static void
+field_from_json(struct json_object *root, const struct jf_path *p,
+    struct field *f)
 {
 	struct json_object *o = root;
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
-		if (o == NULL)
-			return STAT_NULL;
-		if (!json_object_is_type(o, json_type_object)) {
-			*why = "missing";
-			return STAT_BAD;
+		if (o == NULL) {
+			f->st = FS_NULL;
+			return;
 		}
-		if (!json_object_object_get_ex(o, p->seg[i], &o)) {
-			*why = "missing";
-			return STAT_BAD;
+		if (!json_object_is_type(o, json_type_object) ||
+		    !json_object_object_get_ex(o, p->seg[i], &o)) {
+			f->st = FS_MISSING;
+			return;
 		}
 	}
 	if (o == NULL)
-		return STAT_NULL;
-	return jf_number(o, out, why) == 0 ? STAT_NUMBER : STAT_BAD;
+		f->st = FS_NULL;
+	else if (jf_number(o, &f->v, &f->why) == 0)
+		f->st = FS_NUMBER;
+	else
+		f->st = FS_WRONG;
+}
+
+/* ---- the fast scanner ---- */
+
+/* json-c's default nesting limit is 32: stay below it. */
+#define SCAN_MAX_DEPTH 30
+
+/* A field being looked for, as the scanner sees it. */
+struct want {
+	const struct jf_path *p;
+	size_t *seglen;
+	enum fstate st;
+	const char *tok;     /* FS_NUMBER: the number's text */
+	size_t toklen;
+};
+
+struct scan {
+	const char *p, *end;
+	struct want *w;
+	size_t nw;
+};
+
+static int scan_value(struct scan *s, unsigned active, size_t depth);
+
+static void
+scan_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	    *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+/* A string at s->p ('"'): plain ASCII and the two-character escapes only. */
+static int
+scan_string(struct scan *s, const char **str, size_t *len, int *escaped)
+{
+	const char *p = s->p + 1;
+
+	*escaped = 0;
+	for (;;) {
+		while (p < s->end && *p != '"' && *p != '\\' &&
+		    (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80)
+			p++;
+		if (p >= s->end)
+			return -1;
+		if (*p == '"')
+			break;
+		if (*p != '\\' || p + 1 >= s->end || p[1] == '\0' ||
+		    strchr("\"\\/bfnrt", p[1]) == NULL)
+			return -1;
+		*escaped = 1;
+		p += 2;
+	}
+	*str = s->p + 1;
+	*len = (size_t)(p - (s->p + 1));
+	s->p = p + 1;
+	return 0;
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A number by RFC 8259's grammar; integers of more than 18 digits are left
+ * to json-c (int64 overflow rules). */
+static int
+scan_number(struct scan *s)
+{
+	const char *p = s->p, *d;
+	int integer = 1;
+
+	if (p < s->end && *p == '-')
+		p++;
+	d = p;
+	if (p < s->end && *p == '0')
+		p++;
+	else if (p < s->end && *p >= '1' && *p <= '9')
+		while (p < s->end && is_digit(*p))
+			p++;
+	else
+		return -1;
+	if (p - d > 18)
+		integer = -1;
+	if (p < s->end && *p == '.') {
+		if (++p >= s->end || !is_digit(*p))
+			return -1;
+		while (p < s->end && is_digit(*p))
+			p++;
+		integer = 0;
+	}
+	if (p < s->end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < s->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= s->end || !is_digit(*p))
+			return -1;
+		while (p < s->end && is_digit(*p))
+			p++;
+		integer = 0;
+	}
+	if (integer < 0)
+		return -1;
+	s->p = p;
+	return 0;
+}
+
+static int
+scan_literal(struct scan *s, const char *lit, size_t n)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return -1;
+	s->p += n;
+	return 0;
+}
+
+/*
+ * An object at s->p.  active: the wants whose path leads here, depth: how
+ * many of their segments are behind us.  A member that matches a want's
+ * segment resets what an earlier duplicate said (json-c keeps the last).
+ */
+static int
+scan_object(struct scan *s, unsigned active, size_t depth)
+{
+	s->p++;
+	scan_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		const char *key, *vstart;
+		size_t klen, i;
+		unsigned sub = 0, last = 0;
+		int esc;
+
+		if (s->p >= s->end || *s->p != '"' ||
+		    scan_string(s, &key, &klen, &esc) != 0 || esc)
+			return -1;
+		scan_ws(s);
+		if (s->p >= s->end || *s->p != ':')
+			return -1;
+		s->p++;
+		scan_ws(s);
+		if (s->p >= s->end)
+			return -1;
+		vstart = s->p;
+		for (i = 0; active != 0 && i < s->nw; i++) {
+			struct want *w = &s->w[i];
+
+			if (!(active & (1u << i)) || w->seglen[depth] != klen ||
+			    memcmp(w->p->seg[depth], key, klen) != 0)
+				continue;
+			if (depth + 1 == w->p->n) {
+				last |= 1u << i;
+				if (*vstart == 'n')
+					w->st = FS_NULL;
+				else if (*vstart == '-' || is_digit(*vstart))
+					w->st = FS_NUMBER;
+				else
+					w->st = FS_WRONG;
+			} else if (*vstart == '{') {
+				w->st = FS_MISSING;
+				sub |= 1u << i;
+			} else {
+				w->st = *vstart == 'n' ? FS_NULL : FS_MISSING;
+			}
+		}
+		if (scan_value(s, sub, depth + 1) != 0)
+			return -1;
+		for (i = 0; last != 0 && i < s->nw; i++) {
+			if ((last & (1u << i)) && s->w[i].st == FS_NUMBER) {
+				s->w[i].tok = vstart;
+				s->w[i].toklen = (size_t)(s->p - vstart);
+			}
+		}
+		scan_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			scan_ws(s);
+			continue;
+		}
+		if (s->p < s->end && *s->p == '}') {
+			s->p++;
+			return 0;
+		}
+		return -1;
+	}
+}
+
+static int
+scan_array(struct scan *s, size_t depth)
+{
+	s->p++;
+	scan_ws(s);
+	if (s->p < s->end && *s->p == ']') {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		if (scan_value(s, 0, depth + 1) != 0)
+			return -1;
+		scan_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			scan_ws(s);
+			continue;
+		}
+		if (s->p < s->end && *s->p == ']') {
+			s->p++;
+			return 0;
+		}
+		return -1;
+	}
+}
+
+static int
+scan_value(struct scan *s, unsigned active, size_t depth)
+{
+	const char *str;
+	size_t len;
+	int esc;
+
+	if (s->p >= s->end || depth > SCAN_MAX_DEPTH)
+		return -1;
+	switch (*s->p) {
+	case '{':
+		return scan_object(s, active, depth);
+	case '[':
+		return scan_array(s, depth);
+	case '"':
+		return scan_string(s, &str, &len, &esc);
+	case 't':
+		return scan_literal(s, "true", 4);
+	case 'f':
+		return scan_literal(s, "false", 5);
+	case 'n':
+		return scan_literal(s, "null", 4);
+	default:
+		return scan_number(s);
+	}
+}
+
+/*
+ * Reads the fields of a line that is one JSON object, without json-c.
+ * Returns 0 with f[] filled, or -1 when the line is not plain enough to be
+ * sure (then json-c decides).
+ */
+static int
+scan_record(const char *line, size_t len, struct want *w, size_t nw,
+    const size_t *fidx, struct field *out)
+{
+	struct scan s = { line, line + len, w, nw };
+	size_t i;
+
+	for (i = 0; i < nw; i++)
+		w[i].st = FS_MISSING;
+	scan_ws(&s);
+	if (s.p >= s.end || *s.p != '{' ||
+	    scan_value(&s, (1u << nw) - 1, 0) != 0)
+		return -1;
+	scan_ws(&s);
+	if (s.p != s.end)
+		return -1;
+	for (i = 0; i < nw; i++) {
+		struct field *f = &out[fidx[i]];
+
+		f->st = w[i].st;
+		if (w[i].st == FS_WRONG)
+			f->why = "not a number";
+		if (w[i].st != FS_NUMBER)
+			continue;
+		/* As json-c reads them: integers through int64, others with
+		 * strtod.  The token is a valid JSON number followed by a
+		 * delimiter, so both stop at its end. */
+		if (memchr(w[i].tok, '.', w[i].toklen) == NULL &&
+		    memchr(w[i].tok, 'e', w[i].toklen) == NULL &&
+		    memchr(w[i].tok, 'E', w[i].toklen) == NULL)
+			f->v = (double)strtoll(w[i].tok, NULL, 10);
+		else
+			f->v = strtod(w[i].tok, NULL);
+		if (!isfinite(f->v)) {
+			f->st = FS_WRONG;
+			f->why = "not a finite number";
+		}
+	}
+	return 0;
 }
 
 /* Formats the reason json-c gave so that every parse failure reads alike. */
@@ -173,58 +499,88 @@ json_why(const char *why, char *buf, size_t size)
 }
 
 /*
- * Judges one record and writes it (or not).  Returns 0 to go on, 1 when the
- * line is bad input (*why says why; whybuf may hold it), or an ND_* code
- * from the writer.
+ * Reads the used fields of a record line into f[]: with the scanner when it
+ * can, else with json-c.  Returns 0, or 1 when the line is not a JSON object
+ * (*why says why).
  */
 static int
-judge(const struct opts *o, const struct splice *sp, struct json_object *rec,
+read_fields(const struct opts *o, struct jf_parser *jp, struct want *want,
+    const char *line, size_t len, struct field *f, const char **why,
+    char *jbuf, size_t jsz)
+{
+	struct json_object *rec;
+	size_t i;
+
+	for (i = 0; i < F_N; i++) {
+		f[i].st = FS_MISSING;
+		f[i].why = NULL;
+	}
+	if (scan_record(line, len, want, o->nused, o->fidx, f) == 0)
+		return 0;
+	rec = jf_parse_object(jp, line, len, why);
+	if (rec == NULL) {
+		*why = json_why(*why, jbuf, jsz);
+		return 1;
+	}
+	for (i = 0; i < o->nused; i++)
+		field_from_json(rec, &o->path[o->fidx[i]], &f[o->fidx[i]]);
+	json_object_put(rec);
+	return 0;
+}
+
+/* Why a field is bad, for messages. */
+static const char *
+fwhy(const struct field *f)
+{
+	switch (f->st) {
+	case FS_MISSING:
+		return "missing";
+	case FS_NULL:
+		return "null";
+	default:
+		return f->why != NULL ? f->why : "not a number";
+	}
+}
+
+/*
+ * Judges one record from its fields and writes it (or not).  Returns 0 to
+ * go on, 1 when the line is bad input (*why says why, in whybuf), or an ND_*
+ * code from the writer.
+ */
+static int
+judge(const struct opts *o, const struct splice *sp, const struct field *f,
     const char *line, size_t len, struct nd_writer *w, struct counts *c,
     const char **why, char *whybuf, size_t whysz)
 {
-	static const char *const added[] = { "zscore", "sigma", "anomaly" };
-	enum stat_state ms, ss, cs = STAT_NUMBER;
-	double value, mean = 0, sd = 0, count = 0, z = 0;
+	const struct field *fv = &f[F_VALUE], *fm = &f[F_MEAN];
+	const struct field *fs = &f[F_STDDEV], *fc = &f[F_COUNT];
 	long double diff, bound;
+	double z = 0;
 	int has_z = 0, judged = 0, anomaly = 0, empty, rc;
-	const char *fwhy = NULL;
-	size_t i, nadded = o->all ? 3 : 2;
+	size_t i;
 	long end;
 
-	for (i = 0; i < nadded; i++) {
-		if (json_object_object_get_ex(rec, added[i], NULL)) {
+	*why = whybuf;
+	for (i = F_ZSCORE; i < F_N; i++) {
+		if (o->used[i] && f[i].st != FS_MISSING) {
 			snprintf(whybuf, whysz, "field \"%s\" already present",
-			    added[i]);
-			*why = whybuf;
+			    o->path[i].text);
 			return 1;
 		}
 	}
 	/* The value is the record's own: null is as bad as missing. */
-	if (stat_get(rec, &o->value, &value, &fwhy) != STAT_NUMBER) {
-		snprintf(whybuf, whysz, "%s: %s", o->value.text,
-		    fwhy != NULL ? fwhy : "null");
-		*why = whybuf;
+	if (fv->st != FS_NUMBER) {
+		snprintf(whybuf, whysz, "%s: %s", o->path[F_VALUE].text,
+		    fwhy(fv));
 		return 1;
 	}
-	ms = stat_get(rec, &o->mean, &mean, &fwhy);
-	if (ms == STAT_BAD) {
-		snprintf(whybuf, whysz, "%s: %s", o->mean.text, fwhy);
-		*why = whybuf;
-		return 1;
-	}
-	ss = stat_get(rec, &o->stddev, &sd, &fwhy);
-	if (ss == STAT_BAD || (ss == STAT_NUMBER && sd < 0)) {
-		snprintf(whybuf, whysz, "%s: %s", o->stddev.text,
-		    ss == STAT_BAD ? fwhy : "negative");
-		*why = whybuf;
-		return 1;
-	}
-	if (o->min_count > 0) {
-		cs = stat_get(rec, &o->count, &count, &fwhy);
-		if (cs == STAT_BAD || (cs == STAT_NUMBER && count < 0)) {
-			snprintf(whybuf, whysz, "%s: %s", o->count.text,
-			    cs == STAT_BAD ? fwhy : "negative");
-			*why = whybuf;
+	for (i = F_MEAN; i <= F_COUNT; i++) {
+		if (!o->used[i])
+			continue;
+		if (f[i].st == FS_MISSING || f[i].st == FS_WRONG ||
+		    (f[i].st == FS_NUMBER && i != F_MEAN && f[i].v < 0)) {
+			snprintf(whybuf, whysz, "%s: %s", o->path[i].text,
+			    f[i].st == FS_NUMBER ? "negative" : fwhy(&f[i]));
 			return 1;
 		}
 	}
@@ -235,12 +591,13 @@ judge(const struct opts *o, const struct splice *sp, struct json_object *rec,
 	 * zero (or null) stddev never flags: a window whose values are all
 	 * equal gives no scale to measure a deviation against.
 	 */
-	if (ms == STAT_NUMBER && ss == STAT_NUMBER && sd > 0) {
-		diff = (long double)value - (long double)mean;
-		bound = (long double)o->sigma * (long double)sd;
-		z = (double)(diff / (long double)sd);
+	if (fm->st == FS_NUMBER && fs->st == FS_NUMBER && fs->v > 0) {
+		diff = (long double)fv->v - (long double)fm->v;
+		bound = (long double)o->sigma * (long double)fs->v;
+		z = (double)(diff / (long double)fs->v);
 		has_z = 1;
-		judged = cs == STAT_NUMBER && count >= (double)o->min_count;
+		judged = o->min_count == 0 || (fc->st == FS_NUMBER &&
+		    fc->v >= (double)o->min_count);
 		if (judged) {
 			switch (o->dir) {
 			case DIR_UP:
@@ -380,14 +737,33 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc)
 		return msg_usage(USAGE, "unexpected argument: %s", argv[optind]);
-	if (jf_path_init(&o->value, vf) != 0)
-		return msg_usage(USAGE, "--value-field: bad path: %s", vf);
-	if (jf_path_init(&o->mean, mf) != 0)
-		return msg_usage(USAGE, "--mean-field: bad path: %s", mf);
-	if (jf_path_init(&o->stddev, sf) != 0)
-		return msg_usage(USAGE, "--stddev-field: bad path: %s", sf);
-	if (jf_path_init(&o->count, cf) != 0)
-		return msg_usage(USAGE, "--count-field: bad path: %s", cf);
+	{
+		const char *spec[F_N] = { vf, mf, sf, cf, "zscore", "sigma",
+		    "anomaly" };
+		static const char *const opt[F_N] = { "--value-field",
+		    "--mean-field", "--stddev-field", "--count-field" };
+		size_t i, j;
+
+		o->used[F_VALUE] = o->used[F_MEAN] = o->used[F_STDDEV] = 1;
+		o->used[F_COUNT] = o->min_count > 0;
+		o->used[F_ZSCORE] = o->used[F_SIGMA] = 1;
+		o->used[F_ANOMALY] = o->all;
+		for (i = 0; i < F_N; i++) {
+			if (jf_path_init(&o->path[i], spec[i]) != 0)
+				return msg_usage(USAGE, "%s: bad path: %s",
+				    opt[i], spec[i]);
+			if (o->used[i])
+				o->fidx[o->nused++] = i;
+			/* The scanner compares segments by length first. */
+			o->seglen[i] = calloc(o->path[i].n, sizeof(size_t));
+			if (o->seglen[i] == NULL) {
+				msg_err("out of memory");
+				return KP_EXIT_FAILURE;
+			}
+			for (j = 0; j < o->path[i].n; j++)
+				o->seglen[i][j] = strlen(o->path[i].seg[j]);
+		}
+	}
 	return 0;
 }
 
@@ -401,11 +777,12 @@ main(int argc, char **argv)
 	struct nd_reader *r = NULL;
 	struct nd_writer *w = NULL;
 	struct jf_parser jp = { NULL };
-	struct json_object *rec = NULL;
+	struct want want[F_N];
+	struct field f[F_N];
 	char whybuf[512], jbuf[256];
 	int status = KP_EXIT_FAILURE, rc, epipe = 0;
 	char *line;
-	size_t len;
+	size_t len, i;
 
 	memset(&o, 0, sizeof(o));
 	memset(&rej, 0, sizeof(rej));
@@ -420,6 +797,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 	sp.sigma_len = sigma_text(o.sigma, sp.sigma, sizeof(sp.sigma));
+	memset(want, 0, sizeof(want));
+	for (i = 0; i < o.nused; i++) {
+		want[i].p = &o.path[o.fidx[i]];
+		want[i].seglen = o.seglen[o.fidx[i]];
+	}
 	if (nd_reject_init(&rej, o.dead_letter, o.strict) != 0)
 		goto out;
 	if (jf_parser_init(&jp) != 0) {
@@ -460,16 +842,11 @@ main(int argc, char **argv)
 			c.control++;
 			rc = nd_put(w, line, len);
 		} else {
-			rec = jf_parse_object(&jp, line, len, &why);
-			if (rec == NULL) {
-				why = json_why(why, jbuf, sizeof(jbuf));
-				rc = 1;
-			} else {
-				rc = judge(&o, &sp, rec, line, len, w, &c, &why,
+			rc = read_fields(&o, &jp, want, line, len, f, &why,
+			    jbuf, sizeof(jbuf));
+			if (rc == 0)
+				rc = judge(&o, &sp, f, line, len, w, &c, &why,
 				    whybuf, sizeof(whybuf));
-				json_object_put(rec);
-				rec = NULL;
-			}
 			if (rc == 1) {
 				if (nd_reject(&rej, nd_name(r), nd_lineno(r), line,
 				    len, "%s", why) != 0)
@@ -506,15 +883,14 @@ main(int argc, char **argv)
 	    "%llu control lines, %llu rejected", c.records, c.flagged,
 	    c.unjudged, c.control, rej.count);
 out:
-	json_object_put(rec);
 	nd_writer_free(w);
 	nd_reader_free(r);
 	jf_parser_free(&jp);
 	if (rej.dead != NULL || rej.dead_path != NULL)
 		nd_reject_close(&rej);
-	jf_path_free(&o.value);
-	jf_path_free(&o.mean);
-	jf_path_free(&o.stddev);
-	jf_path_free(&o.count);
+	for (i = 0; i < F_N; i++) {
+		jf_path_free(&o.path[i]);
+		free(o.seglen[i]);
+	}
 	return status;
 }
