@@ -271,7 +271,7 @@ struct sink {
 	struct nd_reject rej;
 	struct jf_parser jp;
 	/* outcome */
-	int stopping, abandon, stop_input, fatal, out_gone;
+	int stopping, abandon, stop_input, fatal, out_gone, barrier_failed;
 	unsigned long long objects, records, control, undeliverable;
 	unsigned long long new_failures;
 	uint64_t obj_bytes;
@@ -907,6 +907,11 @@ job_reset(struct sink *s, struct job *j)
 	if (j->z_live)
 		deflateEnd(&j->z);
 	j->z_live = 0;
+	free(j->zin);
+	j->zin = NULL;
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
 	j->in_off = 0;
 	j->src_done = 0;
 	j->obj_bytes = 0;
@@ -943,6 +948,19 @@ produce(struct sink *s, struct job *j, struct chunk *c)
 	uint64_t cap = s->o->part_size;
 	size_t alloc;
 
+	/* Queued jobs hold no descriptor: an outage may queue thousands. */
+	if (j->fd < 0) {
+		char name[64];
+
+		spool_name(j->seq, "ndjson", name, sizeof(name));
+		j->fd = openat(s->spoolfd, name, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (j->fd < 0) {
+			snprintf(j->why, sizeof(j->why), "spool file %s: %s",
+			    name, strerror(errno));
+			return -1;
+		}
+	}
 	if (!j->gzip) {
 		uint64_t left = j->raw_bytes - j->in_off;
 		size_t n = (size_t)(left < cap ? left : cap), got = 0;
@@ -1331,6 +1349,11 @@ job_done(struct sink *s, struct job *j)
 	for (i = 0; i < j->nchunks; i++)
 		chunk_free(s, j->chunks[i]);
 	j->nchunks = 0;
+	free(j->zin);
+	j->zin = NULL;
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
 	j->state = J_DONE;
 }
 
@@ -1629,6 +1652,9 @@ pump(struct sink *s)
 	for (j = s->queue; j != NULL; j = j->next) {
 		if (j->state == J_DONE || j->state == J_FAILED)
 			continue;
+		if (j->state == J_NEW && !s->local &&
+		    j->old_upload_id == NULL && s->held >= s->o->concurrency)
+			continue; /* no memory for it yet */
 		if (j->state == J_NEW && key_busy(s, j))
 			continue;
 		if (!s->local && !slots(s))
@@ -2019,8 +2045,7 @@ roll(struct sink *s, struct part *p)
 	j->seq = p->seq;
 	j->key = p->key;
 	p->key = NULL;
-	j->fd = p->fd;
-	p->fd = -1;
+	j->fd = -1;
 	j->raw_bytes = p->bytes;
 	j->records = p->records;
 	j->first_ms = p->first_ms;
@@ -2376,13 +2401,14 @@ requeue_parked(struct sink *s, int64_t now, int force)
  * forwarded only after it succeeds; the exactly-once commit builds on it.
  */
 static int
-flush_all(struct sink *s)
+flush_all(struct sink *s, int requeue)
 {
 	unsigned long long before = s->new_failures;
 
 	if (roll_all(s) != 0)
 		return -1;
-	requeue_parked(s, kptime_mono_ms(), 1);
+	if (requeue)
+		requeue_parked(s, kptime_mono_ms(), 1);
 	for (;;) {
 		check_signal(s);
 		service(s);
@@ -2438,11 +2464,12 @@ handle_line(struct sink *s, const char *line, size_t len)
 
 	if (nd_is_control(line, len)) {
 		s->control++;
-		if (flush_all(s) != 0) {
+		if (flush_all(s, 1) != 0) {
 			msg_err("%s:%llu: control line not forwarded: the "
 			    "records before it are not all delivered",
 			    nd_name(s->r), nd_lineno(s->r));
 			s->stop_input = 1;
+			s->barrier_failed = 1;
 			return;
 		}
 		if (nd_put(s->w, line, len) == ND_EPIPE)
@@ -2696,7 +2723,8 @@ recover(struct sink *s)
 		seqs[n++] = v;
 	}
 	s->next_seq = max;
-	qsort(seqs, n, sizeof(*seqs), cmp_u64);
+	if (n > 0)
+		qsort(seqs, n, sizeof(*seqs), cmp_u64);
 	for (i = 0; i < n; i++) {
 		char meta[64], data[64];
 		struct json_object *m;
@@ -2745,6 +2773,8 @@ recover(struct sink *s)
 			goto out;
 		}
 		json_object_put(m);
+		close(j->fd);
+		j->fd = -1;
 		if (j->records == 0) {
 			spool_remove(s, j->seq);
 			job_free(s, j);
@@ -2824,8 +2854,9 @@ run(struct sink *s)
 		if (idle)
 			wait_events(s, STDIN_FILENO, wait_ms(s, kptime_mono_ms()));
 	}
+	/* After a failed checkpoint flush the objects had their last try. */
 	if (!s->abandon && !s->fatal)
-		flush_all(s);
+		flush_all(s, !s->barrier_failed);
 }
 
 /* Second signal or a fatal error: requests still in flight are dropped;
