@@ -337,6 +337,34 @@ ia/part-ia-1.json"
 	assert_equal "$(spool_files "$HOME/.local/state/kinpipe/s3-put")" ''
 }
 
+@test "a second signal while S3 is down stops retrying: exit 3, the part stays spooled for the restart" {
+	fp_start '[{"action":{"down":true}}]'
+	mkfifo "$T/in"
+	s3-put --spool-dir "$T/spool" --run-id two "s3://$B/two/" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	BG_PID=$!
+	exec 7>"$T/in"
+	head -n 100 "$TRADES" >&7
+	for ((k = 0; k < 600; k++)); do
+		[ "$(find "$T/spool" -name '*.ndjson' -size +1k | wc -l)" -ge 1 ] && break
+		sleep 0.05
+	done
+	kill -TERM "$BG_PID"
+	wait_for "$T/err" 'retry'
+	kill -TERM "$BG_PID"
+	rc=0
+	wait "$BG_PID" || rc=$?
+	BG_PID=
+	exec 7>&-
+	assert_equal "$rc" 3
+	assert_equal "$(cat "$T/out")" ''
+	grep -qx 's3-put: second signal: unfinished uploads stay in the spool' "$T/err"
+	grep -q '^s3-put: 1 object not delivered; kept in spool ' "$T/err"
+	set_rules '[]'
+	run --separate-stderr s3-put --spool-dir "$T/spool" --run-id two "s3://$B/two/" </dev/null
+	assert_success
+	concat "$B" two/ | cmp - <(head -n 100 "$TRADES")
+}
+
 @test "multipart: an object over 20 MiB in 5 MiB parts, read back byte-exact" {
 	fp_start '[]'
 	run --separate-stderr s3-put --bucket-format '' --run-id mp "s3://$B/mp/" <"$BIG"
