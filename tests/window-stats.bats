@@ -20,9 +20,7 @@ setup() {
 	MAN=$KP_ROOT/man/man1/window-stats.1
 	T=$BATS_TEST_TMPDIR
 	MARKET=$KP_ROOT/tests/data/market-trades.ndjson.gz
-	[ -f "$MARKET" ] || MARKET=$KP_ROOT/../shared/data/market-trades.ndjson.gz
 	BTC=$KP_ROOT/tests/data/btc-trades.ndjson.gz
-	[ -f "$BTC" ] || BTC=$KP_ROOT/../shared/data/btc-trades.ndjson.gz
 }
 
 # t SECONDS: the RFC 3339 form of an epoch second on 1970-01-01.
