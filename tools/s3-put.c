@@ -216,7 +216,7 @@ struct job {
 	uint64_t raw_bytes, records;
 	int64_t first_ms, last_ms;
 	int have_times;
-	int gzip, recovered;
+	int gzip;
 	enum job_state state;
 	int fd;                /* the spool file, read with pread() */
 	/* producer: object bytes from the spool file, through gzip or not */
@@ -272,7 +272,7 @@ struct sink {
 	struct jf_parser jp;
 	/* outcome */
 	int stopping, abandon, stop_input, fatal, out_gone, barrier_failed;
-	unsigned long long objects, records, control, undeliverable;
+	unsigned long long objects, records, control;
 	unsigned long long new_failures;
 	uint64_t obj_bytes;
 };
@@ -2749,7 +2749,6 @@ recover(struct sink *s)
 			goto out;
 		}
 		j->seq = seqs[i];
-		j->recovered = 1;
 		j->state = J_NEW;
 		j->fd = openat(s->spoolfd, data, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		j->key = strdup(key);
@@ -2962,7 +2961,6 @@ main(int argc, char **argv)
 		left++;
 	left += s.nparts;
 	if (left > 0) {
-		s.undeliverable = left;
 		msg_err("%llu object%s not delivered; kept in spool %s "
 		    "(a restart with the same destination uploads them)", left,
 		    left == 1 ? "" : "s", s.spool);
