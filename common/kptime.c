@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,7 @@ int
 kptime_from_json(struct json_object *o, enum kptime_unit unit, int64_t *ms,
     const char **why)
 {
-	double v, scale;
+	double v, scale, r;
 
 	if (o == NULL) {
 		*why = "missing";
@@ -147,7 +148,13 @@ kptime_from_json(struct json_object *o, enum kptime_unit unit, int64_t *ms,
 	if (unit == KPTIME_AUTO)
 		unit = fabs(v) >= 1e11 ? KPTIME_MS : KPTIME_S;
 	scale = unit == KPTIME_MS ? 1.0 : 1000.0;
-	v = floor(v * scale);
+	v *= scale;
+	/* A decimal fraction such as 1089018456.001 s is not exact in binary,
+	 * and v * 1000 can land a hair below the millisecond it names: within
+	 * a few ulps of a whole number, that number is meant.  Otherwise
+	 * truncate toward the past. */
+	r = round(v);
+	v = fabs(v - r) <= fabs(v) * 4 * DBL_EPSILON ? r : floor(v);
 	/* Keep to years 0000..9999 so every time can be written back. */
 	if (!isfinite(v) || v < -62167219200000.0 || v > 253402300799999.0) {
 		*why = "epoch time out of range";
