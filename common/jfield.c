@@ -128,11 +128,93 @@ has_nonfinite_literal(struct json_object *o)
 	}
 }
 
+/* Length of a valid UTF-8 sequence (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) at p[0..n), or 0. */
+static size_t
+utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t k, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < k || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < k; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return k;
+}
+
+/*
+ * What json-c takes even in strict mode but RFC 8259 does not: a
+ * single-quoted member name, a raw control character in a string, a number
+ * ending in '.' ("1.", "1.e5"), and UTF-8 that is overlong, a surrogate or
+ * above U+10FFFF.  The tools pass accepted lines on verbatim, so such a line
+ * would reach the next stage as invalid JSON.  One pass over a line json-c
+ * accepted; returns a reason or NULL.
+ */
+static const char *
+rfc8259_check(const char *line, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)line;
+	size_t i = 0, k;
+	int in_str = 0;
+
+	while (i < len) {
+		unsigned char c = p[i];
+
+		if (in_str) {
+			if (c == '"') {
+				in_str = 0;
+				i++;
+			} else if (c == '\\') {
+				i += 2; /* json-c checked the escape */
+			} else if (c < 0x20) {
+				return "invalid JSON: control character in a string";
+			} else if (c < 0x80) {
+				i++;
+			} else if ((k = utf8_seq(p + i, len - i)) != 0) {
+				i += k;
+			} else {
+				return "invalid JSON: invalid UTF-8";
+			}
+		} else if (c == '"') {
+			in_str = 1;
+			i++;
+		} else if (c == '\'') {
+			return "invalid JSON: single-quoted string";
+		} else if (c == '.' && (i + 1 >= len || p[i + 1] < '0' ||
+		    p[i + 1] > '9')) {
+			return "invalid JSON: digit expected after '.'";
+		} else {
+			i++;
+		}
+	}
+	return NULL;
+}
+
 struct json_object *
 jf_parse(struct jf_parser *jp, const char *line, size_t len, const char **why)
 {
 	struct json_object *o;
+	enum json_tokener_error e;
 	size_t used;
+	const char *bad;
 
 	if (len > 0x7fffffff) {
 		*why = "line too long";
@@ -140,10 +222,23 @@ jf_parse(struct jf_parser *jp, const char *line, size_t len, const char **why)
 	}
 	json_tokener_reset(jp->tok);
 	o = json_tokener_parse_ex(jp->tok, line, (int)len);
+	e = json_tokener_get_error(jp->tok);
+	used = json_tokener_get_parse_end(jp->tok);
+	if (o == NULL && e == json_tokener_continue && len > 0) {
+		/* A number or literal at the very end ("42", "true") is not
+		 * known to be complete until the end of input: say so with a
+		 * NUL, as json_tokener_parse() does. */
+		o = json_tokener_parse_ex(jp->tok, "", 1);
+		e = json_tokener_get_error(jp->tok);
+		used = len;
+		if (o == NULL && e != json_tokener_success)
+			e = json_tokener_continue;
+	}
 	if (o == NULL) {
-		enum json_tokener_error e = json_tokener_get_error(jp->tok);
-
-		if (e == json_tokener_continue || e == json_tokener_success) {
+		if (e == json_tokener_success) {
+			/* a JSON null, which has no object to return */
+			*why = "not a JSON object";
+		} else if (e == json_tokener_continue) {
 			*why = len == 0 ? "empty line" : "invalid JSON: unexpected end of line";
 		} else {
 			snprintf(jp->why, sizeof(jp->why), "invalid JSON: %s",
@@ -152,7 +247,6 @@ jf_parse(struct jf_parser *jp, const char *line, size_t len, const char **why)
 		}
 		return NULL;
 	}
-	used = json_tokener_get_parse_end(jp->tok);
 	while (used < len && is_ws(line[used]))
 		used++;
 	if (used != len) {
@@ -167,6 +261,12 @@ jf_parse(struct jf_parser *jp, const char *line, size_t len, const char **why)
 	    has_nonfinite_literal(o)) {
 		json_object_put(o);
 		*why = "invalid JSON: NaN and Infinity are not JSON numbers";
+		return NULL;
+	}
+	bad = rfc8259_check(line, len);
+	if (bad != NULL) {
+		json_object_put(o);
+		*why = bad;
 		return NULL;
 	}
 	return o;

@@ -37,7 +37,8 @@ void jf_parser_free(struct jf_parser *jp);
  * Parses a line that must hold exactly one JSON value (white space around it
  * allowed).  Returns a new reference (json_object_put() it), or NULL with
  * *why set to a description, "invalid JSON: ..." for a syntax error (valid
- * until the next call with jp).
+ * until the next call with jp).  A bare null has no object to return: NULL,
+ * with *why "not a JSON object".
  */
 struct json_object *jf_parse(struct jf_parser *jp, const char *line,
     size_t len, const char **why);
