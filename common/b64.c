@@ -36,6 +36,7 @@ long
 b64_decode(const char *in, size_t n, unsigned char *out)
 {
 	int len, pad = 0;
+	size_t i;
 
 	if (n % 4 != 0 || n > 0x7ffffff0)
 		return -1;
@@ -45,6 +46,18 @@ b64_decode(const char *in, size_t n, unsigned char *out)
 		pad++;
 	if (in[n - 2] == '=')
 		pad++;
+	/* EVP_DecodeBlock reads '=' anywhere as a zero digit and trims blanks
+	 * and newlines at either end: accept only the alphabet, with the
+	 * padding at the end ("Zg=a", "A===", "Zg==  " are not base64). */
+	if (pad == 2 && in[n - 1] != '=')
+		return -1;
+	for (i = 0; i < n - (size_t)pad; i++) {
+		char c = in[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return -1;
+	}
 	/* EVP_DecodeBlock keeps the padding bytes as zeros: drop them. */
 	len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
 	if (len < 0)
