@@ -190,9 +190,8 @@ kpl_decode(const unsigned char *blob, size_t len, struct kpl_agg *out)
 			pki[out->n] = pk;
 			ehki[out->n] = ehk;
 			out->recs[out->n++] = r;
-		} else if (skip(&p, end, 2) != 0) {
-			goto out;
 		}
+		/* Any other length-delimited field: bytes() skipped it. */
 	}
 	/* Resolve table indexes now that both tables are known. */
 	for (i = 0; i < out->n; i++) {
