@@ -38,9 +38,10 @@ nd_reader_new(int fd, const char *name, size_t max_line)
 	r->fd = fd;
 	r->name = name;
 	r->max = max_line ? max_line : ND_MAX_LINE_DEFAULT;
+	/* Room for a longest line and its CRLF. */
 	r->cap = ND_READ_CHUNK;
-	if (r->cap > r->max + 1)
-		r->cap = r->max + 1 < 4096 ? 4096 : r->max + 1;
+	if (r->cap > r->max + 2)
+		r->cap = r->max + 2 < 4096 ? 4096 : r->max + 2;
 	r->buf = malloc(r->cap);
 	if (r->buf == NULL) {
 		free(r);
@@ -140,8 +141,8 @@ fill(struct nd_reader *r, int timeout_ms)
 		size_t ncap = r->cap * 2;
 		char *nb;
 
-		if (ncap > r->max + 1)
-			ncap = r->max + 1;
+		if (ncap > r->max + 2)
+			ncap = r->max + 2;
 		if (ncap <= r->cap)
 			return ND_TOOLONG;
 		nb = realloc(r->buf, ncap);
@@ -182,6 +183,14 @@ report_toolong(struct nd_reader *r)
 	}
 }
 
+/* Length of p[0..n) without the CR of a CRLF ending: the CR belongs to the
+ * newline, for the length limit and for the dead letter (kinpipe(7)). */
+static size_t
+chomp_cr(const char *p, size_t n)
+{
+	return n > 0 && p[n - 1] == '\r' ? n - 1 : n;
+}
+
 int
 nd_next(struct nd_reader *r, char **line, size_t *len, int timeout_ms)
 {
@@ -193,37 +202,45 @@ nd_next(struct nd_reader *r, char **line, size_t *len, int timeout_ms)
 			nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);
 		if (r->skipping) {
 			if (nl == NULL) {
-				dead_write(r, r->buf + r->start, r->end - r->start);
-				r->start = r->scan = r->end;
-			} else {
-				size_t n = (size_t)(nl - (r->buf + r->start)) + 1;
+				/* Hold a last CR back: it may be that of CRLF. */
+				size_t n = chomp_cr(r->buf + r->start,
+				    r->end - r->start);
 
 				dead_write(r, r->buf + r->start, n);
-				r->start = r->scan = r->start + n;
+				r->start += n;
+				r->scan = r->end;
+			} else {
+				size_t n = (size_t)(nl - (r->buf + r->start));
+
+				dead_write(r, r->buf + r->start,
+				    chomp_cr(r->buf + r->start, n));
+				dead_write(r, "\n", 1);
+				r->start = r->scan = r->start + n + 1;
 				r->skipping = 0;
 				return ND_TOOLONG;
 			}
 		} else if (nl != NULL) {
 			size_t n = (size_t)(nl - (r->buf + r->start));
+			size_t m = chomp_cr(r->buf + r->start, n);
 
-			if (n > r->max) {
+			if (m > r->max) {
 				/* Only when the buffer is larger than the limit
 				 * (max_line under 4 KiB): the whole over-long
 				 * line arrived at once. */
 				report_toolong(r);
-				dead_write(r, r->buf + r->start, n + 1);
+				dead_write(r, r->buf + r->start, m);
+				dead_write(r, "\n", 1);
 				r->start = r->scan = r->start + n + 1;
 				return ND_TOOLONG;
 			}
 			*line = r->buf + r->start;
 			r->start = r->scan = r->start + n + 1;
-			if (n > 0 && (*line)[n - 1] == '\r')
-				n--;
-			(*line)[n] = '\0';
-			*len = n;
+			(*line)[m] = '\0';
+			*len = m;
 			r->lineno++;
 			return ND_LINE;
-		} else if (r->end - r->start > r->max) {
+		} else if (chomp_cr(r->buf + r->start, r->end - r->start) >
+		    r->max) {
 			/* No newline within the limit: report the line now and
 			 * stream it whole into the dead-letter file. */
 			report_toolong(r);
@@ -236,6 +253,7 @@ nd_next(struct nd_reader *r, char **line, size_t *len, int timeout_ms)
 			if (r->skipping) {
 				dead_write(r, "\n", 1);
 				r->skipping = 0;
+				r->start = r->scan = r->end; /* a held-back CR */
 				return ND_TOOLONG;
 			}
 			if (r->end > r->start) {
@@ -593,7 +611,13 @@ nd_is_control(const char *line, size_t len)
 	if (tok == NULL)
 		return 0;
 	o = json_tokener_parse_ex(tok, line, (int)len);
-	if (o != NULL && json_object_is_type(o, json_type_object) &&
+	/* The object must be the whole line: "{"__kinpipe":1}{"price":1}"
+	 * is bad input, not a control line swallowing a record. */
+	i = o != NULL ? json_tokener_get_parse_end(tok) : len;
+	while (i < len && (line[i] == ' ' || line[i] == '\t' ||
+	    line[i] == '\r' || line[i] == '\n'))
+		i++;
+	if (o != NULL && i == len && json_object_is_type(o, json_type_object) &&
 	    json_object_object_length(o) == 1 &&
 	    json_object_object_get_ex(o, "__kinpipe", NULL))
 		yes = 1;
