@@ -8,6 +8,10 @@
 
 #include "kptime.h"
 
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z */
+#define KPTIME_MIN_MS (-62167219200000LL)
+#define KPTIME_MAX_MS 253402300799999LL
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
 static int64_t
 days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -134,6 +138,11 @@ kptime_from_json(struct json_object *o, enum kptime_unit unit, int64_t *ms,
 			*why = "not an RFC 3339 time";
 			return -1;
 		}
+		/* An offset can move a time out of 0000..9999 in UTC. */
+		if (*ms < KPTIME_MIN_MS || *ms > KPTIME_MAX_MS) {
+			*why = "time out of range";
+			return -1;
+		}
 		return 0;
 	case json_type_int:
 		v = (double)json_object_get_int64(o);
@@ -156,7 +165,7 @@ kptime_from_json(struct json_object *o, enum kptime_unit unit, int64_t *ms,
 	r = round(v);
 	v = fabs(v - r) <= fabs(v) * 4 * DBL_EPSILON ? r : floor(v);
 	/* Keep to years 0000..9999 so every time can be written back. */
-	if (!isfinite(v) || v < -62167219200000.0 || v > 253402300799999.0) {
+	if (!isfinite(v) || v < KPTIME_MIN_MS || v > KPTIME_MAX_MS) {
 		*why = "epoch time out of range";
 		return -1;
 	}
