@@ -528,6 +528,14 @@ test_kptime(void)
 	from_json("1e999", KPTIME_AUTO, 0, 0);
 	from_json("9223372036854775807", KPTIME_AUTO, 0, 0);
 	from_json("-9223372036854775808", KPTIME_AUTO, 0, 0);
+	/* a string time must also fall within the years 0000..9999 once its
+	 * offset is applied (kinpipe(7)), so that it can be written back */
+	from_json("\"9999-12-31T23:59:59.999+00:00\"", KPTIME_AUTO, 1,
+	    253402300799999);
+	from_json("\"0000-01-01T00:00:00-01:00\"", KPTIME_AUTO, 1,
+	    -62167219200000 + 3600000);
+	from_json("\"9999-12-31T23:59:59-01:00\"", KPTIME_AUTO, 0, 0);
+	from_json("\"0000-01-01T00:00:00+01:00\"", KPTIME_AUTO, 0, 0);
 	from_json("\"1723161255\"", KPTIME_AUTO, 0, 0);
 	from_json("\"\"", KPTIME_AUTO, 0, 0);
 	from_json("\"2024-08-08T23:54:15\"", KPTIME_AUTO, 0, 0);
