@@ -13,15 +13,14 @@
  * Kinesis calls use the JSON protocol (POST /, X-Amz-Target
  * Kinesis_20131202.<Action>, application/x-amz-json-1.1); S3 calls use the
  * REST API with path-style addressing.  Every request is signed with
- * Signature Version 4, written as the four documented steps (canonical
- * request, string to sign, signing key, signature); `selftest` checks the
- * signer against two published AWS examples.
+ * Signature Version 4 by tests/lib/sigv4.js (shared with the test suite's
+ * verifying proxy); `selftest` checks the signer against two published AWS
+ * examples.
  *
  * Output is JSON on stdout (get-records: one JSON object a line; get-object:
  * the object's bytes).  Errors go to stderr as "kp-admin: ..." and exit 1;
  * usage errors exit 2.
  */
-const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
 const https = require('https');
@@ -73,76 +72,17 @@ function sleep(ms) {
 
 /* ---- Signature Version 4 ---------------------------------------------- */
 
-function sha256hex(data) {
-	return crypto.createHash('sha256').update(data).digest('hex');
-}
-
-function hmac(key, data) {
-	return crypto.createHmac('sha256', key).update(data, 'utf8').digest();
-}
-
-/* RFC 3986 unreserved characters stay, everything else is %XX (upper hex). */
-function uriEncode(s) {
-	return encodeURIComponent(s).replace(/[!'()*]/g,
-	    (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-}
-
-function amzDate(now) {
-	return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
-}
-
-function canonicalQuery(query) {
-	return query.map(([k, v]) => [uriEncode(k), uriEncode(v)])
-	    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 :
-		a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
-	    .map(([k, v]) => `${k}=${v}`).join('&');
-}
-
 /*
- * Step 1: the canonical request.  `path` is already URI-encoded the way it is
- * sent (S3 does not encode it twice; Kinesis only ever uses "/").
+ * The signer is shared with the test suite's verifying proxy
+ * (tests/lib/faultproxy.js --verify-sigv4): tests/lib/sigv4.js, the four
+ * documented steps (canonical request, string to sign, signing key,
+ * signature), independent of common/sigv4.c.  sign(req, creds, region,
+ * service, now) returns the headers to send, Authorization included; `path`
+ * is URI-encoded the way it is sent (S3 does not encode it twice; Kinesis
+ * only ever uses "/").
  */
-function canonicalRequest(req, payloadHash) {
-	const names = Object.keys(req.headers).map((h) => h.toLowerCase()).sort();
-	const lower = {};
-	for (const [k, v] of Object.entries(req.headers))
-		lower[k.toLowerCase()] = String(v).trim().replace(/\s+/g, ' ');
-	const headers = names.map((h) => `${h}:${lower[h]}\n`).join('');
-	return {
-		text: [req.method, req.path, canonicalQuery(req.query || []),
-		    headers, names.join(';'), payloadHash].join('\n'),
-		signedHeaders: names.join(';'),
-	};
-}
-
-/* Steps 2-4; returns the headers to send, Authorization included. */
-function sign(req, creds, region, service, now) {
-	const date = amzDate(now);
-	const day = date.slice(0, 8);
-	const body = req.body || Buffer.alloc(0);
-	const payloadHash = sha256hex(body);
-	const headers = Object.assign({}, req.headers);
-	headers['x-amz-date'] = date;
-	if (service === 's3')
-		headers['x-amz-content-sha256'] = payloadHash;
-	if (creds.sessionToken)
-		headers['x-amz-security-token'] = creds.sessionToken;
-	const creq = canonicalRequest(Object.assign({}, req, { headers }),
-	    payloadHash);
-	const scope = `${day}/${region}/${service}/aws4_request`;
-	const stringToSign = ['AWS4-HMAC-SHA256', date, scope,
-	    sha256hex(creq.text)].join('\n');
-	let key = hmac('AWS4' + creds.secretAccessKey, day);
-	key = hmac(key, region);
-	key = hmac(key, service);
-	key = hmac(key, 'aws4_request');
-	const signature = crypto.createHmac('sha256', key)
-	    .update(stringToSign, 'utf8').digest('hex');
-	headers.authorization = 'AWS4-HMAC-SHA256 ' +
-	    `Credential=${creds.accessKeyId}/${scope}, ` +
-	    `SignedHeaders=${creq.signedHeaders}, Signature=${signature}`;
-	return headers;
-}
+const { sign, uriEncode, canonicalQuery } =
+    require(`${__dirname}/../../tests/lib/sigv4.js`);
 
 function selftest() {
 	/* "GET Object" example of the S3 SigV4 header-based auth page. */

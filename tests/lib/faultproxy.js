@@ -9,6 +9,10 @@
  * some entries of a PutRecords batch.  Faults come from outside the tools, as
  * STYLE.md asks; the tools only get an --endpoint-url pointing here.
  *
+ * With --verify-sigv4 it also checks the SigV4 signature of every request
+ * as received (tests/lib/sigv4.js, independent of common/sigv4.c) and
+ * answers a bad one itself, as AWS would, without forwarding it.
+ *
  * Usage and the rules format: tests/lib/faultproxy.md.
  * Node 18 or later, built-in modules only.
  */
@@ -18,10 +22,12 @@ const http = require('http');
 const fs = require('fs');
 const crypto = require('crypto');
 const zlib = require('zlib');
+const sigv4 = require('./sigv4.js');
 
 const PROG = 'faultproxy';
 const USAGE = 'usage: faultproxy.js --upstream http://127.0.0.1:PORT [--rules FILE] ' +
-	'[--port-file FILE] [--log FILE] [--port N] [--close]';
+	'[--port-file FILE] [--log FILE] [--port N] [--close] ' +
+	'[--verify-sigv4 [--secret-env NAME] [--token-env NAME]]';
 
 /* Hop-by-hop headers (RFC 9110 7.6.1) are the proxy's own business and are
  * never copied; "expect" is answered here (Node sends 100 Continue itself) and
@@ -65,6 +71,68 @@ const PRESETS = {
 		'Service is unable to handle request.'),
 };
 
+function xmlEscape(s) {
+	return String(s).replace(/[<>&"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+}
+
+const SIGV4_MISMATCH = 'The request signature we calculated does not match the signature ' +
+	'you provided. Check your key and signing method.';
+
+/*
+ * The answer to a request that --verify-sigv4 refused, shaped like the
+ * service's own (S3: XML; the JSON services: {"__type", "message"}).  403
+ * for everything, except an S3 body that is not the x-amz-content-sha256
+ * it came with: 400 XAmzContentSHA256Mismatch, as S3 answers.  Like S3, a
+ * signature mismatch carries the string to sign and the canonical request
+ * (the session token redacted) in the body.
+ */
+function sigv4Refusal(v, headers) {
+	let json;
+	if (v.service !== null)
+		json = v.service !== 's3';
+	else
+		json = headers['x-amz-target'] !== undefined ||
+			/x-amz-json/.test(headers['content-type'] || '');
+	const reason = v.reason;
+	if (json) {
+		const table = {
+			mismatch: ['InvalidSignatureException', SIGV4_MISMATCH + ' (' + reason + ')' +
+				(v.canonicalRequest === undefined ? '' :
+					'\n\nThe Canonical String for this request should have been\n\'' +
+					v.canonicalRequestRedacted + '\'\n\nThe String-to-Sign should have been\n\'' +
+					v.stringToSign + '\'\n')],
+			payload: ['InvalidSignatureException', reason],
+			skew: ['InvalidSignatureException', 'Signature expired: ' + reason],
+			token: ['UnrecognizedClientException', 'The security token included in the request is invalid. (' + reason + ')'],
+			malformed: [v.code === 'missing' ? 'MissingAuthenticationTokenException' : 'IncompleteSignatureException', reason],
+		};
+		const [type, message] = table[v.result];
+		const k = kinesisError(403, type, message);
+		return Object.assign(k, { errorType: k.type, headers: {} });
+	}
+	const table = {
+		mismatch: [403, 'SignatureDoesNotMatch', SIGV4_MISMATCH + ' (' + reason + ')'],
+		payload: [400, 'XAmzContentSHA256Mismatch',
+			'The provided \'x-amz-content-sha256\' header does not match what was computed. (' + reason + ')'],
+		skew: [403, 'RequestTimeTooSkewed',
+			'The difference between the request time and the current time is too large. (' + reason + ')'],
+		token: [403, 'InvalidToken', 'The provided token is malformed or otherwise invalid. (' + reason + ')'],
+		malformed: [403, 'AccessDenied', reason],
+	};
+	const [status, code, message] = table[v.result];
+	let extra = '';
+	if (v.result === 'mismatch' && v.canonicalRequest !== undefined)
+		extra = '<AWSAccessKeyId>' + xmlEscape(v.accessKeyId) + '</AWSAccessKeyId><StringToSign>' +
+			xmlEscape(v.stringToSign) + '</StringToSign><SignatureProvided>' +
+			xmlEscape(v.signatureProvided) + '</SignatureProvided><CanonicalRequest>' +
+			xmlEscape(v.canonicalRequestRedacted) + '</CanonicalRequest>';
+	const e = s3Error(status, code, xmlEscape(message));
+	e.body = e.body.replace('<RequestId>', extra + '<RequestId>');
+	e.errorType = null;
+	e.headers = {};
+	return e;
+}
+
 const DEFAULT_ERROR_MESSAGES = {
 	ProvisionedThroughputExceededException: 'Rate exceeded for shard',
 	InternalFailure: 'Internal service failure.',
@@ -86,10 +154,11 @@ function note(message) {
 }
 
 function parseArgs(argv) {
-	const opts = { upstream: null, rules: null, portFile: null, log: null, port: 0, close: false };
+	const opts = { upstream: null, rules: null, portFile: null, log: null, port: 0, close: false,
+		verify: false, secretEnv: null, tokenEnv: null };
 	const names = {
 		'--upstream': 'upstream', '--rules': 'rules', '--port-file': 'portFile',
-		'--log': 'log', '--port': 'port',
+		'--log': 'log', '--port': 'port', '--secret-env': 'secretEnv', '--token-env': 'tokenEnv',
 	};
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
@@ -99,6 +168,10 @@ function parseArgs(argv) {
 		}
 		if (a === '--close') {
 			opts.close = true;
+			continue;
+		}
+		if (a === '--verify-sigv4') {
+			opts.verify = true;
 			continue;
 		}
 		let name = a, value;
@@ -131,6 +204,20 @@ function parseArgs(argv) {
 	if (!/^\d+$/.test(String(opts.port)) || Number(opts.port) > 65535)
 		die(2, 'bad --port: ' + opts.port);
 	opts.port = Number(opts.port);
+	if (!opts.verify && (opts.secretEnv !== null || opts.tokenEnv !== null))
+		die(2, '--secret-env and --token-env need --verify-sigv4');
+	if (opts.verify) {
+		/* Read once; never printed.  The variable's name is what is shown. */
+		const name = opts.secretEnv === null ? 'AWS_SECRET_ACCESS_KEY' : opts.secretEnv;
+		opts.secret = process.env[name];
+		if (!opts.secret)
+			die(2, '--verify-sigv4: the secret key variable ' + name + ' is not set');
+		if (opts.tokenEnv !== null) {
+			opts.token = process.env[opts.tokenEnv];
+			if (!opts.token)
+				die(2, '--token-env: ' + opts.tokenEnv + ' is not set');
+		}
+	}
 	return opts;
 }
 
@@ -538,14 +625,17 @@ function main() {
 			req_records: null, records: null, failed: null, stored: null,
 			client_gone: false, error: null,
 		};
+		if (opts.verify)
+			entry.sigv4 = entry.sigv4_error = null;
 		const finish = () => {
 			entry.client_gone = sock.destroyed;
 			writeLog(entry);
 		};
 
 		/* Without body rules the decision is made on the headers, so "down"
-		 * can reset the connection before the body is even read. */
-		const bodyRules = state.rules.some((r) => r.match.body !== undefined);
+		 * can reset the connection before the body is even read.  With
+		 * --verify-sigv4 the rules only see requests that passed it. */
+		const bodyRules = opts.verify || state.rules.some((r) => r.match.body !== undefined);
 		let rule = bodyRules ? null : pickRule(info, null);
 		if (rule !== null && rule.action.kind === 'down' && rule.action.delay === 0)
 			return refuse(rule);
@@ -565,6 +655,8 @@ function main() {
 			sock.destroy();
 			return;
 		}
+		if (opts.verify && !checkSignature(body))
+			return;
 		if (bodyRules)
 			rule = pickRule(info, body);
 
@@ -628,6 +720,36 @@ function main() {
 		entry.status = up.status;
 		finish();
 		relay(up, null);
+
+		/* --verify-sigv4: true if the request may go on; else answers it
+		 * as AWS would and logs why, with the canonical request computed
+		 * here (the session token in it replaced by its length and hash;
+		 * the secret is never shown). */
+		function checkSignature(body) {
+			const v = sigv4.verify({
+				method: req.method, target: req.url, rawHeaders: req.rawHeaders, body,
+			}, { secret: opts.secret, token: opts.token, now: Date.now() });
+			entry.sigv4 = v.result;
+			entry.sigv4_error = v.reason;
+			if (v.signedHeaders !== undefined)
+				entry.sigv4_signed = v.signedHeaders;
+			if (v.unsigned.length)
+				entry.sigv4_unsigned = v.unsigned;
+			if (v.result === 'ok')
+				return true;
+			if (v.canonicalRequest !== undefined) {
+				entry.sigv4_canonical = v.canonicalRequestRedacted;
+				entry.sigv4_string_to_sign = v.stringToSign;
+			}
+			note('sigv4 ' + v.result + ': ' + req.method + ' ' + req.url + ': ' + v.reason +
+				(v.canonicalRequest === undefined ? '' :
+					'\n--- canonical request (computed by the proxy) ---\n' +
+					v.canonicalRequestRedacted + '\n--- string to sign ---\n' + v.stringToSign +
+					'\n--- end'));
+			entry.action = 'sigv4';
+			answer(sigv4Refusal(v, req.headers));
+			return false;
+		}
 
 		function refuse(r) {
 			entry.rule = r.index;
