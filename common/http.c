@@ -386,6 +386,26 @@ http_wait(struct http_client *c, int timeout_ms)
 }
 
 int
+http_poll_fd(struct http_client *c, int fd, int timeout_ms)
+{
+	struct curl_waitfd wfd = { fd, CURL_WAIT_POLLIN, 0 };
+	int running;
+
+	if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+		return -1;
+	collect(c);
+	if (c->done != NULL)
+		return 0;
+	if (curl_multi_poll(c->multi, fd >= 0 ? &wfd : NULL, fd >= 0 ? 1 : 0,
+	    timeout_ms, NULL) != CURLM_OK)
+		return -1;
+	if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+		return -1;
+	collect(c);
+	return fd >= 0 && (wfd.revents & CURL_WAIT_POLLIN) ? 1 : 0;
+}
+
+int
 http_inflight(const struct http_client *c)
 {
 	return c->inflight;

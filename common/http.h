@@ -63,6 +63,14 @@ struct http_xfer *http_wait(struct http_client *c, int timeout_ms);
  * stay queued for http_wait()).  Returns 0, or -1 on a libcurl error. */
 int http_wait_xfer(struct http_client *c, struct http_xfer *x);
 
+/*
+ * Drives the transfers and waits up to timeout_ms for activity on them or
+ * for fd (-1: none) to become readable.  Returns 1 when fd is readable,
+ * 0 otherwise, -1 on a libcurl error.  Finished transfers are then
+ * collected with http_wait(c, 0).
+ */
+int http_poll_fd(struct http_client *c, int fd, int timeout_ms);
+
 /* Transfers started and not yet returned by http_wait(). */
 int http_inflight(const struct http_client *c);
 
