@@ -835,6 +835,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->speed = 1.0;
 	o->max_line = ND_MAX_LINE_DEFAULT;
 	o->progress = isatty(2);
+	opterr = 0;	/* our own messages, naming the option */
 	while ((c = getopt_long(argc, argv, "vq", longopts, NULL)) != -1) {
 		int a = aws_opts_set(&o->aws, c, optarg);
 		uint64_t sz;
@@ -935,7 +936,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 			printf("kin-put %s\n", KP_VERSION);
 			exit(fflush(stdout) == 0 ? KP_EXIT_OK : KP_EXIT_FAILURE);
 		default:
-			return msg_usage(USAGE, "unknown option");
+			if (c == ':' || (optopt != 0 && optopt < 256 && strchr("vq", optopt) == NULL))
+				return msg_usage(USAGE, "bad option: %s", argv[optind - 1]);
+			return msg_usage(USAGE, "unknown option: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
