@@ -106,6 +106,7 @@ struct rec {
 	char *data;
 	size_t len;
 	char *pk;
+	size_t pklen;
 	char *ehk;            /* NULL without --explicit-hash-key-field */
 	unsigned long long lineno;
 	int attempts;
@@ -414,6 +415,7 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 	rc->pk = rc->data + len + 1;
 	memcpy(rc->pk, pk, pklen);
 	rc->pk[pklen] = '\0';
+	rc->pklen = pklen;
 	if (ehk != NULL) {
 		rc->ehk = rc->pk + pklen + 1;
 		memcpy(rc->ehk, ehk, ehklen);
@@ -511,7 +513,7 @@ unlink_rec(struct state *st, struct rec *prev, struct rec *rc)
 		st->tail = prev;
 	rc->next = NULL;
 	st->queued--;
-	st->queued_bytes -= rc->len + strlen(rc->pk);
+	st->queued_bytes -= rc->len + rc->pklen;
 	rc->key->pending--;
 }
 
@@ -531,7 +533,7 @@ form_batch(struct state *st, struct batch *b, int64_t now)
 
 	b->n = 0;
 	for (rc = st->head; rc != NULL && b->n < o->batch_records; rc = next) {
-		size_t sz = rc->len + strlen(rc->pk);
+		size_t sz;
 
 		next = rc->next;
 		if (rc->key->blocked == g || rc->key->inflight > 0 ||
@@ -540,6 +542,7 @@ form_batch(struct state *st, struct batch *b, int64_t now)
 			prev = rc;
 			continue;
 		}
+		sz = rc->len + rc->pklen;
 		if (bytes + sz > o->batch_bytes)
 			break;
 		unlink_rec(st, prev, rc);
@@ -696,7 +699,7 @@ requeue(struct state *st, struct rec **failed, size_t n, int64_t retry_after)
 		if (st->tail == NULL)
 			st->tail = rc;
 		st->queued++;
-		st->queued_bytes += rc->len + strlen(rc->pk);
+		st->queued_bytes += rc->len + rc->pklen;
 	}
 }
 
