@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@ struct aws_client {
 	int s3;
 	struct retry_policy retry;
 	uint64_t seed;
+	const volatile sig_atomic_t *stop;
 };
 
 void
@@ -38,53 +38,6 @@ aws_opts_init(struct aws_opts *o)
 	o->connect_timeout_ms = 10000;
 	o->timeout_ms = 120000;
 	o->retry = def;
-}
-
-int
-aws_opts_set(struct aws_opts *o, int opt, const char *arg)
-{
-	uint64_t n;
-
-	switch (opt) {
-	case AWSOPT_REGION:
-		o->region = arg;
-		return 1;
-	case AWSOPT_PROFILE:
-		o->profile = arg;
-		return 1;
-	case AWSOPT_ENDPOINT_URL:
-		o->endpoint_url = arg;
-		return 1;
-	case AWSOPT_CA_BUNDLE:
-		o->ca_bundle = arg;
-		return 1;
-	case AWSOPT_NO_VERIFY_SSL:
-		o->no_verify_ssl = 1;
-		return 1;
-	case AWSOPT_CONNECT_TIMEOUT:
-		if (kpdur_parse(arg, &o->connect_timeout_ms) != 0 ||
-		    o->connect_timeout_ms <= 0)
-			goto bad;
-		return 1;
-	case AWSOPT_TIMEOUT:
-		if (kpdur_parse(arg, &o->timeout_ms) != 0 || o->timeout_ms <= 0)
-			goto bad;
-		return 1;
-	case AWSOPT_MAX_ATTEMPTS:
-		if (kpnum_parse(arg, 1000, &n) != 0 || n < 1)
-			goto bad;
-		o->retry.max_attempts = (int)n;
-		return 1;
-	case AWSOPT_RETRY_BUDGET:
-		if (kpdur_parse(arg, &o->retry.budget_ms) != 0)
-			goto bad;
-		return 1;
-	default:
-		return 0;
-	}
-bad:
-	msg_err("invalid value for an AWS option: '%s'", arg);
-	return -1;
 }
 
 struct aws_client *
@@ -124,6 +77,7 @@ aws_client_new(const char *service_id, const char *signing_name,
 	}
 	c->s3 = strcmp(signing_name, "s3") == 0;
 	c->retry = o->retry;
+	c->stop = o->stop;
 	c->seed = (uint64_t)kptime_mono_ms() * 2654435761u ^ (uint64_t)getpid();
 	c->chain = creds_chain_new(c->conf);
 	if (c->chain == NULL) {
@@ -339,6 +293,23 @@ xml_field(const char *body, const char *tag, char *out, size_t outsz)
 	out[n] = '\0';
 }
 
+/* The first of the members k1, k2, k3 (NULL: none) of o that is a string,
+ * or NULL. */
+static const char *
+jstr_member(struct json_object *o, const char *k1, const char *k2,
+    const char *k3)
+{
+	const char *keys[3] = { k1, k2, k3 };
+	struct json_object *v;
+	size_t i;
+
+	for (i = 0; i < 3 && keys[i] != NULL; i++)
+		if (json_object_object_get_ex(o, keys[i], &v) &&
+		    json_object_is_type(v, json_type_string))
+			return json_object_get_string(v);
+	return NULL;
+}
+
 static void
 copy_str(char *out, size_t outsz, const char *s)
 {
@@ -362,21 +333,22 @@ aws_error(const struct http_response *r, char *code, size_t codesz,
 	if (r->body == NULL || r->body_len == 0)
 		return;
 	if (r->body[0] == '{') {
-		struct json_object *o = json_tokener_parse(r->body), *v;
+		struct json_object *o = json_tokener_parse(r->body);
+		const char *t;
 
 		if (o == NULL)
 			return;
-		if (code[0] == '\0' && (json_object_object_get_ex(o, "__type", &v) ||
-		    json_object_object_get_ex(o, "code", &v) ||
-		    json_object_object_get_ex(o, "Code", &v))) {
-			const char *t = json_object_get_string(v), *h;
+		/* Only string members count: "__type": null is no code. */
+		t = code[0] == '\0' ? jstr_member(o, "__type", "code", "Code") :
+		    NULL;
+		if (t != NULL) {
+			const char *h = strrchr(t, '#');
 
-			h = strrchr(t, '#');
 			copy_str(code, codesz, h ? h + 1 : t);
 		}
-		if (json_object_object_get_ex(o, "message", &v) ||
-		    json_object_object_get_ex(o, "Message", &v))
-			copy_str(message, msgsz, json_object_get_string(v));
+		t = jstr_member(o, "message", "Message", NULL);
+		if (t != NULL)
+			copy_str(message, msgsz, t);
 		json_object_put(o);
 	} else if (strstr(r->body, "<Error") != NULL ||
 	    strstr(r->body, "<ErrorResponse") != NULL) {
@@ -454,7 +426,7 @@ aws_call(struct aws_client *c, const struct aws_call *call,
 			return -1;
 		msg_warn("%s %s: %s; retry %d in %lld ms", call->method,
 		    call->path, err, st.attempt, (long long)delay);
-		if (retry_sleep(delay) != 0) {
+		if (retry_sleep(delay, c->stop) != 0) {
 			snprintf(err, errsz, "interrupted while retrying");
 			return -1;
 		}

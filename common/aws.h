@@ -1,12 +1,12 @@
 /*
  * aws.h - a signed AWS service client: configuration (awsconf.h),
  * credentials (creds.h), SigV4 (sigv4.h) and HTTP (http.h) put together,
- * with the retry policy (retry.h) for synchronous calls, and the shared
- * command-line options of the AWS tools.
+ * with the retry policy (retry.h) for synchronous calls.
  */
 #ifndef KP_AWS_H
 #define KP_AWS_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,42 +14,6 @@
 
 #include "http.h"
 #include "retry.h"
-
-/* The options every AWS tool accepts, with their getopt_long codes. */
-enum {
-	AWSOPT_REGION = 0x1000,
-	AWSOPT_PROFILE,
-	AWSOPT_ENDPOINT_URL,
-	AWSOPT_CA_BUNDLE,
-	AWSOPT_NO_VERIFY_SSL,
-	AWSOPT_CONNECT_TIMEOUT,
-	AWSOPT_TIMEOUT,
-	AWSOPT_MAX_ATTEMPTS,
-	AWSOPT_RETRY_BUDGET,
-};
-
-#define AWS_LONGOPTS \
-	{ "region", required_argument, NULL, AWSOPT_REGION }, \
-	{ "profile", required_argument, NULL, AWSOPT_PROFILE }, \
-	{ "endpoint-url", required_argument, NULL, AWSOPT_ENDPOINT_URL }, \
-	{ "ca-bundle", required_argument, NULL, AWSOPT_CA_BUNDLE }, \
-	{ "no-verify-ssl", no_argument, NULL, AWSOPT_NO_VERIFY_SSL }, \
-	{ "connect-timeout", required_argument, NULL, AWSOPT_CONNECT_TIMEOUT }, \
-	{ "timeout", required_argument, NULL, AWSOPT_TIMEOUT }, \
-	{ "max-attempts", required_argument, NULL, AWSOPT_MAX_ATTEMPTS }, \
-	{ "retry-budget", required_argument, NULL, AWSOPT_RETRY_BUDGET }
-
-/* --help text for those options, one per line, two-space indent. */
-#define AWS_OPTIONS_HELP \
-"  --region REGION          AWS region (else AWS_REGION, AWS_DEFAULT_REGION, profile)\n" \
-"  --profile NAME           profile of ~/.aws/config and ~/.aws/credentials\n" \
-"  --endpoint-url URL       service endpoint (else AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL)\n" \
-"  --ca-bundle FILE         CA certificates to verify TLS with (else AWS_CA_BUNDLE)\n" \
-"  --no-verify-ssl          do not verify TLS certificates\n" \
-"  --connect-timeout DUR    connection timeout (default 10s)\n" \
-"  --timeout DUR            timeout of one request (default 120s)\n" \
-"  --max-attempts N         attempts per request, first included (default 10)\n" \
-"  --retry-budget DUR       no retry starts after this long (default 5m)\n"
 
 struct aws_opts {
 	const char *region;
@@ -60,14 +24,13 @@ struct aws_opts {
 	int64_t connect_timeout_ms;
 	int64_t timeout_ms;
 	struct retry_policy retry;
+	/* A tool's stop flag (sig.h): a retry that would sleep gives up once
+	 * it is set.  NULL: never. */
+	const volatile sig_atomic_t *stop;
 };
 
-/* Defaults for every field. */
+/* Defaults for every field (cli.h parses the options into them). */
 void aws_opts_init(struct aws_opts *o);
-
-/* Handles one AWSOPT_* option.  Returns 1 if handled, 0 if opt is not an
- * AWS option, -1 for a bad argument (after printing why). */
-int aws_opts_set(struct aws_opts *o, int opt, const char *arg);
 
 struct aws_client;
 

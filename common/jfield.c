@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "jfield.h"
+#include "jscan.h"
 
 int
 jf_path_init(struct jf_path *p, const char *spec)
@@ -40,6 +41,23 @@ jf_path_init(struct jf_path *p, const char *spec)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int
+jf_path_name(struct jf_path *p, const char *name)
+{
+	memset(p, 0, sizeof(*p));
+	if (name == NULL || *name == '\0')
+		return -1;
+	p->text = strdup(name);
+	p->seg = calloc(1, sizeof(*p->seg));
+	if (p->text == NULL || p->seg == NULL ||
+	    (p->seg[0] = strdup(name)) == NULL) {
+		jf_path_free(p);
+		return -1;
+	}
+	p->n = 1;
 	return 0;
 }
 
@@ -128,42 +146,11 @@ has_nonfinite_literal(struct json_object *o)
 	}
 }
 
-/* Length of a valid UTF-8 sequence (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF) at p[0..n), or 0. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t k, i;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		k = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		k = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		k = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < k || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < k; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return k;
-}
-
 /*
  * What json-c takes even in strict mode but RFC 8259 does not: a
  * single-quoted member name, a raw control character in a string, a number
- * ending in '.' ("1.", "1.e5"), and UTF-8 that is overlong, a surrogate or
+ * ending in '.' ("1.", "1.e5") or with a leading zero after its sign ("-01"),
+ * and UTF-8 that is overlong, a surrogate or
  * above U+10FFFF.  The tools pass accepted lines on verbatim, so such a line
  * would reach the next stage as invalid JSON.  One pass over a line json-c
  * accepted; returns a reason or NULL.
@@ -188,7 +175,7 @@ rfc8259_check(const char *line, size_t len)
 				return "invalid JSON: control character in a string";
 			} else if (c < 0x80) {
 				i++;
-			} else if ((k = utf8_seq(p + i, len - i)) != 0) {
+			} else if ((k = jscan_utf8_len(p + i, len - i)) != 0) {
 				i += k;
 			} else {
 				return "invalid JSON: invalid UTF-8";
@@ -201,6 +188,9 @@ rfc8259_check(const char *line, size_t len)
 		} else if (c == '.' && (i + 1 >= len || p[i + 1] < '0' ||
 		    p[i + 1] > '9')) {
 			return "invalid JSON: digit expected after '.'";
+		} else if (c == '-' && i + 2 < len && p[i + 1] == '0' &&
+		    p[i + 2] >= '0' && p[i + 2] <= '9') {
+			return "invalid JSON: number expected";
 		} else {
 			i++;
 		}

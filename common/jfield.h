@@ -18,6 +18,9 @@ struct jf_path {
 
 /* Splits spec at dots.  Returns 0, or -1 for an empty path or segment. */
 int jf_path_init(struct jf_path *p, const char *spec);
+/* A path of one member, name, dots and all.  Returns 0, or -1 for an
+ * empty name or no memory. */
+int jf_path_name(struct jf_path *p, const char *name);
 void jf_path_free(struct jf_path *p);
 
 /* The member at path p of root, or NULL when any step is missing or not an

@@ -122,38 +122,26 @@ kptime_parse(const char *s, size_t n, int64_t *ms)
 }
 
 int
-kptime_from_json(struct json_object *o, enum kptime_unit unit, int64_t *ms,
+kptime_from_string(const char *s, size_t n, int64_t *ms, const char **why)
+{
+	if (kptime_parse(s, n, ms) != 0) {
+		*why = "not an RFC 3339 time";
+		return -1;
+	}
+	/* An offset can move a time out of 0000..9999 in UTC. */
+	if (*ms < KPTIME_MIN_MS || *ms > KPTIME_MAX_MS) {
+		*why = "time out of range";
+		return -1;
+	}
+	return 0;
+}
+
+int
+kptime_from_number(double v, enum kptime_unit unit, int64_t *ms,
     const char **why)
 {
-	double v, scale, r;
+	double scale, r;
 
-	if (o == NULL) {
-		*why = "missing";
-		return -1;
-	}
-	switch (json_object_get_type(o)) {
-	case json_type_string:
-		if (kptime_parse(json_object_get_string(o),
-		    (size_t)json_object_get_string_len(o), ms) != 0) {
-			*why = "not an RFC 3339 time";
-			return -1;
-		}
-		/* An offset can move a time out of 0000..9999 in UTC. */
-		if (*ms < KPTIME_MIN_MS || *ms > KPTIME_MAX_MS) {
-			*why = "time out of range";
-			return -1;
-		}
-		return 0;
-	case json_type_int:
-		v = (double)json_object_get_int64(o);
-		break;
-	case json_type_double:
-		v = json_object_get_double(o);
-		break;
-	default:
-		*why = "neither an RFC 3339 string nor an epoch number";
-		return -1;
-	}
 	if (unit == KPTIME_AUTO)
 		unit = fabs(v) >= 1e11 ? KPTIME_MS : KPTIME_S;
 	scale = unit == KPTIME_MS ? 1.0 : 1000.0;
@@ -171,6 +159,30 @@ kptime_from_json(struct json_object *o, enum kptime_unit unit, int64_t *ms,
 	}
 	*ms = (int64_t)v;
 	return 0;
+}
+
+int
+kptime_from_json(struct json_object *o, enum kptime_unit unit, int64_t *ms,
+    const char **why)
+{
+	if (o == NULL) {
+		*why = "missing";
+		return -1;
+	}
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		return kptime_from_string(json_object_get_string(o),
+		    (size_t)json_object_get_string_len(o), ms, why);
+	case json_type_int:
+		return kptime_from_number((double)json_object_get_int64(o), unit,
+		    ms, why);
+	case json_type_double:
+		return kptime_from_number(json_object_get_double(o), unit, ms,
+		    why);
+	default:
+		*why = "neither an RFC 3339 string nor an epoch number";
+		return -1;
+	}
 }
 
 int64_t
@@ -216,100 +228,4 @@ kptime_mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int
-kpdur_parse(const char *s, int64_t *ms)
-{
-	double total = 0;
-	const char *p = s;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	if (strcmp(s, "0") == 0) {
-		*ms = 0;
-		return 0;
-	}
-	while (*p) {
-		double v, mult;
-		char *end;
-
-		if (*p < '0' || *p > '9')
-			return -1;
-		errno = 0;
-		v = strtod(p, &end);
-		if (errno != 0 || end == p)
-			return -1;
-		p = end;
-		if (strncmp(p, "ms", 2) == 0) {
-			mult = 1;
-			p += 2;
-		} else if (*p == 's') {
-			mult = 1000;
-			p++;
-		} else if (*p == 'm') {
-			mult = 60000;
-			p++;
-		} else if (*p == 'h') {
-			mult = 3600000;
-			p++;
-		} else if (*p == 'd') {
-			mult = 86400000;
-			p++;
-		} else {
-			return -1;
-		}
-		total += v * mult;
-	}
-	if (total > 9.2e18 || total != floor(total))
-		return -1;
-	*ms = (int64_t)total;
-	return 0;
-}
-
-int
-kpnum_parse(const char *s, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int
-kpsize_parse(const char *s, uint64_t *bytes)
-{
-	static const struct { const char *suf; uint64_t mult; } sufs[] = {
-		{ "", 1 }, { "B", 1 },
-		{ "k", 1000 }, { "K", 1000 }, { "kB", 1000 }, { "KB", 1000 },
-		{ "M", 1000000 }, { "MB", 1000000 },
-		{ "G", 1000000000 }, { "GB", 1000000000 },
-		{ "KiB", 1024 }, { "MiB", 1048576 }, { "GiB", 1073741824 },
-	};
-	unsigned long long v;
-	char *end;
-	size_t i;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	for (i = 0; i < sizeof(sufs) / sizeof(sufs[0]); i++) {
-		if (strcmp(end, sufs[i].suf) == 0) {
-			if (v > UINT64_MAX / sufs[i].mult)
-				return -1;
-			*bytes = v * sufs[i].mult;
-			return 0;
-		}
-	}
-	return -1;
 }

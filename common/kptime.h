@@ -1,6 +1,6 @@
 /*
  * kptime.h - event time: RFC 3339 and epoch numbers in, RFC 3339 UTC with
- * milliseconds out; clocks; durations and byte sizes from the command line.
+ * milliseconds out; clocks.
  *
  * Event time is an int64 count of milliseconds since 1970-01-01T00:00:00Z,
  * the resolution of Flink's event time.  Finer fractions are truncated
@@ -30,6 +30,13 @@ enum kptime_unit {
  */
 int kptime_parse(const char *s, size_t n, int64_t *ms);
 
+/* An RFC 3339 string s[0..n) within the years 0000..9999 in UTC, or an
+ * epoch number (see unit).  Return 0, or -1 with *why set to a static
+ * reason. */
+int kptime_from_string(const char *s, size_t n, int64_t *ms, const char **why);
+int kptime_from_number(double v, enum kptime_unit unit, int64_t *ms,
+    const char **why);
+
 /* A JSON string (RFC 3339) or number (epoch, see unit).  Returns 0, or -1
  * with *why set to a static reason. */
 int kptime_from_json(struct json_object *o, enum kptime_unit unit,
@@ -45,18 +52,5 @@ int64_t kptime_floor_div(int64_t a, int64_t b);
 /* Wall clock (CLOCK_REALTIME) and a monotonic clock, in milliseconds. */
 int64_t kptime_now_ms(void);
 int64_t kptime_mono_ms(void);
-
-/*
- * Durations: one or more <number><unit> groups, units ms, s, m, h, d
- * ("1m", "250ms", "1h30m", "1.5s"); "0" alone is zero.  Returns 0, or -1.
- */
-int kpdur_parse(const char *s, int64_t *ms);
-
-/* Byte sizes: a whole number with an optional suffix k, M, G (powers of
- * 1000), KiB, MiB, GiB (powers of 1024), or B.  Returns 0, or -1. */
-int kpsize_parse(const char *s, uint64_t *bytes);
-
-/* Non-negative whole numbers: strtoull with every check.  Returns 0 or -1. */
-int kpnum_parse(const char *s, uint64_t max, uint64_t *out);
 
 #endif

@@ -6,8 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <json.h>
-
+#include "buf.h"
 #include "msg.h"
 #include "ndjson.h"
 
@@ -285,10 +284,8 @@ nd_next(struct nd_reader *r, char **line, size_t *len, int timeout_ms)
 
 struct nd_writer {
 	int fd;
-	char *buf;
-	size_t len;  /* bytes buffered */
+	struct buf b;
 	size_t rec;  /* end of the last complete record */
-	size_t cap;
 	int status;
 };
 
@@ -300,9 +297,7 @@ nd_writer_new(int fd)
 	if (w == NULL)
 		return NULL;
 	w->fd = fd;
-	w->cap = ND_WRITE_FLUSH * 2;
-	w->buf = malloc(w->cap);
-	if (w->buf == NULL) {
+	if (buf_reserve(&w->b, ND_WRITE_FLUSH * 2) != 0) {
 		free(w);
 		return NULL;
 	}
@@ -314,114 +309,25 @@ nd_writer_free(struct nd_writer *w)
 {
 	if (w == NULL)
 		return;
-	free(w->buf);
+	buf_free(&w->b);
 	free(w);
 }
 
-static int
-reserve(struct nd_writer *w, size_t n)
+struct buf *
+nd_buf(struct nd_writer *w)
 {
-	size_t ncap;
-	char *nb;
-
-	if (w->len + n <= w->cap)
-		return 0;
-	ncap = w->cap;
-	while (ncap < w->len + n)
-		ncap *= 2;
-	nb = realloc(w->buf, ncap);
-	if (nb == NULL)
-		return ND_ERROR;
-	w->buf = nb;
-	w->cap = ncap;
-	return 0;
-}
-
-int
-nd_append(struct nd_writer *w, const char *data, size_t len)
-{
-	if (reserve(w, len) != 0)
-		return ND_ERROR;
-	memcpy(w->buf + w->len, data, len);
-	w->len += len;
-	return 0;
-}
-
-int
-nd_appendf(struct nd_writer *w, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || reserve(w, (size_t)n + 1) != 0)
-		return ND_ERROR;
-	va_start(ap, fmt);
-	vsnprintf(w->buf + w->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	w->len += (size_t)n;
-	return 0;
-}
-
-int
-nd_append_jstr(struct nd_writer *w, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	/* Worst case: every byte becomes \u00XX. */
-	if (reserve(w, len * 6 + 2) != 0)
-		return ND_ERROR;
-	w->buf[w->len++] = '"';
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		switch (c) {
-		case '"': w->buf[w->len++] = '\\'; w->buf[w->len++] = '"'; break;
-		case '\\': w->buf[w->len++] = '\\'; w->buf[w->len++] = '\\'; break;
-		case '\n': w->buf[w->len++] = '\\'; w->buf[w->len++] = 'n'; break;
-		case '\r': w->buf[w->len++] = '\\'; w->buf[w->len++] = 'r'; break;
-		case '\t': w->buf[w->len++] = '\\'; w->buf[w->len++] = 't'; break;
-		default:
-			if (c < 0x20) {
-				memcpy(w->buf + w->len, "\\u00", 4);
-				w->buf[w->len + 4] = hex[c >> 4];
-				w->buf[w->len + 5] = hex[c & 15];
-				w->len += 6;
-			} else {
-				w->buf[w->len++] = (char)c;
-			}
-		}
-	}
-	w->buf[w->len++] = '"';
-	return 0;
-}
-
-int
-nd_append_double(struct nd_writer *w, double v)
-{
-	char tmp[40];
-	int n;
-
-	if (v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308)
-		return nd_append(w, "null", 4);
-	/* Shortest of %.15g / %.16g / %.17g that reads back exactly. */
-	n = snprintf(tmp, sizeof(tmp), "%.15g", v);
-	if (strtod(tmp, NULL) != v)
-		n = snprintf(tmp, sizeof(tmp), "%.16g", v);
-	if (strtod(tmp, NULL) != v)
-		n = snprintf(tmp, sizeof(tmp), "%.17g", v);
-	return nd_append(w, tmp, (size_t)n);
+	return &w->b;
 }
 
 int
 nd_end(struct nd_writer *w)
 {
-	if (nd_append(w, "\n", 1) != 0)
+	buf_char(&w->b, '\n');
+	if (w->b.failed) {
+		nd_discard(w);
 		return ND_ERROR;
-	w->rec = w->len;
+	}
+	w->rec = w->b.len;
 	if (w->rec >= ND_WRITE_FLUSH)
 		return nd_flush(w);
 	return w->status;
@@ -430,15 +336,24 @@ nd_end(struct nd_writer *w)
 int
 nd_put(struct nd_writer *w, const char *data, size_t len)
 {
-	if (nd_append(w, data, len) != 0)
-		return ND_ERROR;
+	buf_add(&w->b, data, len);
 	return nd_end(w);
 }
 
 void
 nd_discard(struct nd_writer *w)
 {
-	w->len = w->rec;
+	w->b.len = w->rec;
+	w->b.failed = 0;
+}
+
+/* Drops the complete records from the buffer, keeping a partial one. */
+static void
+consume(struct nd_writer *w)
+{
+	w->b.len -= w->rec;
+	memmove(w->b.p, w->b.p + w->rec, w->b.len);
+	w->rec = 0;
 }
 
 int
@@ -448,13 +363,11 @@ nd_flush(struct nd_writer *w)
 
 	if (w->status != 0) {
 		/* Output is gone: keep memory bounded by dropping it. */
-		w->len -= w->rec;
-		memmove(w->buf, w->buf + w->rec, w->len);
-		w->rec = 0;
+		consume(w);
 		return w->status;
 	}
 	while (off < w->rec) {
-		ssize_t n = write(w->fd, w->buf + off, w->rec - off);
+		ssize_t n = write(w->fd, w->b.p + off, w->rec - off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -466,9 +379,7 @@ nd_flush(struct nd_writer *w)
 		}
 		off += (size_t)n;
 	}
-	w->len -= w->rec;
-	memmove(w->buf, w->buf + w->rec, w->len);
-	w->rec = 0;
+	consume(w);
 	return w->status;
 }
 
@@ -587,41 +498,4 @@ nd_reject_close(struct nd_reject *rej)
 	free(rej->dead_path);
 	rej->dead_path = NULL;
 	return rc;
-}
-
-/* ---- control lines ---- */
-
-int
-nd_is_control(const char *line, size_t len)
-{
-	static const char tag[] = "\"__kinpipe\"";
-	struct json_tokener *tok = NULL;
-	struct json_object *o = NULL;
-	size_t i = 0;
-	int yes = 0;
-
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	if (i + sizeof(tag) > len || line[i] != '{')
-		return 0;
-	/* Records almost never contain the tag: decide cheaply first. */
-	if (memmem(line + i, len - i, tag, sizeof(tag) - 1) == NULL)
-		return 0;
-	tok = json_tokener_new();
-	if (tok == NULL)
-		return 0;
-	o = json_tokener_parse_ex(tok, line, (int)len);
-	/* The object must be the whole line: "{"__kinpipe":1}{"price":1}"
-	 * is bad input, not a control line swallowing a record. */
-	i = o != NULL ? json_tokener_get_parse_end(tok) : len;
-	while (i < len && (line[i] == ' ' || line[i] == '\t' ||
-	    line[i] == '\r' || line[i] == '\n'))
-		i++;
-	if (o != NULL && i == len && json_object_is_type(o, json_type_object) &&
-	    json_object_object_length(o) == 1 &&
-	    json_object_object_get_ex(o, "__kinpipe", NULL))
-		yes = 1;
-	json_object_put(o);
-	json_tokener_free(tok);
-	return yes;
 }

@@ -5,7 +5,8 @@
  * line length, tolerates CRLF, and calls a "stall" hook before it would block
  * so a tool can flush what it holds (low latency without a flush per line).
  * The writer buffers whole records and writes only whole records; EPIPE on the
- * output means "downstream stopped".
+ * output means "downstream stopped".  Control lines are recognised by the
+ * record scanner (jscan.h).
  */
 #ifndef KP_NDJSON_H
 #define KP_NDJSON_H
@@ -66,17 +67,15 @@ struct nd_writer;
 struct nd_writer *nd_writer_new(int fd);
 void nd_writer_free(struct nd_writer *w);
 
-/* Append bytes to the record under construction. */
-int nd_append(struct nd_writer *w, const char *data, size_t len);
-int nd_appendf(struct nd_writer *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Append a string literal (its length known at compile time). */
-#define nd_lit(w, s) nd_append((w), (s), sizeof(s) - 1)
-/* Append s as a JSON string literal, quoted and escaped. */
-int nd_append_jstr(struct nd_writer *w, const char *s, size_t len);
-/* Append a double as JSON (shortest round-trip form; NaN/Inf become null). */
-int nd_append_double(struct nd_writer *w, double v);
-/* End the record: appends "\n"; writes out when enough is buffered. */
+/*
+ * The record under construction: append to it with the buf.h writer
+ * (buf_jstr(), buf_double(), ...), then end it with nd_end().  The pointer
+ * stays valid for the writer's life.
+ */
+struct buf *nd_buf(struct nd_writer *w);
+/* End the record: appends "\n"; writes out when enough is buffered.
+ * When an append ran out of memory, the record is dropped and ND_ERROR
+ * returned. */
 int nd_end(struct nd_writer *w);
 /* Whole record in one call: data + "\n". */
 int nd_put(struct nd_writer *w, const char *data, size_t len);
@@ -123,13 +122,5 @@ int nd_reject_at(struct nd_reject *rej, const char *where, const char *line,
 
 /* Flushes, fsyncs and closes the dead-letter file.  Returns 0 or -1. */
 int nd_reject_close(struct nd_reject *rej);
-
-/* ---- control lines ---- */
-
-/*
- * True when the line is a control line: a JSON object whose single member is
- * "__kinpipe".  Cheap for records (a substring test first).
- */
-int nd_is_control(const char *line, size_t len);
 
 #endif

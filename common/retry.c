@@ -3,7 +3,6 @@
 #include <time.h>
 
 #include "retry.h"
-#include "sig.h"
 
 void
 retry_start(struct retry_state *st, int64_t now_ms, uint64_t seed)
@@ -104,14 +103,14 @@ retry_next(const struct retry_policy *p, struct retry_state *st,
 }
 
 int
-retry_sleep(int64_t ms)
+retry_sleep(int64_t ms, const volatile sig_atomic_t *stop)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) != 0) {
 		if (errno != EINTR)
 			return -1;
-		if (sig_stop)
+		if (stop != NULL && *stop)
 			return -1;
 	}
 	return 0;

@@ -8,6 +8,7 @@
 #ifndef KP_RETRY_H
 #define KP_RETRY_H
 
+#include <signal.h>
 #include <stdint.h>
 
 struct retry_policy {
@@ -54,7 +55,8 @@ enum retry_kind retry_classify(long status, int transport_retryable,
 int64_t retry_next(const struct retry_policy *p, struct retry_state *st,
     int64_t now_ms, int64_t retry_after_ms);
 
-/* Sleeps ms milliseconds unless a stop signal arrives; returns -1 then. */
-int retry_sleep(int64_t ms);
+/* Sleeps ms milliseconds; returns -1 early when a signal arrives while
+ * *stop is set (stop may be NULL: never). */
+int retry_sleep(int64_t ms, const volatile sig_atomic_t *stop);
 
 #endif

@@ -11,7 +11,6 @@
  * sent before the later records of its key.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,81 +20,76 @@
 #include <unistd.h>
 
 #include "aws.h"
-#include "b64.h"
+#include "buf.h"
+#include "cli.h"
 #include "jfield.h"
+#include "jscan.h"
 #include "kpl.h"
 #include "kptime.h"
 #include "msg.h"
 #include "ndjson.h"
 #include "sig.h"
 
-static const char USAGE[] =
-    "kin-put --stream NAME|ARN [--partition-key KEY | --partition-key-field PATH]\n"
-    "           [--explicit-hash-key-field PATH] [--raw] [--linger DUR] [--max-in-flight N]\n"
-    "           [--max-batch-records N] [--max-batch-bytes SIZE] [--max-record-bytes SIZE]\n"
-    "           [--pace-field PATH --speed X] [--receipts] [--dead-letter FILE] [--strict]\n"
-    "           [--max-line SIZE] [--progress | --no-progress] [AWS options] [-v | -q]";
+#define USAGE "kin-put [-hqv] --stream NAME|ARN [--ca-bundle FILE] " \
+	"[--connect-timeout DURATION] [--dead-letter FILE] " \
+	"[--endpoint-url URL] [--explicit-hash-key-field PATH] " \
+	"[--linger DURATION] [--max-attempts N] [--max-batch-bytes BYTES] " \
+	"[--max-batch-records N] [--max-in-flight N] [--max-line BYTES] " \
+	"[--max-record-bytes BYTES] [--no-verify-ssl] " \
+	"[--pace-field PATH [--speed X]] " \
+	"[--partition-key KEY | --partition-key-field PATH] " \
+	"[--profile NAME] [--progress | --no-progress] [--raw] [--receipts] " \
+	"[--region REGION] [--retry-budget DURATION] [--strict] " \
+	"[--timeout DURATION]"
 
-static const char HELP[] =
-    "Send each line of standard input as one record to a Kinesis data stream.\n"
+static const char help_text[] =
+    "Sends each line of standard input as one record to a Kinesis data stream.\n"
     "\n"
-    "  --stream NAME|ARN              the stream (an ARN is sent as StreamARN)\n"
-    "  --partition-key KEY            the same partition key for every record\n"
-    "  --partition-key-field PATH     partition key from a field of each record\n"
-    "                                 (default: a random key per record)\n"
-    "  --explicit-hash-key-field PATH explicit hash key (decimal) from a field\n"
-    "  --raw                          send any line as-is (no JSON check)\n"
-    "  --linger DUR                   longest a record waits for its batch (default 100ms)\n"
-    "  --max-in-flight N              concurrent PutRecords requests (default 4)\n"
-    "  --max-batch-records N          records per request, 1..500 (default 500)\n"
-    "  --max-batch-bytes SIZE         bytes per request (default 5MiB)\n"
-    "  --max-record-bytes SIZE        largest record, data plus key (default 1MiB)\n"
-    "  --pace-field PATH              replay at the pace of this time field\n"
-    "  --speed X                      with --pace-field: X times real time (default 1)\n"
-    "  --receipts                     print {\"line\",\"shard\",\"seq\"} per record sent\n"
-    "  --dead-letter FILE             append rejected and undeliverable lines to FILE\n"
-    "  --strict                       stop at the first bad line\n"
-    "  --max-line SIZE                longest input line (default 1MiB + 4KiB)\n"
-    "  --progress, --no-progress      progress line on stderr (default: if a terminal)\n"
-    "  -v, --verbose                  more messages (a summary at exit)\n"
-    "  -q, --quiet                    errors only\n"
-    "  --help                         this help\n"
-    "  --version                      version\n"
-    "AWS options:\n" AWS_OPTIONS_HELP;
+    "Options:\n"
+    "  --stream NAME|ARN        the stream (an ARN is sent as StreamARN)\n"
+    "  --partition-key KEY      the same partition key for every record\n"
+    "  --partition-key-field PATH\n"
+    "                           partition key from a field of each record\n"
+    "                           (default: a random key per record)\n"
+    "  --explicit-hash-key-field PATH\n"
+    "                           explicit hash key (decimal) from a field\n"
+    "  --raw                    send any line as it is (no JSON check)\n"
+    "  --linger DURATION        longest a record waits for its batch\n"
+    "                           (default 100ms)\n"
+    "  --max-in-flight N        PutRecords requests in flight, 1 to 64\n"
+    "                           (default 4)\n"
+    "  --max-batch-records N    records per request, 1 to 500 (default 500)\n"
+    "  --max-batch-bytes BYTES  bytes per request (default 5MiB)\n"
+    "  --max-record-bytes BYTES largest record, data plus key (default 1MiB)\n"
+    "  --pace-field PATH        replay at the pace of this time field\n"
+    "  --speed X                with --pace-field: X times real time\n"
+    "                           (default 1)\n"
+    "  --receipts               print {\"line\",\"shard\",\"seq\"} per record\n"
+    "                           sent\n"
+    "Rejected lines and records that cannot be delivered both go to\n"
+    "--dead-letter.\n";
 
 enum {
-	OPT_STREAM = 0x100, OPT_PK, OPT_PK_FIELD, OPT_EHK_FIELD, OPT_RAW,
+	OPT_STREAM = CLI_ID, OPT_PK, OPT_PK_FIELD, OPT_EHK_FIELD, OPT_RAW,
 	OPT_LINGER, OPT_INFLIGHT, OPT_BATCH_RECORDS, OPT_BATCH_BYTES,
-	OPT_RECORD_BYTES, OPT_PACE_FIELD, OPT_SPEED, OPT_RECEIPTS, OPT_DEAD,
-	OPT_STRICT, OPT_MAX_LINE, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_HELP,
-	OPT_VERSION,
+	OPT_RECORD_BYTES, OPT_PACE_FIELD, OPT_SPEED, OPT_RECEIPTS,
 };
 
-static const struct option longopts[] = {
-	{ "stream", required_argument, NULL, OPT_STREAM },
-	{ "partition-key", required_argument, NULL, OPT_PK },
-	{ "partition-key-field", required_argument, NULL, OPT_PK_FIELD },
-	{ "explicit-hash-key-field", required_argument, NULL, OPT_EHK_FIELD },
-	{ "raw", no_argument, NULL, OPT_RAW },
-	{ "linger", required_argument, NULL, OPT_LINGER },
-	{ "max-in-flight", required_argument, NULL, OPT_INFLIGHT },
-	{ "max-batch-records", required_argument, NULL, OPT_BATCH_RECORDS },
-	{ "max-batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
-	{ "max-record-bytes", required_argument, NULL, OPT_RECORD_BYTES },
-	{ "pace-field", required_argument, NULL, OPT_PACE_FIELD },
-	{ "speed", required_argument, NULL, OPT_SPEED },
-	{ "receipts", no_argument, NULL, OPT_RECEIPTS },
-	{ "dead-letter", required_argument, NULL, OPT_DEAD },
-	{ "strict", no_argument, NULL, OPT_STRICT },
-	{ "max-line", required_argument, NULL, OPT_MAX_LINE },
-	{ "progress", no_argument, NULL, OPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	AWS_LONGOPTS,
-	{ NULL, 0, NULL, 0 },
+static const struct cli_option options[] = {
+	{ "stream", 1, OPT_STREAM },
+	{ "partition-key", 1, OPT_PK },
+	{ "partition-key-field", 1, OPT_PK_FIELD },
+	{ "explicit-hash-key-field", 1, OPT_EHK_FIELD },
+	{ "raw", 0, OPT_RAW },
+	{ "linger", 1, OPT_LINGER },
+	{ "max-in-flight", 1, OPT_INFLIGHT },
+	{ "max-batch-records", 1, OPT_BATCH_RECORDS },
+	{ "max-batch-bytes", 1, OPT_BATCH_BYTES },
+	{ "max-record-bytes", 1, OPT_RECORD_BYTES },
+	{ "pace-field", 1, OPT_PACE_FIELD },
+	{ "speed", 1, OPT_SPEED },
+	{ "receipts", 0, OPT_RECEIPTS },
+	{ NULL, 0, 0 },
 };
 
 #define KINESIS_MAX_PK 256
@@ -129,8 +123,7 @@ struct key {
 struct batch {
 	struct rec **recs;
 	size_t n;
-	char *body;
-	size_t bodylen, bodycap;
+	struct buf body;
 	uint64_t gen;
 };
 
@@ -160,9 +153,10 @@ struct state {
 	struct aws_client *aws;
 	struct nd_writer *out;
 	struct nd_reject rej;
-	struct jf_parser jp;
+	struct jscan *js;
+	int f_pk, f_ehk, f_pace;    /* the scanner's fields */
+	struct buf pkbuf, ehkbuf;   /* decoded field strings */
 	const char *stream_member;
-	char *stream_json;       /* the stream name as a JSON string */
 	/* queue of records not yet accepted by Kinesis, in input order */
 	struct rec *head, *tail;
 	size_t queued, queued_bytes;
@@ -271,22 +265,23 @@ random_key(struct state *st, char *out)
 
 /* The string form of a key field: a string as is, a number as written. */
 static int
-key_text(struct json_object *v, const char **s, size_t *n, const char **why)
+key_text(const struct jscan_field *f, struct buf *tmp, const char **s,
+    size_t *n, const char **why)
 {
-	if (v == NULL) {
+	switch (f->type) {
+	case JSCAN_STRING:
+		if (jscan_string(f, tmp, s, n) != 0) {
+			*why = "out of memory";
+			return -1;
+		}
+		return 0;
+	case JSCAN_NUMBER:
+		*s = f->tok;
+		*n = f->len;
+		return 0;
+	case JSCAN_MISSING:
 		*why = "missing";
 		return -1;
-	}
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		*s = json_object_get_string(v);
-		*n = (size_t)json_object_get_string_len(v);
-		return 0;
-	case json_type_int:
-	case json_type_double:
-		*s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
-		*n = strlen(*s);
-		return 0;
 	default:
 		*why = "not a string or number";
 		return -1;
@@ -321,78 +316,60 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
     int64_t *pace_at)
 {
 	struct opts *o = st->o;
-	struct json_object *obj = NULL;
 	const char *pk = o->pk, *ehk = NULL, *why = NULL;
 	size_t pklen = pk ? strlen(pk) : 0, ehklen = 0;
 	char rnd[33];
 	struct rec *rc;
-	int rv = 0;
-
 	*pace_at = -1;
-	/* Control lines steer a processing pipeline; they are not data for
-	 * the stream.  Skipped, counted. */
-	if (!o->raw && nd_is_control(line, len)) {
-		st->control++;
-		return 0;
-	}
-	if (!o->raw || o->has_pk_field || o->has_ehk_field || o->has_pace) {
-		obj = jf_parse_object(&st->jp, line, len, &why);
-		if (obj == NULL)
+	if (!o->raw) {
+		if (jscan_line(st->js, line, len, &why) != 0)
 			return bad(st, r, line, len, "%s%s", why, "");
-	}
-	if (o->has_pk_field) {
-		struct json_object *v = jf_get(obj, &o->pk_field);
-
-		if (key_text(v, &pk, &pklen, &why) != 0) {
-			rv = bad(st, r, line, len, "partition key field %s: %s",
-			    o->pk_field.text, why);
-			goto out;
+		/* Control lines steer a processing pipeline; they are not
+		 * data for the stream.  Skipped, counted. */
+		if (jscan_is_control(st->js)) {
+			st->control++;
+			return 0;
 		}
 	}
+	if (o->has_pk_field && key_text(jscan_get(st->js, st->f_pk),
+	    &st->pkbuf, &pk, &pklen, &why) != 0)
+		return bad(st, r, line, len, "partition key field %s: %s",
+		    o->pk_field.text, why);
 	if (pk == NULL) {
 		random_key(st, rnd);
 		pk = rnd;
 		pklen = 32;
 	}
-	if (pklen == 0 || utf8_chars(pk, pklen) > KINESIS_MAX_PK) {
-		rv = bad(st, r, line, len, "partition key must have 1 to 256 characters%s%s",
-		    "", "");
-		goto out;
-	}
+	if (pklen == 0 || utf8_chars(pk, pklen) > KINESIS_MAX_PK)
+		return bad(st, r, line, len, "partition key must have 1 to 256 "
+		    "characters%s%s", "", "");
 	if (o->has_ehk_field) {
-		struct json_object *v = jf_get(obj, &o->ehk_field);
-
-		if (v == NULL || !json_object_is_type(v, json_type_string)) {
-			rv = bad(st, r, line, len, "explicit hash key field %s: %s",
-			    o->ehk_field.text, v ? "not a string" : "missing");
-			goto out;
-		}
-		ehk = json_object_get_string(v);
-		ehklen = (size_t)json_object_get_string_len(v);
+		const struct jscan_field *f = jscan_get(st->js, st->f_ehk);
 		unsigned char h[16];
 
-		if (kpl_dec128(ehk, ehklen, h) != 0) {
-			rv = bad(st, r, line, len, "explicit hash key field %s: %s",
-			    o->ehk_field.text, "not a decimal 128-bit number");
-			goto out;
-		}
+		if (jscan_string(f, &st->ehkbuf, &ehk, &ehklen) != 0)
+			return bad(st, r, line, len, "explicit hash key field "
+			    "%s: %s", o->ehk_field.text, f->type ==
+			    JSCAN_MISSING ? "missing" : "not a string");
+		if (kpl_dec128(ehk, ehklen, h) != 0)
+			return bad(st, r, line, len, "explicit hash key field "
+			    "%s: %s", o->ehk_field.text,
+			    "not a decimal 128-bit number");
 	}
 	if (len + pklen > o->record_bytes) {
 		char lim[32];
 
 		snprintf(lim, sizeof(lim), "%zu", o->record_bytes);
-		rv = bad(st, r, line, len, "record larger than %s bytes%s", lim, "");
-		goto out;
+		return bad(st, r, line, len, "record larger than %s bytes%s",
+		    lim, "");
 	}
 	if (o->has_pace) {
 		int64_t t;
 
-		if (kptime_from_json(jf_get(obj, &o->pace_field), KPTIME_AUTO, &t,
-		    &why) != 0) {
-			rv = bad(st, r, line, len, "pace field %s: %s",
+		if (jscan_time(jscan_get(st->js, st->f_pace), KPTIME_AUTO,
+		    &st->pkbuf, &t, &why) != 0)
+			return bad(st, r, line, len, "pace field %s: %s",
 			    o->pace_field.text, why);
-			goto out;
-		}
 		if (!st->paced) {
 			st->paced = 1;
 			st->pace_t0 = t;
@@ -404,8 +381,7 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 	if (rc == NULL) {
 		msg_err("out of memory");
 		st->oom = 1;
-		rv = -1;
-		goto out;
+		return -1;
 	}
 	memset(rc, 0, sizeof(*rc));
 	rc->data = (char *)(rc + 1);
@@ -427,8 +403,7 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 		free(rc);
 		msg_err("out of memory");
 		st->oom = 1;
-		rv = -1;
-		goto out;
+		return -1;
 	}
 	rc->key->pending++;
 	rc->arrived = kptime_mono_ms();
@@ -441,64 +416,6 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 	st->tail = rc;
 	st->queued++;
 	st->queued_bytes += len + pklen;
-out:
-	json_object_put(obj);
-	return rv;
-}
-
-static int
-body_reserve(struct batch *b, size_t n)
-{
-	if (b->bodylen + n > b->bodycap) {
-		size_t ncap = b->bodycap ? b->bodycap : 65536;
-		char *nb;
-
-		while (ncap < b->bodylen + n)
-			ncap *= 2;
-		nb = realloc(b->body, ncap);
-		if (nb == NULL)
-			return -1;
-		b->body = nb;
-		b->bodycap = ncap;
-	}
-	return 0;
-}
-
-static int
-body_add(struct batch *b, const char *s, size_t n)
-{
-	if (body_reserve(b, n) != 0)
-		return -1;
-	memcpy(b->body + b->bodylen, s, n);
-	b->bodylen += n;
-	return 0;
-}
-
-#define body_lit(b, s) body_add((b), (s), sizeof(s) - 1)
-
-/* Appends s as a JSON string literal. */
-static int
-body_jstr(struct batch *b, const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (body_reserve(b, n * 6 + 2) != 0)
-		return -1;
-	b->body[b->bodylen++] = '"';
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			b->body[b->bodylen++] = '\\';
-			b->body[b->bodylen++] = (char)c;
-		} else if (c < 0x20) {
-			b->bodylen += (size_t)snprintf(b->body + b->bodylen, 7,
-			    "\\u%04x", c);
-		} else {
-			b->body[b->bodylen++] = (char)c;
-		}
-	}
-	b->body[b->bodylen++] = '"';
 	return 0;
 }
 
@@ -555,30 +472,32 @@ form_batch(struct state *st, struct batch *b, int64_t now)
 static int
 build_body(struct state *st, struct batch *b)
 {
+	struct buf *o = &b->body;
 	size_t i;
 
-	b->bodylen = 0;
-	if (body_lit(b, "{\"") || body_add(b, st->stream_member,
-	    strlen(st->stream_member)) || body_lit(b, "\":") ||
-	    body_add(b, st->stream_json, strlen(st->stream_json)) ||
-	    body_lit(b, ",\"Records\":["))
-		return -1;
+	buf_reset(o);
+	buf_lit(o, "{\"");
+	buf_str(o, st->stream_member);
+	buf_lit(o, "\":");
+	buf_jstrz(o, st->o->stream);
+	buf_lit(o, ",\"Records\":[");
 	for (i = 0; i < b->n; i++) {
 		struct rec *rc = b->recs[i];
 
-		if ((i > 0 && body_lit(b, ",")) || body_lit(b, "{\"Data\":\"") ||
-		    body_reserve(b, B64_ENCODED_LEN(rc->len) + 1))
-			return -1;
-		b->bodylen += b64_encode(rc->data, rc->len, b->body + b->bodylen);
-		if (body_lit(b, "\",\"PartitionKey\":") || body_jstr(b, rc->pk))
-			return -1;
-		if (rc->ehk && (body_lit(b, ",\"ExplicitHashKey\":\"") ||
-		    body_add(b, rc->ehk, strlen(rc->ehk)) || body_lit(b, "\"")))
-			return -1;
-		if (body_lit(b, "}"))
-			return -1;
+		if (i > 0)
+			buf_char(o, ',');
+		buf_lit(o, "{\"Data\":\"");
+		buf_b64(o, rc->data, rc->len);
+		buf_lit(o, "\",\"PartitionKey\":");
+		buf_jstr(o, rc->pk, rc->pklen);
+		if (rc->ehk != NULL) {
+			buf_lit(o, ",\"ExplicitHashKey\":");
+			buf_jstrz(o, rc->ehk);
+		}
+		buf_char(o, '}');
 	}
-	return body_lit(b, "]}");
+	buf_lit(o, "]}");
+	return o->failed ? -1 : 0;
 }
 
 static struct batch *
@@ -599,7 +518,7 @@ batch_free(struct batch *b)
 	if (b == NULL)
 		return;
 	free(b->recs);
-	free(b->body);
+	buf_free(&b->body);
 	free(b);
 }
 
@@ -623,8 +542,8 @@ send_batch(struct state *st, struct batch *b)
 	call.path = "/";
 	call.headers = hdrs;
 	call.nheaders = 2;
-	call.body = b->body;
-	call.body_len = b->bodylen;
+	call.body = b->body.p;
+	call.body_len = b->body.len;
 	if (aws_start(st->aws, &call, b, err, sizeof(err)) == NULL) {
 		msg_err("%s", err);
 		return -1;
@@ -707,11 +626,15 @@ static void
 write_receipt(struct state *st, struct rec *rc, const char *shard,
     const char *seq)
 {
-	nd_appendf(st->out, "{\"line\":%llu,\"shard\":", rc->lineno);
-	nd_append_jstr(st->out, shard, strlen(shard));
-	nd_lit(st->out, ",\"seq\":");
-	nd_append_jstr(st->out, seq, strlen(seq));
-	nd_lit(st->out, "}");
+	struct buf *o = nd_buf(st->out);
+
+	buf_lit(o, "{\"line\":");
+	buf_u64(o, rc->lineno);
+	buf_lit(o, ",\"shard\":");
+	buf_jstrz(o, shard);
+	buf_lit(o, ",\"seq\":");
+	buf_jstrz(o, seq);
+	buf_char(o, '}');
 	nd_end(st->out);
 }
 
@@ -823,144 +746,111 @@ progress(struct state *st, int final)
 }
 
 static int
-parse_opts(int argc, char **argv, struct opts *o)
+option(struct cli *c, int id, const char *arg)
 {
+	struct opts *o = c->ctx;
 	uint64_t n;
-	int c;
+	int rc = 0;
+
+	switch (id) {
+	case OPT_STREAM:
+		o->stream = arg;
+		break;
+	case OPT_PK:
+		o->pk = arg;
+		break;
+	case OPT_PK_FIELD:
+		rc = cli_path(c, arg, &o->pk_field);
+		o->has_pk_field = 1;
+		break;
+	case OPT_EHK_FIELD:
+		rc = cli_path(c, arg, &o->ehk_field);
+		o->has_ehk_field = 1;
+		break;
+	case OPT_PACE_FIELD:
+		rc = cli_path(c, arg, &o->pace_field);
+		o->has_pace = 1;
+		break;
+	case OPT_RAW:
+		o->raw = 1;
+		break;
+	case OPT_LINGER:
+		rc = cli_duration(c, arg, 0, 86400000, &o->linger_ms);
+		break;
+	case OPT_INFLIGHT:
+		rc = cli_count(c, arg, 1, 64, &n);
+		o->max_inflight = (int)n;
+		break;
+	case OPT_BATCH_RECORDS:
+		rc = cli_count(c, arg, 1, 500, &n);
+		o->batch_records = n;
+		break;
+	case OPT_BATCH_BYTES:
+		rc = cli_size(c, arg, 1, 1ULL << 32, &n);
+		o->batch_bytes = n;
+		break;
+	case OPT_RECORD_BYTES:
+		rc = cli_size(c, arg, 1, 1ULL << 30, &n);
+		o->record_bytes = n;
+		break;
+	case OPT_SPEED:
+		rc = cli_positive(c, arg, &o->speed);
+		o->speed_set = 1;
+		break;
+	case OPT_RECEIPTS:
+		o->receipts = 1;
+		break;
+	}
+	return rc;
+}
+
+/* Returns CLI_RUN, CLI_DONE or an exit status. */
+static int
+parse_opts(int argc, char **argv, struct cli *c, struct opts *o)
+{
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	aws_opts_init(&o->aws);
 	o->linger_ms = 100;
 	o->max_inflight = 4;
 	o->batch_records = 500;
 	o->batch_bytes = 5 * 1024 * 1024;
 	o->record_bytes = 0;	/* 1 MiB, or --max-batch-bytes if smaller */
 	o->speed = 1.0;
-	o->max_line = ND_MAX_LINE_DEFAULT;
-	o->progress = isatty(2);
-	opterr = 0;	/* our own messages, naming the option */
-	while ((c = getopt_long(argc, argv, "vq", longopts, NULL)) != -1) {
-		int a = aws_opts_set(&o->aws, c, optarg);
-		uint64_t sz;
-
-		if (a == 1)
-			continue;
-		if (a < 0)
-			return msg_usage(USAGE, "bad AWS option value");
-		switch (c) {
-		case OPT_STREAM:
-			o->stream = optarg;
-			break;
-		case OPT_PK:
-			o->pk = optarg;
-			break;
-		case OPT_PK_FIELD:
-			if (jf_path_init(&o->pk_field, optarg) != 0)
-				return msg_usage(USAGE, "bad field path: '%s'", optarg);
-			o->has_pk_field = 1;
-			break;
-		case OPT_EHK_FIELD:
-			if (jf_path_init(&o->ehk_field, optarg) != 0)
-				return msg_usage(USAGE, "bad field path: '%s'", optarg);
-			o->has_ehk_field = 1;
-			break;
-		case OPT_PACE_FIELD:
-			if (jf_path_init(&o->pace_field, optarg) != 0)
-				return msg_usage(USAGE, "bad field path: '%s'", optarg);
-			o->has_pace = 1;
-			break;
-		case OPT_RAW:
-			o->raw = 1;
-			break;
-		case OPT_LINGER:
-			if (kpdur_parse(optarg, &o->linger_ms) != 0)
-				return msg_usage(USAGE, "bad duration for --linger: '%s'", optarg);
-			break;
-		case OPT_INFLIGHT:
-			if (kpnum_parse(optarg, 64, &n) != 0 || n < 1)
-				return msg_usage(USAGE, "--max-in-flight takes 1 to 64");
-			o->max_inflight = (int)n;
-			break;
-		case OPT_BATCH_RECORDS:
-			if (kpnum_parse(optarg, 500, &n) != 0 || n < 1)
-				return msg_usage(USAGE, "--max-batch-records takes 1 to 500");
-			o->batch_records = n;
-			break;
-		case OPT_BATCH_BYTES:
-			if (kpsize_parse(optarg, &sz) != 0 || sz < 1 || sz > (1ULL << 32))
-				return msg_usage(USAGE, "bad size for --max-batch-bytes: '%s'", optarg);
-			o->batch_bytes = sz;
-			break;
-		case OPT_RECORD_BYTES:
-			if (kpsize_parse(optarg, &sz) != 0 || sz < 1 || sz > (1ULL << 30))
-				return msg_usage(USAGE, "bad size for --max-record-bytes: '%s'", optarg);
-			o->record_bytes = sz;
-			break;
-		case OPT_SPEED: {
-			char *end;
-
-			errno = 0;
-			o->speed = strtod(optarg, &end);
-			if (errno || *end || !(o->speed > 0) || !isfinite(o->speed))
-				return msg_usage(USAGE, "--speed takes a positive number");
-			o->speed_set = 1;
-			break;
-		}
-		case OPT_RECEIPTS:
-			o->receipts = 1;
-			break;
-		case OPT_DEAD:
-			o->dead = optarg;
-			break;
-		case OPT_STRICT:
-			o->strict = 1;
-			break;
-		case OPT_MAX_LINE:
-			if (kpsize_parse(optarg, &sz) != 0 || sz < 1 || sz > (1ULL << 30))
-				return msg_usage(USAGE, "bad size for --max-line: '%s'", optarg);
-			o->max_line = sz;
-			break;
-		case OPT_PROGRESS:
-			o->progress = 1;
-			break;
-		case OPT_NO_PROGRESS:
-			o->progress = 0;
-			break;
-		case 'v':
-			msg_verbosity++;
-			break;
-		case 'q':
-			msg_verbosity = 0;
-			break;
-		case OPT_HELP:
-			printf("usage: %s\n\n%s", USAGE, HELP);
-			exit(fflush(stdout) == 0 ? KP_EXIT_OK : KP_EXIT_FAILURE);
-		case OPT_VERSION:
-			printf("kin-put %s\n", KP_VERSION);
-			exit(fflush(stdout) == 0 ? KP_EXIT_OK : KP_EXIT_FAILURE);
-		default:
-			if (c == ':' || (optopt != 0 && optopt < 256 && strchr("vq", optopt) == NULL))
-				return msg_usage(USAGE, "bad option: %s", argv[optind - 1]);
-			return msg_usage(USAGE, "unknown option: %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return msg_usage(USAGE, "unexpected argument: '%s'", argv[optind]);
+	c->usage = USAGE;
+	c->help = help_text;
+	c->groups = CLI_INPUT | CLI_PROGRESS | CLI_AWS;
+	c->options = options;
+	c->handle = option;
+	c->ctx = o;
+	rc = cli_parse(c, argc, argv);
+	if (rc != CLI_RUN)
+		return rc;
 	if (o->stream == NULL || *o->stream == '\0')
-		return msg_usage(USAGE, "--stream is required");
+		return cli_usage(c, "--stream is required");
 	if (o->pk != NULL && o->has_pk_field)
-		return msg_usage(USAGE, "--partition-key and --partition-key-field exclude each other");
-	if (o->pk != NULL && (*o->pk == '\0' || utf8_chars(o->pk, strlen(o->pk)) > KINESIS_MAX_PK))
-		return msg_usage(USAGE, "--partition-key must have 1 to 256 characters");
+		return cli_usage(c, "--partition-key and --partition-key-field "
+		    "exclude each other");
+	if (o->pk != NULL && (*o->pk == '\0' ||
+	    utf8_chars(o->pk, strlen(o->pk)) > KINESIS_MAX_PK))
+		return cli_usage(c, "--partition-key must have 1 to 256 "
+		    "characters");
 	if (o->raw && (o->has_pk_field || o->has_ehk_field || o->has_pace))
-		return msg_usage(USAGE, "--raw cannot be used with field options");
+		return cli_usage(c, "--raw cannot be used with field options");
 	if (o->speed_set && !o->has_pace)
-		return msg_usage(USAGE, "--speed needs --pace-field");
+		return cli_usage(c, "--speed needs --pace-field");
 	if (o->record_bytes == 0)
-		o->record_bytes = o->batch_bytes < 1024 * 1024 ? o->batch_bytes : 1024 * 1024;
+		o->record_bytes = o->batch_bytes < 1024 * 1024 ?
+		    o->batch_bytes : 1024 * 1024;
 	if (o->record_bytes > o->batch_bytes)
-		return msg_usage(USAGE, "--max-record-bytes exceeds --max-batch-bytes");
-	return 0;
+		return cli_usage(c, "--max-record-bytes exceeds "
+		    "--max-batch-bytes");
+	o->dead = c->dead_letter;
+	o->strict = c->strict;
+	o->max_line = c->max_line;
+	o->progress = c->progress;
+	o->aws = c->aws;
+	return CLI_RUN;
 }
 
 /* Whether reading may go on: memory stays bounded by the queue's size. */
@@ -971,24 +861,11 @@ room(const struct state *st, size_t limit)
 	    st->queued < st->o->batch_records * (size_t)(st->o->max_inflight + 1);
 }
 
-static char *
-json_string_dup(const char *s)
-{
-	struct json_object *o = json_object_new_string(s);
-	char *r;
-
-	if (o == NULL)
-		return NULL;
-	r = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return r;
-}
-
 int
 main(int argc, char **argv)
 {
 	struct opts o;
+	struct cli cli;
 	struct state st;
 	struct nd_reader *r = NULL;
 	char err[1024];
@@ -999,11 +876,18 @@ main(int argc, char **argv)
 
 	msg_init(argv[0]);
 	memset(&st, 0, sizeof(st));
-	rc = parse_opts(argc, argv, &o);
-	if (rc != 0)
-		return rc;
+	memset(&cli, 0, sizeof(cli));
+	rc = parse_opts(argc, argv, &cli, &o);
+	if (rc != CLI_RUN)
+		return rc == CLI_DONE ? KP_EXIT_OK : rc;
+	o.aws.stop = &sig_stop;
 	st.o = &o;
-	if (sig_setup() != 0 || jf_parser_init(&st.jp) != 0) {
+	st.js = jscan_new();
+	if (sig_setup() != 0 || st.js == NULL ||
+	    (o.has_pk_field && (st.f_pk = jscan_want(st.js, &o.pk_field)) < 0) ||
+	    (o.has_ehk_field &&
+	    (st.f_ehk = jscan_want(st.js, &o.ehk_field)) < 0) ||
+	    (o.has_pace && (st.f_pace = jscan_want(st.js, &o.pace_field)) < 0)) {
 		msg_err("cannot initialise");
 		return KP_EXIT_FAILURE;
 	}
@@ -1016,10 +900,9 @@ main(int argc, char **argv)
 		return usage_error ? KP_EXIT_USAGE : KP_EXIT_FAILURE;
 	}
 	st.stream_member = strncmp(o.stream, "arn:", 4) == 0 ? "StreamARN" : "StreamName";
-	st.stream_json = json_string_dup(o.stream);
 	st.out = nd_writer_new(1);
 	r = nd_reader_new(0, "<stdin>", o.max_line);
-	if (st.stream_json == NULL || st.out == NULL || r == NULL) {
+	if (st.out == NULL || r == NULL) {
 		msg_err("out of memory");
 		return KP_EXIT_FAILURE;
 	}
@@ -1188,7 +1071,7 @@ main(int argc, char **argv)
 				status = KP_EXIT_REJECTED;
 			}
 		} else if (st.head != NULL || pace_at >= 0) {
-			retry_sleep(wait_ms);
+			retry_sleep(wait_ms, &sig_stop);
 		}
 	}
 
@@ -1209,9 +1092,10 @@ main(int argc, char **argv)
 		status = KP_EXIT_REJECTED;
 	nd_reader_free(r);
 	nd_writer_free(st.out);
-	jf_parser_free(&st.jp);
+	jscan_free(st.js);
+	buf_free(&st.pkbuf);
+	buf_free(&st.ehkbuf);
 	aws_client_free(st.aws);
-	free(st.stream_json);
 	free(st.keys);
 	jf_path_free(&o.pk_field);
 	jf_path_free(&o.ehk_field);

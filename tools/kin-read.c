@@ -12,7 +12,6 @@
  * as each record is written, for checkpoints.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,8 @@
 
 #include "aws.h"
 #include "b64.h"
+#include "buf.h"
+#include "cli.h"
 #include "jfield.h"
 #include "kpl.h"
 #include "kptime.h"
@@ -28,59 +29,54 @@
 #include "ndjson.h"
 #include "sig.h"
 
-static const char USAGE[] =
-    "kin-read --stream NAME|ARN [--from POSITION] [--follow] [--until TIME]\n"
-    "           [--count N] [--shards ID,...] [--envelope] [--limit N]\n"
-    "           [--poll-interval DUR] [--list-interval DUR] [--dead-letter FILE]\n"
-    "           [--strict] [AWS options] [-v | -q]";
+#define USAGE "kin-read [-hqv] --stream NAME|ARN [--ca-bundle FILE] " \
+	"[--connect-timeout DURATION] [--count N] [--dead-letter FILE] " \
+	"[--endpoint-url URL] [--envelope] [--follow] [--from POSITION] " \
+	"[--limit N] [--list-interval DURATION] [--max-attempts N] " \
+	"[--no-verify-ssl] [--poll-interval DURATION] [--profile NAME] " \
+	"[--progress | --no-progress] [--region REGION] " \
+	"[--retry-budget DURATION] [--shards ID,...] [--strict] " \
+	"[--timeout DURATION] [--until TIME]"
 
-static const char HELP[] =
-    "Write every record of a Kinesis data stream to standard output as NDJSON.\n"
+static const char help_text[] =
+    "Writes every record of a Kinesis data stream to standard output as NDJSON.\n"
     "\n"
+    "Options:\n"
     "  --stream NAME|ARN        the stream (an ARN is sent as StreamARN)\n"
-    "  --from POSITION          trim-horizon (default), latest, at-timestamp:TIME,\n"
+    "  --from POSITION          trim-horizon (default), latest,\n"
+    "                           at-timestamp:TIME,\n"
     "                           after-sequence:SHARD=SEQ[,SHARD=SEQ...]\n"
-    "  --follow                 keep reading new records (default: stop at the tip)\n"
+    "  --follow                 keep reading new records (default: stop at the\n"
+    "                           tip)\n"
     "  --until TIME             stop at records that arrived at TIME or later\n"
     "  --count N                stop after N records\n"
     "  --shards ID,...          read only these shards (and their children)\n"
     "  --envelope               wrap records: {stream,shard,seq,pk,arrival,data}\n"
-    "  --limit N                records per GetRecords call, 1..10000 (default 10000)\n"
-    "  --poll-interval DUR      wait after an empty fetch (default 1s)\n"
-    "  --list-interval DUR      with --follow: how often to look for new shards (default 10s)\n"
-    "  --dead-letter FILE       append the data of records that are not JSON objects\n"
-    "  --strict                 stop at the first such record\n"
-    "  -v, --verbose            more messages (a summary at exit)\n"
-    "  -q, --quiet              errors only\n"
-    "  --help                   this help\n"
-    "  --version                version\n"
-    "AWS options:\n" AWS_OPTIONS_HELP;
+    "  --limit N                records per GetRecords call, 1 to 10000\n"
+    "                           (default 10000)\n"
+    "  --poll-interval DURATION wait after an empty fetch (default 1s)\n"
+    "  --list-interval DURATION with --follow: how often to look for new\n"
+    "                           shards (default 10s)\n"
+    "Records whose data is not a JSON object are rejected lines (without\n"
+    "--envelope): --dead-letter keeps their data.\n";
 
 enum {
-	OPT_STREAM = 0x100, OPT_FROM, OPT_FOLLOW, OPT_UNTIL, OPT_COUNT,
-	OPT_SHARDS, OPT_ENVELOPE, OPT_LIMIT, OPT_POLL, OPT_LIST, OPT_DEAD,
-	OPT_STRICT, OPT_HELP, OPT_VERSION,
+	OPT_STREAM = CLI_ID, OPT_FROM, OPT_FOLLOW, OPT_UNTIL, OPT_COUNT,
+	OPT_SHARDS, OPT_ENVELOPE, OPT_LIMIT, OPT_POLL, OPT_LIST,
 };
 
-static const struct option longopts[] = {
-	{ "stream", required_argument, NULL, OPT_STREAM },
-	{ "from", required_argument, NULL, OPT_FROM },
-	{ "follow", no_argument, NULL, OPT_FOLLOW },
-	{ "until", required_argument, NULL, OPT_UNTIL },
-	{ "count", required_argument, NULL, OPT_COUNT },
-	{ "shards", required_argument, NULL, OPT_SHARDS },
-	{ "envelope", no_argument, NULL, OPT_ENVELOPE },
-	{ "limit", required_argument, NULL, OPT_LIMIT },
-	{ "poll-interval", required_argument, NULL, OPT_POLL },
-	{ "list-interval", required_argument, NULL, OPT_LIST },
-	{ "dead-letter", required_argument, NULL, OPT_DEAD },
-	{ "strict", no_argument, NULL, OPT_STRICT },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	AWS_LONGOPTS,
-	{ NULL, 0, NULL, 0 },
+static const struct cli_option options[] = {
+	{ "stream", 1, OPT_STREAM },
+	{ "from", 1, OPT_FROM },
+	{ "follow", 0, OPT_FOLLOW },
+	{ "until", 1, OPT_UNTIL },
+	{ "count", 1, OPT_COUNT },
+	{ "shards", 1, OPT_SHARDS },
+	{ "envelope", 0, OPT_ENVELOPE },
+	{ "limit", 1, OPT_LIMIT },
+	{ "poll-interval", 1, OPT_POLL },
+	{ "list-interval", 1, OPT_LIST },
+	{ NULL, 0, 0 },
 };
 
 enum from_kind { FROM_TRIM, FROM_LATEST, FROM_AT, FROM_AFTER };
@@ -349,6 +345,7 @@ emit(struct state *st, struct shard *s, const char *seq, unsigned long long sub,
 	struct json_object *obj = NULL;
 	const char *why = NULL;
 	const char *p = (const char *)data;
+	char ts[KPTIME_BUFSZ];
 	size_t n = len;
 	int is_json, rc = 0;
 
@@ -380,24 +377,26 @@ emit(struct state *st, struct shard *s, const char *seq, unsigned long long sub,
 			nd_put(st->out, c, strlen(c));
 		}
 	} else {
-		char ts[KPTIME_BUFSZ];
+		struct buf *b = nd_buf(st->out);
 
-		nd_lit(st->out, "{\"stream\":");
-		nd_append_jstr(st->out, st->o->stream, strlen(st->o->stream));
-		nd_lit(st->out, ",\"shard\":");
-		nd_append_jstr(st->out, s->id, strlen(s->id));
-		nd_lit(st->out, ",\"seq\":");
-		nd_append_jstr(st->out, seq, strlen(seq));
-		if (aggregated)
-			nd_appendf(st->out, ",\"subseq\":%llu", sub);
-		nd_lit(st->out, ",\"pk\":");
-		nd_append_jstr(st->out, pk, pklen);
-		if (kptime_format((int64_t)(arrival * 1000.0 + 0.5), ts, sizeof(ts)) > 0) {
-			nd_lit(st->out, ",\"arrival\":\"");
-			nd_append(st->out, ts, strlen(ts));
-			nd_lit(st->out, "\"");
+		buf_lit(b, "{\"stream\":");
+		buf_jstrz(b, st->o->stream);
+		buf_lit(b, ",\"shard\":");
+		buf_jstrz(b, s->id);
+		buf_lit(b, ",\"seq\":");
+		buf_jstrz(b, seq);
+		if (aggregated) {
+			buf_lit(b, ",\"subseq\":");
+			buf_u64(b, sub);
 		}
-		nd_lit(st->out, ",\"data\":");
+		buf_lit(b, ",\"pk\":");
+		buf_jstr(b, pk, pklen);
+		if (kptime_format((int64_t)(arrival * 1000.0 + 0.5), ts,
+		    sizeof(ts)) > 0) {
+			buf_lit(b, ",\"arrival\":");
+			buf_jstrz(b, ts);
+		}
+		buf_lit(b, ",\"data\":");
 		if (is_json && (json_object_is_type(obj, json_type_object) ||
 		    json_object_is_type(obj, json_type_array))) {
 			const char *c = memchr(p, '\n', n) == NULL ? NULL :
@@ -405,25 +404,20 @@ emit(struct state *st, struct shard *s, const char *seq, unsigned long long sub,
 			    JSON_C_TO_STRING_NOSLASHESCAPE);
 
 			if (c != NULL)
-				nd_append(st->out, c, strlen(c));
+				buf_str(b, c);
 			else
-				nd_append(st->out, p, n);
+				buf_add(b, p, n);
 		} else {
-			char *b = malloc(B64_ENCODED_LEN(len) + 1);
-
-			if (b == NULL) {
-				msg_err("out of memory");
-				rc = -1;
-				goto out;
-			}
-			b64_encode(data, len, b);
-			nd_lit(st->out, "\"");
-			nd_append(st->out, b, strlen(b));
-			nd_lit(st->out, "\",\"encoding\":\"base64\"");
-			free(b);
+			buf_char(b, '"');
+			buf_b64(b, data, len);
+			buf_lit(b, "\",\"encoding\":\"base64\"");
 		}
-		nd_lit(st->out, "}");
-		nd_end(st->out);
+		buf_char(b, '}');
+		if (nd_end(st->out) == ND_ERROR && nd_writer_status(st->out) == 0) {
+			msg_err("out of memory");
+			rc = -1;
+			goto out;
+		}
 	}
 	st->written++;
 out:
@@ -530,29 +524,34 @@ fetch(struct state *st, struct shard *s, int64_t now)
 	struct json_object *resp = NULL, *recs, *mbl;
 	struct http_response hr;
 	struct aws_call call;
-	char err[1024], *body = NULL;
-	size_t i, nrec = 0, blen;
+	char err[1024];
+	struct buf body = BUF_INIT;
+	size_t i, nrec = 0;
 	const char *next;
 	int rc = -1;
 	enum retry_kind kind;
 
+	memset(&hr, 0, sizeof(hr));
 	if (s->iter == NULL && get_iterator(st, s) != 0)
 		return -1;
 	if (s->state == SH_FINISHED)
 		return 0;
-	blen = strlen(s->iter) + 64;
-	body = malloc(blen);
-	if (body == NULL)
-		return -1;
-	snprintf(body, blen, "{\"ShardIterator\":\"%s\",\"Limit\":%d}", s->iter,
-	    st->o->limit);
+	buf_lit(&body, "{\"ShardIterator\":");
+	buf_jstrz(&body, s->iter);
+	buf_lit(&body, ",\"Limit\":");
+	buf_u64(&body, (uint64_t)st->o->limit);
+	buf_char(&body, '}');
+	if (body.failed) {
+		msg_err("out of memory");
+		goto out;
+	}
 	memset(&call, 0, sizeof(call));
 	call.method = "POST";
 	call.path = "/";
 	call.headers = hdrs;
 	call.nheaders = 2;
-	call.body = body;
-	call.body_len = strlen(body);
+	call.body = body.p;
+	call.body_len = body.len;
 	/* Rate limit: 5 GetRecords per second per shard. */
 	if (now - s->window_start >= 1000) {
 		s->window_start = now;
@@ -560,7 +559,6 @@ fetch(struct state *st, struct shard *s, int64_t now)
 	}
 	s->calls++;
 	st->calls++;
-	memset(&hr, 0, sizeof(hr));
 	if (aws_call(st->aws, &call, &hr, err, sizeof(err)) != 0) {
 		char code[128], m[256];
 
@@ -619,7 +617,7 @@ fetch(struct state *st, struct shard *s, int64_t now)
 		s->next_at = s->window_start + 1000;
 	rc = 0;
 out:
-	free(body);
+	buf_free(&body);
 	json_object_put(resp);
 	http_response_clear(&hr);
 	return rc;
@@ -670,108 +668,98 @@ parse_from(struct opts *o, const char *arg)
 }
 
 static int
-parse_opts(int argc, char **argv, struct opts *o)
+option(struct cli *c, int id, const char *arg)
 {
+	struct opts *o = c->ctx;
 	uint64_t n;
-	int c;
+	int rc = 0;
+
+	switch (id) {
+	case OPT_STREAM:
+		o->stream = arg;
+		break;
+	case OPT_FROM:
+		if (parse_from(o, arg) != 0)
+			rc = cli_bad(c, "expected trim-horizon, latest, "
+			    "at-timestamp:TIME or after-sequence:SHARD=SEQ,...",
+			    arg);
+		break;
+	case OPT_FOLLOW:
+		o->follow = 1;
+		break;
+	case OPT_UNTIL:
+		if (kptime_parse(arg, strlen(arg), &o->until_ms) != 0)
+			rc = cli_bad(c, "not an RFC 3339 time", arg);
+		o->has_until = 1;
+		break;
+	case OPT_COUNT:
+		rc = cli_count(c, arg, 1, UINT64_MAX, &n);
+		o->count = n;
+		break;
+	case OPT_SHARDS: {
+		char *copy = strdup(arg), *tok, *save = NULL;
+
+		if (copy == NULL)
+			return KP_EXIT_FAILURE;
+		for (tok = strtok_r(copy, ",", &save); tok;
+		    tok = strtok_r(NULL, ",", &save)) {
+			char **no = realloc(o->only, (o->nonly + 1) *
+			    sizeof(*no));
+
+			if (no == NULL) {
+				free(copy);
+				return KP_EXIT_FAILURE;
+			}
+			o->only = no;
+			o->only[o->nonly++] = strdup(tok);
+		}
+		free(copy);
+		if (o->nonly == 0)
+			rc = cli_bad(c, "no shard id", arg);
+		break;
+	}
+	case OPT_ENVELOPE:
+		o->envelope = 1;
+		break;
+	case OPT_LIMIT:
+		rc = cli_count(c, arg, 1, 10000, &n);
+		o->limit = (int)n;
+		break;
+	case OPT_POLL:
+		rc = cli_duration(c, arg, 0, 86400000, &o->poll_ms);
+		break;
+	case OPT_LIST:
+		rc = cli_duration(c, arg, 1, 86400000, &o->list_ms);
+		break;
+	}
+	return rc;
+}
+
+/* Returns CLI_RUN, CLI_DONE or an exit status. */
+static int
+parse_opts(int argc, char **argv, struct cli *c, struct opts *o)
+{
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	aws_opts_init(&o->aws);
 	o->limit = 10000;
 	o->poll_ms = 1000;
 	o->list_ms = 10000;
-	opterr = 0;	/* our own messages, naming the option */
-	while ((c = getopt_long(argc, argv, "vq", longopts, NULL)) != -1) {
-		int a = aws_opts_set(&o->aws, c, optarg);
-
-		if (a == 1)
-			continue;
-		if (a < 0)
-			return msg_usage(USAGE, "bad AWS option value");
-		switch (c) {
-		case OPT_STREAM:
-			o->stream = optarg;
-			break;
-		case OPT_FROM:
-			if (parse_from(o, optarg) != 0)
-				return msg_usage(USAGE, "bad --from: '%s'", optarg);
-			break;
-		case OPT_FOLLOW:
-			o->follow = 1;
-			break;
-		case OPT_UNTIL:
-			if (kptime_parse(optarg, strlen(optarg), &o->until_ms) != 0)
-				return msg_usage(USAGE, "bad time for --until: '%s'", optarg);
-			o->has_until = 1;
-			break;
-		case OPT_COUNT:
-			if (kpnum_parse(optarg, UINT64_MAX, &n) != 0 || n == 0)
-				return msg_usage(USAGE, "--count takes a positive number");
-			o->count = n;
-			break;
-		case OPT_SHARDS: {
-			char *copy = strdup(optarg), *tok, *save = NULL;
-
-			if (copy == NULL)
-				return KP_EXIT_FAILURE;
-			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				char **no = realloc(o->only, (o->nonly + 1) * sizeof(*no));
-
-				if (no == NULL)
-					return KP_EXIT_FAILURE;
-				o->only = no;
-				o->only[o->nonly++] = strdup(tok);
-			}
-			free(copy);
-			if (o->nonly == 0)
-				return msg_usage(USAGE, "--shards needs shard ids");
-			break;
-		}
-		case OPT_ENVELOPE:
-			o->envelope = 1;
-			break;
-		case OPT_LIMIT:
-			if (kpnum_parse(optarg, 10000, &n) != 0 || n < 1)
-				return msg_usage(USAGE, "--limit takes 1 to 10000");
-			o->limit = (int)n;
-			break;
-		case OPT_POLL:
-			if (kpdur_parse(optarg, &o->poll_ms) != 0)
-				return msg_usage(USAGE, "bad duration for --poll-interval: '%s'", optarg);
-			break;
-		case OPT_LIST:
-			if (kpdur_parse(optarg, &o->list_ms) != 0 || o->list_ms <= 0)
-				return msg_usage(USAGE, "bad duration for --list-interval: '%s'", optarg);
-			break;
-		case OPT_DEAD:
-			o->dead = optarg;
-			break;
-		case OPT_STRICT:
-			o->strict = 1;
-			break;
-		case 'v':
-			msg_verbosity++;
-			break;
-		case 'q':
-			msg_verbosity = 0;
-			break;
-		case OPT_HELP:
-			printf("usage: %s\n\n%s", USAGE, HELP);
-			exit(fflush(stdout) == 0 ? KP_EXIT_OK : KP_EXIT_FAILURE);
-		case OPT_VERSION:
-			printf("kin-read %s\n", KP_VERSION);
-			exit(fflush(stdout) == 0 ? KP_EXIT_OK : KP_EXIT_FAILURE);
-		default:
-			if (c == ':' || (optopt != 0 && optopt < 256 && strchr("vq", optopt) == NULL))
-				return msg_usage(USAGE, "bad option: %s", argv[optind - 1]);
-			return msg_usage(USAGE, "unknown option: %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return msg_usage(USAGE, "unexpected argument: '%s'", argv[optind]);
+	c->usage = USAGE;
+	c->help = help_text;
+	c->groups = CLI_INPUT | CLI_PROGRESS | CLI_AWS;
+	c->options = options;
+	c->handle = option;
+	c->ctx = o;
+	rc = cli_parse(c, argc, argv);
+	if (rc != CLI_RUN)
+		return rc;
 	if (o->stream == NULL || *o->stream == '\0')
-		return msg_usage(USAGE, "--stream is required");
-	return 0;
+		return cli_usage(c, "--stream is required");
+	o->dead = c->dead_letter;
+	o->strict = c->strict;
+	o->aws = c->aws;
+	return CLI_RUN;
 }
 
 /* Promotes waiting shards whose parents are finished. */
@@ -793,6 +781,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
+	struct cli cli;
 	struct state st;
 	char err[1024];
 	int rc, usage_error = 0, status = KP_EXIT_OK;
@@ -801,9 +790,11 @@ main(int argc, char **argv)
 
 	msg_init(argv[0]);
 	memset(&st, 0, sizeof(st));
-	rc = parse_opts(argc, argv, &o);
-	if (rc != 0)
-		return rc;
+	memset(&cli, 0, sizeof(cli));
+	rc = parse_opts(argc, argv, &cli, &o);
+	if (rc != CLI_RUN)
+		return rc == CLI_DONE ? KP_EXIT_OK : rc;
+	o.aws.stop = &sig_stop;
 	st.o = &o;
 	if (sig_setup() != 0 || jf_parser_init(&st.jp) != 0) {
 		msg_err("cannot initialise");
@@ -906,7 +897,7 @@ main(int argc, char **argv)
 		now = kptime_mono_ms();
 		if (next > now) {
 			nd_flush(st.out);
-			retry_sleep(next - now);
+			retry_sleep(next - now, &sig_stop);
 		}
 	}
 done:

@@ -26,7 +26,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
@@ -43,6 +42,9 @@
 #include <zlib.h>
 
 #include "aws.h"
+#include "buf.h"
+#include "cli.h"
+#include "jscan.h"
 #include "jfield.h"
 #include "kpfs.h"
 #include "kptime.h"
@@ -52,23 +54,21 @@
 #include "sig.h"
 #include "sigv4.h"
 
-#define USAGE "s3-put [-qv] [--bucket-by event-time|processing-time] " \
+#define USAGE "s3-put [-hqv] [--bucket-by event-time|processing-time] " \
 	"[--bucket-format STRFTIME] [--ca-bundle FILE] " \
-	"[--checksum sha256|md5|none] [--concurrency N] " \
-	"[--connect-timeout DURATION] [--content-type TYPE] " \
-	"[--dead-letter FILE] [--endpoint-url URL] [--gzip] " \
-	"[--inactivity DURATION] [--max-attempts N] [--max-bytes BYTES] " \
-	"[--max-line BYTES] [--max-records N] [--no-overwrite] " \
-	"[--no-verify-ssl] [--part-prefix PREFIX] [--part-size BYTES] " \
-	"[--part-suffix SUFFIX] [--profile NAME] [--region REGION] " \
+	"[--checksum sha256|md5|none] [--connect-timeout DURATION] " \
+	"[--content-type TYPE] [--dead-letter FILE] [--endpoint-url URL] " \
+	"[--gzip] [--inactivity DURATION] [--max-attempts N] " \
+	"[--max-bytes BYTES] [--max-in-flight N] [--max-line BYTES] " \
+	"[--max-records N] [--no-overwrite] [--no-verify-ssl] " \
+	"[--part-prefix PREFIX] [--part-size BYTES] [--part-suffix SUFFIX] " \
+	"[--profile NAME] [--progress | --no-progress] [--region REGION] " \
 	"[--retry-budget DURATION] [--rollover DURATION] [--run-id ID] " \
 	"[--spool-dir DIR] [--spool-max BYTES] [--sse AES256|aws:kms] " \
 	"[--sse-kms-key-id KEY] [--storage-class CLASS] [--strict] " \
 	"[--time-field PATH] [--timeout DURATION] DEST"
 
 static const char help_text[] =
-    "usage: " USAGE "\n"
-    "\n"
     "Writes NDJSON records from stdin into objects under DEST, an S3 prefix\n"
     "(s3://BUCKET/PREFIX/) or a local directory (file:///PATH/ or PATH), as\n"
     "PREFIX<time bucket>/<part prefix>-<id>-<counter><part suffix>.\n"
@@ -99,23 +99,13 @@ static const char help_text[] =
     "  --storage-class CLASS    S3 storage class (e.g. STANDARD_IA)\n"
     "  --no-overwrite           never replace an object (If-None-Match: *)\n"
     "  --part-size BYTES        multipart part size, at least 5MiB (default 5MiB)\n"
-    "  --concurrency N          requests in flight (default 8)\n"
+    "  --max-in-flight N        requests in flight, 1 to 64 (default 8);\n"
+    "                           --concurrency N is the same\n"
     "Durability:\n"
     "  --spool-dir DIR          spool directory (default\n"
     "                           $XDG_STATE_HOME/kinpipe/s3-put)\n"
     "  --spool-max BYTES        spool size at which stdin is no longer read\n"
-    "                           (default 1GiB)\n"
-    "Input:\n"
-    "  --dead-letter FILE       append rejected lines to FILE, verbatim\n"
-    "  --strict                 stop at the first rejected line\n"
-    "  --max-line BYTES         longest accepted line (default 1MiB + 4KiB)\n"
-    "AWS:\n"
-    AWS_OPTIONS_HELP
-    "Other:\n"
-    "  -v, --verbose            one line per object and a summary on stderr\n"
-    "  -q, --quiet              errors only\n"
-    "  --help                   this text\n"
-    "  --version                the version\n";
+    "                           (default 1GiB)\n";
 
 #define MiB (1024ULL * 1024)
 #define PART_SIZE_MIN (5 * MiB)
@@ -133,7 +123,7 @@ enum checksum { CK_SHA256, CK_MD5, CK_NONE };
 struct opts {
 	const char *dest;
 	struct jf_path time_field;
-	int by_processing;
+	int by_processing;      /* --bucket-by: 1 for processing-time */
 	const char *bucket_format;
 	uint64_t max_bytes, max_records;
 	int64_t rollover_ms, inactivity_ms;
@@ -269,7 +259,10 @@ struct sink {
 	struct nd_reader *r;
 	struct nd_writer *w;
 	struct nd_reject rej;
-	struct jf_parser jp;
+	struct jf_parser jp;    /* spool manifests, recovered records */
+	struct jscan *js;       /* input records */
+	int f_time;
+	struct buf tmp, why;
 	/* outcome */
 	int stopping, abandon, stop_input, fatal, out_gone, barrier_failed;
 	unsigned long long objects, records, control;
@@ -278,16 +271,14 @@ struct sink {
 };
 
 enum {
-	OPT_BUCKET_BY = 256,
+	OPT_BUCKET_BY = CLI_ID,
 	OPT_BUCKET_FORMAT,
 	OPT_CHECKSUM,
 	OPT_CONCURRENCY,
 	OPT_CONTENT_TYPE,
-	OPT_DEAD,
 	OPT_GZIP,
 	OPT_INACTIVITY,
 	OPT_MAX_BYTES,
-	OPT_MAX_LINE,
 	OPT_MAX_RECORDS,
 	OPT_NO_OVERWRITE,
 	OPT_PART_PREFIX,
@@ -300,43 +291,33 @@ enum {
 	OPT_SSE,
 	OPT_SSE_KMS,
 	OPT_STORAGE_CLASS,
-	OPT_STRICT,
 	OPT_TIME_FIELD,
-	OPT_HELP,
-	OPT_VERSION,
 };
 
-static const struct option longopts[] = {
-	{ "bucket-by", required_argument, NULL, OPT_BUCKET_BY },
-	{ "bucket-format", required_argument, NULL, OPT_BUCKET_FORMAT },
-	{ "checksum", required_argument, NULL, OPT_CHECKSUM },
-	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
-	{ "content-type", required_argument, NULL, OPT_CONTENT_TYPE },
-	{ "dead-letter", required_argument, NULL, OPT_DEAD },
-	{ "gzip", no_argument, NULL, OPT_GZIP },
-	{ "inactivity", required_argument, NULL, OPT_INACTIVITY },
-	{ "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
-	{ "max-line", required_argument, NULL, OPT_MAX_LINE },
-	{ "max-records", required_argument, NULL, OPT_MAX_RECORDS },
-	{ "no-overwrite", no_argument, NULL, OPT_NO_OVERWRITE },
-	{ "part-prefix", required_argument, NULL, OPT_PART_PREFIX },
-	{ "part-size", required_argument, NULL, OPT_PART_SIZE },
-	{ "part-suffix", required_argument, NULL, OPT_PART_SUFFIX },
-	{ "rollover", required_argument, NULL, OPT_ROLLOVER },
-	{ "run-id", required_argument, NULL, OPT_RUN_ID },
-	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
-	{ "spool-max", required_argument, NULL, OPT_SPOOL_MAX },
-	{ "sse", required_argument, NULL, OPT_SSE },
-	{ "sse-kms-key-id", required_argument, NULL, OPT_SSE_KMS },
-	{ "storage-class", required_argument, NULL, OPT_STORAGE_CLASS },
-	{ "strict", no_argument, NULL, OPT_STRICT },
-	{ "time-field", required_argument, NULL, OPT_TIME_FIELD },
-	AWS_LONGOPTS,
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+static const struct cli_option options[] = {
+	{ "bucket-by", 1, OPT_BUCKET_BY },
+	{ "bucket-format", 1, OPT_BUCKET_FORMAT },
+	{ "checksum", 1, OPT_CHECKSUM },
+	{ "max-in-flight", 1, OPT_CONCURRENCY },
+	{ "concurrency", 1, OPT_CONCURRENCY },
+	{ "content-type", 1, OPT_CONTENT_TYPE },
+	{ "gzip", 0, OPT_GZIP },
+	{ "inactivity", 1, OPT_INACTIVITY },
+	{ "max-bytes", 1, OPT_MAX_BYTES },
+	{ "max-records", 1, OPT_MAX_RECORDS },
+	{ "no-overwrite", 0, OPT_NO_OVERWRITE },
+	{ "part-prefix", 1, OPT_PART_PREFIX },
+	{ "part-size", 1, OPT_PART_SIZE },
+	{ "part-suffix", 1, OPT_PART_SUFFIX },
+	{ "rollover", 1, OPT_ROLLOVER },
+	{ "run-id", 1, OPT_RUN_ID },
+	{ "spool-dir", 1, OPT_SPOOL_DIR },
+	{ "spool-max", 1, OPT_SPOOL_MAX },
+	{ "sse", 1, OPT_SSE },
+	{ "sse-kms-key-id", 1, OPT_SSE_KMS },
+	{ "storage-class", 1, OPT_STORAGE_CLASS },
+	{ "time-field", 1, OPT_TIME_FIELD },
+	{ NULL, 0, 0 },
 };
 
 /* ---- small helpers ---- */
@@ -435,11 +416,109 @@ time_bucket(const char *fmt, int64_t ms, char *out, size_t outsz)
 /* ---- options ---- */
 
 static int
-parse_args(int argc, char **argv, struct opts *o)
+option(struct cli *c, int id, const char *arg)
 {
-	const char *tf = "timestamp";
-	uint64_t n;
-	int ch, rc, li = -1;
+	static const char *const bys[] = { "event-time", "processing-time",
+	    NULL };
+	static const char *const sums[] = { "sha256", "md5", "none", NULL };
+	static const char *const sses[] = { "AES256", "aws:kms", NULL };
+	struct opts *o = c->ctx;
+	int rc = 0, w;
+
+	switch (id) {
+	case OPT_BUCKET_BY:
+		rc = cli_word(c, arg, bys, &o->by_processing);
+		break;
+	case OPT_BUCKET_FORMAT:
+		o->bucket_format = arg;
+		break;
+	case OPT_CHECKSUM:
+		rc = cli_word(c, arg, sums, &w);
+		o->checksum = (enum checksum)w;
+		break;
+	case OPT_CONCURRENCY:
+		rc = cli_count(c, arg, 1, 64, &o->concurrency);
+		break;
+	case OPT_CONTENT_TYPE:
+		if (*arg == '\0' || has_ctl(arg) || strlen(arg) > 1024)
+			rc = cli_bad(c, "not a header value", arg);
+		o->content_type = arg;
+		break;
+	case OPT_GZIP:
+		o->gzip = 1;
+		break;
+	case OPT_INACTIVITY:
+		rc = cli_duration(c, arg, 0, CLI_DURATION_MAX,
+		    &o->inactivity_ms);
+		break;
+	case OPT_MAX_BYTES:
+		rc = cli_size(c, arg, 1, UINT64_MAX, &o->max_bytes);
+		break;
+	case OPT_MAX_RECORDS:
+		rc = cli_count(c, arg, 1, UINT64_MAX, &o->max_records);
+		break;
+	case OPT_NO_OVERWRITE:
+		o->no_overwrite = 1;
+		break;
+	case OPT_PART_PREFIX:
+		if (!name_piece_ok(arg, 0))
+			rc = cli_bad(c, "empty or with '/' or a control "
+			    "character", arg);
+		o->part_prefix = arg;
+		break;
+	case OPT_PART_SIZE:
+		rc = cli_size(c, arg, PART_SIZE_MIN, PART_SIZE_MAX,
+		    &o->part_size);
+		break;
+	case OPT_PART_SUFFIX:
+		if (!name_piece_ok(arg, 1))
+			rc = cli_bad(c, "with '/' or a control character", arg);
+		o->part_suffix = arg;
+		break;
+	case OPT_ROLLOVER:
+		rc = cli_duration(c, arg, 0, CLI_DURATION_MAX, &o->rollover_ms);
+		break;
+	case OPT_RUN_ID:
+		if (!run_id_ok(arg))
+			rc = cli_bad(c, "expected 1 to 64 of A-Z a-z 0-9 . _ -",
+			    arg);
+		o->run_id = arg;
+		break;
+	case OPT_SPOOL_DIR:
+		if (*arg == '\0')
+			rc = cli_bad(c, "empty path", arg);
+		o->spool_dir = arg;
+		break;
+	case OPT_SPOOL_MAX:
+		rc = cli_size(c, arg, 1, UINT64_MAX, &o->spool_max);
+		break;
+	case OPT_SSE:
+		rc = cli_word(c, arg, sses, &w);
+		o->sse = arg;
+		break;
+	case OPT_SSE_KMS:
+		if (*arg == '\0' || has_ctl(arg) || strlen(arg) > 2048)
+			rc = cli_bad(c, "not a key id", arg);
+		o->sse_kms_key_id = arg;
+		break;
+	case OPT_STORAGE_CLASS:
+		if (*arg == '\0' || strlen(arg) > 64 ||
+		    strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != strlen(arg))
+			rc = cli_bad(c, "not a storage class", arg);
+		o->storage_class = arg;
+		break;
+	case OPT_TIME_FIELD:
+		rc = cli_path(c, arg, &o->time_field);
+		break;
+	}
+	return rc;
+}
+
+/* Returns CLI_RUN, CLI_DONE or an exit status. */
+static int
+parse_args(int argc, char **argv, struct cli *c, struct opts *o)
+{
+	int rc;
 
 	o->bucket_format = "%Y-%m-%d--%H";
 	o->max_bytes = 128 * MiB;
@@ -452,199 +531,36 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->part_size = PART_SIZE_MIN;
 	o->concurrency = 8;
 	o->spool_max = 1024 * MiB;
-	o->max_line = ND_MAX_LINE_DEFAULT;
-	aws_opts_init(&o->aws);
-	opterr = 0; /* our own messages, prefixed "s3-put:" */
-	while ((ch = getopt_long(argc, argv, ":qv", longopts, &li)) != -1) {
-		switch (ch) {
-		case OPT_BUCKET_BY:
-			if (strcmp(optarg, "event-time") == 0)
-				o->by_processing = 0;
-			else if (strcmp(optarg, "processing-time") == 0)
-				o->by_processing = 1;
-			else
-				return msg_usage(USAGE, "--bucket-by: expected "
-				    "event-time or processing-time: %s", optarg);
-			break;
-		case OPT_BUCKET_FORMAT:
-			o->bucket_format = optarg;
-			break;
-		case OPT_CHECKSUM:
-			if (strcmp(optarg, "sha256") == 0)
-				o->checksum = CK_SHA256;
-			else if (strcmp(optarg, "md5") == 0)
-				o->checksum = CK_MD5;
-			else if (strcmp(optarg, "none") == 0)
-				o->checksum = CK_NONE;
-			else
-				return msg_usage(USAGE, "--checksum: expected "
-				    "sha256, md5 or none: %s", optarg);
-			break;
-		case OPT_CONCURRENCY:
-			if (kpnum_parse(optarg, 64, &o->concurrency) != 0 ||
-			    o->concurrency < 1)
-				return msg_usage(USAGE, "--concurrency: not a "
-				    "number from 1 to 64: %s", optarg);
-			break;
-		case OPT_CONTENT_TYPE:
-			if (*optarg == '\0' || has_ctl(optarg))
-				return msg_usage(USAGE, "--content-type: not a "
-				    "header value: %s", optarg);
-			o->content_type = optarg;
-			break;
-		case OPT_DEAD:
-			o->dead_letter = optarg;
-			break;
-		case OPT_GZIP:
-			o->gzip = 1;
-			break;
-		case OPT_INACTIVITY:
-			if (kpdur_parse(optarg, &o->inactivity_ms) != 0 ||
-			    o->inactivity_ms < 0)
-				return msg_usage(USAGE, "--inactivity: not a "
-				    "duration: %s", optarg);
-			break;
-		case OPT_MAX_BYTES:
-			if (kpsize_parse(optarg, &o->max_bytes) != 0 ||
-			    o->max_bytes == 0)
-				return msg_usage(USAGE, "--max-bytes: not a "
-				    "size above 0: %s", optarg);
-			break;
-		case OPT_MAX_LINE:
-			if (kpsize_parse(optarg, &n) != 0 || n == 0 ||
-			    n > 0x7ffffffe)
-				return msg_usage(USAGE, "--max-line: not a size "
-				    "between 1 and 2GiB: %s", optarg);
-			o->max_line = (size_t)n;
-			break;
-		case OPT_MAX_RECORDS:
-			if (kpnum_parse(optarg, UINT64_MAX, &o->max_records) != 0 ||
-			    o->max_records == 0)
-				return msg_usage(USAGE, "--max-records: not a "
-				    "number above 0: %s", optarg);
-			break;
-		case OPT_NO_OVERWRITE:
-			o->no_overwrite = 1;
-			break;
-		case OPT_PART_PREFIX:
-			if (!name_piece_ok(optarg, 0))
-				return msg_usage(USAGE, "--part-prefix: empty or "
-				    "with '/' or a control character: %s", optarg);
-			o->part_prefix = optarg;
-			break;
-		case OPT_PART_SIZE:
-			if (kpsize_parse(optarg, &o->part_size) != 0 ||
-			    o->part_size < PART_SIZE_MIN ||
-			    o->part_size > PART_SIZE_MAX)
-				return msg_usage(USAGE, "--part-size: not a size "
-				    "between 5MiB and 5GiB: %s", optarg);
-			break;
-		case OPT_PART_SUFFIX:
-			if (!name_piece_ok(optarg, 1))
-				return msg_usage(USAGE, "--part-suffix: with '/' "
-				    "or a control character: %s", optarg);
-			o->part_suffix = optarg;
-			break;
-		case OPT_ROLLOVER:
-			if (kpdur_parse(optarg, &o->rollover_ms) != 0 ||
-			    o->rollover_ms < 0)
-				return msg_usage(USAGE, "--rollover: not a "
-				    "duration: %s", optarg);
-			break;
-		case OPT_RUN_ID:
-			if (!run_id_ok(optarg))
-				return msg_usage(USAGE, "--run-id: expected 1 to 64 "
-				    "of A-Z a-z 0-9 . _ -: %s", optarg);
-			o->run_id = optarg;
-			break;
-		case OPT_SPOOL_DIR:
-			if (*optarg == '\0')
-				return msg_usage(USAGE, "--spool-dir: empty path");
-			o->spool_dir = optarg;
-			break;
-		case OPT_SPOOL_MAX:
-			if (kpsize_parse(optarg, &o->spool_max) != 0 ||
-			    o->spool_max == 0)
-				return msg_usage(USAGE, "--spool-max: not a "
-				    "size above 0: %s", optarg);
-			break;
-		case OPT_SSE:
-			if (strcmp(optarg, "AES256") != 0 &&
-			    strcmp(optarg, "aws:kms") != 0)
-				return msg_usage(USAGE, "--sse: expected AES256 "
-				    "or aws:kms: %s", optarg);
-			o->sse = optarg;
-			break;
-		case OPT_SSE_KMS:
-			if (*optarg == '\0' || has_ctl(optarg))
-				return msg_usage(USAGE, "--sse-kms-key-id: not a "
-				    "key id: %s", optarg);
-			o->sse_kms_key_id = optarg;
-			break;
-		case OPT_STORAGE_CLASS:
-			if (*optarg == '\0' ||
-			    strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") !=
-			    strlen(optarg))
-				return msg_usage(USAGE, "--storage-class: not a "
-				    "storage class: %s", optarg);
-			o->storage_class = optarg;
-			break;
-		case OPT_STRICT:
-			o->strict = 1;
-			break;
-		case OPT_TIME_FIELD:
-			tf = optarg;
-			break;
-		case 'v':
-			msg_verbosity++;
-			break;
-		case 'q':
-			msg_verbosity = 0;
-			break;
-		case OPT_HELP:
-			fputs(help_text, stdout);
-			return fflush(stdout) == 0 ? -1 : KP_EXIT_FAILURE;
-		case OPT_VERSION:
-			printf("s3-put %s\n", KP_VERSION);
-			return fflush(stdout) == 0 ? -1 : KP_EXIT_FAILURE;
-		case ':':
-			return msg_usage(USAGE, "option needs an argument: %s",
-			    argv[optind - 1]);
-		case '?':
-			if (optopt >= 256)
-				return msg_usage(USAGE, "option takes no "
-				    "argument: %s", argv[optind - 1]);
-			if (optopt != 0)
-				return msg_usage(USAGE, "unknown option: -%c",
-				    optopt);
-			return msg_usage(USAGE, "unknown option: %s",
-			    argv[optind - 1]);
-		default:
-			rc = aws_opts_set(&o->aws, ch, optarg);
-			if (rc < 0)
-				return msg_usage(USAGE, "bad value for --%s",
-				    li >= 0 ? longopts[li].name : "?");
-			if (rc == 0)
-				return msg_usage(USAGE, "unknown option: %s",
-				    argv[optind - 1]);
-			break;
-		}
+	c->usage = USAGE;
+	c->help = help_text;
+	c->groups = CLI_INPUT | CLI_PROGRESS | CLI_AWS;
+	c->options = options;
+	c->handle = option;
+	c->ctx = o;
+	c->max_operands = 1;
+	rc = cli_parse(c, argc, argv);
+	if (rc != CLI_RUN)
+		return rc;
+	if (c->noperands == 0)
+		return cli_usage(c, "no destination");
+	o->dest = c->operands[0];
+	o->dead_letter = c->dead_letter;
+	o->strict = c->strict;
+	o->max_line = c->max_line;
+	o->aws = c->aws;
+	if (o->time_field.n == 0 &&
+	    jf_path_init(&o->time_field, "timestamp") != 0) {
+		msg_err("out of memory");
+		return KP_EXIT_FAILURE;
 	}
-	if (optind >= argc)
-		return msg_usage(USAGE, "no destination");
-	o->dest = argv[optind++];
-	if (optind < argc)
-		return msg_usage(USAGE, "unexpected argument: %s", argv[optind]);
-	if (jf_path_init(&o->time_field, tf) != 0)
-		return msg_usage(USAGE, "--time-field: bad path: %s", tf);
 	if (o->sse_kms_key_id != NULL &&
 	    (o->sse == NULL || strcmp(o->sse, "aws:kms") != 0))
-		return msg_usage(USAGE, "--sse-kms-key-id needs --sse aws:kms");
+		return cli_usage(c, "--sse-kms-key-id needs --sse aws:kms");
 	if (o->max_bytes / o->part_size >= MAX_PARTS)
-		return msg_usage(USAGE, "--max-bytes: more than %d parts of "
+		return cli_usage(c, "--max-bytes: more than %d parts of "
 		    "--part-size", MAX_PARTS);
 	if (has_ctl(o->bucket_format) || strlen(o->bucket_format) > 128)
-		return msg_usage(USAGE, "--bucket-format: too long or with a "
+		return cli_usage(c, "--bucket-format: too long or with a "
 		    "control character");
 	{
 		/* The format must make a safe path piece for any time. */
@@ -657,15 +573,15 @@ parse_args(int argc, char **argv, struct opts *o)
 		for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 			if (time_bucket(o->bucket_format, probes[i], tb,
 			    sizeof(tb)) != 0)
-				return msg_usage(USAGE, "--bucket-format: gives "
+				return cli_usage(c, "--bucket-format: gives "
 				    "an empty or too long name: %s",
 				    o->bucket_format);
 			if (tb[0] != '\0' && !s3_key_ok(tb, strlen(tb), &why))
-				return msg_usage(USAGE, "--bucket-format: %s: %s",
+				return cli_usage(c, "--bucket-format: %s: %s",
 				    why, o->bucket_format);
 		}
 	}
-	return 0;
+	return CLI_RUN;
 }
 
 /* ---- destination and spool ---- */
@@ -1890,37 +1806,35 @@ out:
 /* ---- output ---- */
 
 static void
-put_time(struct nd_writer *w, int have, int64_t ms)
-{
-	char t[KPTIME_BUFSZ];
-	size_t n;
-
-	if (have && (n = kptime_format(ms, t, sizeof(t))) > 0)
-		nd_append_jstr(w, t, n);
-	else
-		nd_append(w, "null", 4);
-}
-
-static void
 emit_object(struct sink *s, struct job *j)
 {
 	char uri[S3_KEY_MAX + PATH_MAX + 16];
+	struct buf *b = nd_buf(s->w);
 	int rc;
 
 	job_uri(s, j, uri, sizeof(uri));
 	msg_info("wrote %s: %llu records, %llu bytes", uri,
 	    (unsigned long long)j->records, (unsigned long long)j->obj_bytes);
-	nd_append(s->w, "{\"uri\":", 7);
-	nd_append_jstr(s->w, uri, strlen(uri));
-	nd_appendf(s->w, ",\"records\":%llu,\"bytes\":%llu,\"etag\":",
-	    (unsigned long long)j->records, (unsigned long long)j->obj_bytes);
-	nd_append_jstr(s->w, j->etag, strlen(j->etag));
-	nd_append(s->w, ",\"first_time\":", 14);
-	put_time(s->w, j->have_times, j->first_ms);
-	nd_append(s->w, ",\"last_time\":", 13);
-	put_time(s->w, j->have_times, j->last_ms);
-	rc = nd_append(s->w, "}", 1);
-	rc = rc ? rc : nd_end(s->w);
+	buf_lit(b, "{\"uri\":");
+	buf_jstrz(b, uri);
+	buf_lit(b, ",\"records\":");
+	buf_u64(b, j->records);
+	buf_lit(b, ",\"bytes\":");
+	buf_u64(b, j->obj_bytes);
+	buf_lit(b, ",\"etag\":");
+	buf_jstrz(b, j->etag);
+	buf_lit(b, ",\"first_time\":");
+	if (j->have_times)
+		buf_time(b, j->first_ms);
+	else
+		buf_lit(b, "null");
+	buf_lit(b, ",\"last_time\":");
+	if (j->have_times)
+		buf_time(b, j->last_ms);
+	else
+		buf_lit(b, "null");
+	buf_char(b, '}');
+	rc = nd_end(s->w);
 	if (rc == ND_EPIPE && !s->out_gone) {
 		/* Nobody reads the report: the objects still matter. */
 		s->out_gone = 1;
@@ -2443,26 +2357,18 @@ spool_full(const struct sink *s)
 
 /* ---- input ---- */
 
-static const char *
-json_why(const char *why, char *buf, size_t size)
-{
-	if (strncmp(why, "invalid JSON", 12) == 0 ||
-	    strcmp(why, "not a JSON object") == 0 ||
-	    strcmp(why, "empty line") == 0)
-		return why;
-	snprintf(buf, size, "invalid JSON: %s", why);
-	return buf;
-}
-
 static void
 handle_line(struct sink *s, const char *line, size_t len)
 {
 	const char *why = NULL;
-	struct json_object *rec;
-	char jbuf[256];
 	int64_t t = 0;
 
-	if (nd_is_control(line, len)) {
+	buf_reset(&s->why);
+	if (jscan_line(s->js, line, len, &why) != 0) {
+		buf_str(&s->why, why);
+		goto bad;
+	}
+	if (jscan_is_control(s->js)) {
 		s->control++;
 		if (flush_all(s, 1) != 0) {
 			msg_err("%s:%llu: control line not forwarded: the "
@@ -2477,29 +2383,18 @@ handle_line(struct sink *s, const char *line, size_t len)
 		nd_flush(s->w);
 		return;
 	}
-	rec = jf_parse_object(&s->jp, line, len, &why);
-	if (rec == NULL) {
-		why = json_why(why, jbuf, sizeof(jbuf));
-		goto bad;
-	}
 	if (s->o->by_processing) {
 		t = kptime_now_ms();
-	} else if (kptime_from_json(jf_get(rec, &s->o->time_field), KPTIME_AUTO,
-	    &t, &why) != 0) {
-		/* json-c gives NULL for a JSON null as for a missing member. */
-		if (strcmp(why, "missing") == 0)
-			why = "missing or null";
-		snprintf(jbuf, sizeof(jbuf), "%s: %s", s->o->time_field.text, why);
-		why = jbuf;
-		json_object_put(rec);
+	} else if (jscan_time(jscan_get(s->js, s->f_time), KPTIME_AUTO,
+	    &s->tmp, &t, &why) != 0) {
+		buf_printf(&s->why, "%s: %s", s->o->time_field.text, why);
 		goto bad;
 	}
-	json_object_put(rec);
 	take_record(s, line, len, t);
 	return;
 bad:
-	if (nd_reject(&s->rej, nd_name(s->r), nd_lineno(s->r), line, len, "%s",
-	    why) != 0)
+	if (nd_reject(&s->rej, nd_name(s->r), nd_lineno(s->r), line, len,
+	    "%.*s", (int)s->why.len, s->why.p) != 0)
 		s->stop_input = 1;
 }
 
@@ -2896,6 +2791,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
+	struct cli cli;
 	struct sink s;
 	char err[PATH_MAX + 512];
 	int status = KP_EXIT_FAILURE, rc, usage = 0;
@@ -2903,17 +2799,19 @@ main(int argc, char **argv)
 	struct job *j;
 
 	memset(&o, 0, sizeof(o));
+	memset(&cli, 0, sizeof(cli));
 	memset(&s, 0, sizeof(s));
 	s.o = &o;
 	s.rootfd = s.spoolfd = s.lockfd = -1;
 	s.queue_tail = &s.queue;
 	s.tb_sec = INT64_MIN;
 	msg_init(argv[0]);
-	rc = parse_args(argc, argv, &o);
-	if (rc != 0) {
-		status = rc < 0 ? KP_EXIT_OK : rc;
+	rc = parse_args(argc, argv, &cli, &o);
+	if (rc != CLI_RUN) {
+		status = rc == CLI_DONE ? KP_EXIT_OK : rc;
 		goto out;
 	}
+	o.aws.stop = &sig_stop;
 	if (o.run_id != NULL)
 		snprintf(s.run_id, sizeof(s.run_id), "%s", o.run_id);
 	if (sig_setup() != 0) {
@@ -2922,14 +2820,18 @@ main(int argc, char **argv)
 	}
 	if (dest_setup(&s, err, sizeof(err), &usage) != 0) {
 		if (usage)
-			status = msg_usage(USAGE, "%s", err);
+			status = cli_usage(&cli, "%s", err);
 		else
 			msg_err("%s", err);
 		goto out;
 	}
-	if (nd_reject_init(&s.rej, o.dead_letter, o.strict) != 0)
+	if (nd_reject_init(&s.rej, o.dead_letter, o.strict) != 0) {
+		status = KP_EXIT_USAGE;
 		goto out;
-	if (jf_parser_init(&s.jp) != 0) {
+	}
+	s.js = jscan_new();
+	if (jf_parser_init(&s.jp) != 0 || s.js == NULL ||
+	    (s.f_time = jscan_want(s.js, &o.time_field)) < 0) {
 		msg_err("out of memory");
 		goto out;
 	}
@@ -2997,6 +2899,9 @@ out:
 	nd_writer_free(s.w);
 	nd_reader_free(s.r);
 	jf_parser_free(&s.jp);
+	jscan_free(s.js);
+	buf_free(&s.tmp);
+	buf_free(&s.why);
 	if (s.rej.dead != NULL || s.rej.dead_path != NULL)
 		nd_reject_close(&s.rej);
 	aws_client_free(s.aws);

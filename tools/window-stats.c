@@ -18,7 +18,6 @@
  * every record at once with the statistics of its key's last closed windows.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -29,72 +28,64 @@
 
 #include <json.h>
 
+#include "buf.h"
+#include "cli.h"
 #include "jfield.h"
+#include "jscan.h"
 #include "kptime.h"
+#include "progress.h"
 #include "msg.h"
 #include "ndjson.h"
 #include "sig.h"
 
-#define USAGE "window-stats [-qv] [--allowed-lateness DURATION] " \
+#define USAGE "window-stats [-hqv] [--allowed-lateness DURATION] " \
 	"[--dead-letter FILE] [--emit windows|records|trailing] " \
 	"[--idle-timeout DURATION] [--key-field PATH] [--late-output FILE] " \
 	"[--max-keys N] [--max-line BYTES] [--offset DURATION] " \
-	"[--out-of-orderness DURATION] [--size DURATION] " \
-	"[--slide DURATION] [--strict] [--time-field PATH] [--trailing N] " \
-	"[--value-field PATH] [--watermark per-key|global] " \
+	"[--out-of-orderness DURATION] [--progress | --no-progress] " \
+	"[--size DURATION] [--slide DURATION] [--strict] [--time-field PATH] " \
+	"[--trailing N] [--value-field PATH] [--watermark per-key|global] " \
 	"[--weight-field PATH] [--window-field NAME]"
 
 static const char help_text[] =
-    "usage: " USAGE "\n"
-    "\n"
     "Cuts records into event-time windows per key (Flink's tumbling and\n"
     "sliding event-time windows) and writes each window's statistics.\n"
     "\n"
-    "  --time-field PATH     event time: RFC 3339 string or epoch number\n"
-    "                        (default timestamp)\n"
-    "  --value-field PATH    the number to summarise (default price)\n"
-    "  --key-field PATH      the window key (default: one key for all)\n"
-    "  --weight-field PATH   a weight: adds weight_sum and weighted_mean\n"
-    "  --size DURATION       window length (default 1m)\n"
-    "  --slide DURATION      start a window every DURATION, at most --size\n"
-    "                        (default --size: tumbling windows)\n"
-    "  --offset DURATION     shift the windows from the epoch; may be\n"
-    "                        negative, |offset| < slide (default 0)\n"
+    "Options:\n"
+    "  --time-field PATH        event time: RFC 3339 string or epoch number\n"
+    "                           (default timestamp)\n"
+    "  --value-field PATH       the number to summarise (default price)\n"
+    "  --key-field PATH         the window key (default: one key for all)\n"
+    "  --weight-field PATH      a weight: adds weight_sum and weighted_mean\n"
+    "  --size DURATION          window length (default 1m)\n"
+    "  --slide DURATION         start a window every DURATION, at most --size\n"
+    "                           (default --size: tumbling windows)\n"
+    "  --offset DURATION        shift the windows from the epoch; may be\n"
+    "                           negative, |offset| < slide (default 0)\n"
     "  --out-of-orderness DURATION\n"
-    "                        the watermark's lag behind the largest event\n"
-    "                        time seen (default 0)\n"
+    "                           the watermark's lag behind the largest event\n"
+    "                           time seen (default 0)\n"
     "  --watermark per-key|global\n"
-    "                        one watermark per key (default) or one for all\n"
+    "                           one watermark per key (default) or one for all\n"
     "  --allowed-lateness DURATION\n"
-    "                        keep fired windows this long for late records,\n"
-    "                        each of which re-fires its window (default 0)\n"
-    "  --late-output FILE    append records later than that to FILE\n"
-    "                        (without it they are rejected lines)\n"
-    "  --idle-timeout DURATION\n"
-    "                        after DURATION without input (wall clock), fire\n"
-    "                        every open window\n"
+    "                           keep fired windows this long for late records,\n"
+    "                           each of which re-fires its window (default 0)\n"
+    "  --late-output FILE       append records later than that to FILE\n"
+    "                           (without it they are rejected lines)\n"
+    "  --idle-timeout DURATION  after DURATION without input (wall clock), fire\n"
+    "                           every open window\n"
     "  --emit windows|records|trailing\n"
-    "                        a line per window (default), every record with\n"
-    "                        its window's statistics when the window fires,\n"
-    "                        or every record at once with the statistics of\n"
-    "                        its key's last closed windows\n"
-    "  --trailing N          trailing: merge the last N closed windows\n"
-    "                        (default 1)\n"
-    "  --window-field NAME   the member records and trailing add (default\n"
-    "                        window)\n"
-    "  --max-keys N          reject records of keys beyond the first N\n"
-    "                        (default: no limit)\n"
-    "  --max-line BYTES      longest accepted line (default 1MiB + 4KiB)\n"
-    "  --dead-letter FILE    append rejected lines to FILE, verbatim\n"
-    "  --strict              stop at the first rejected line\n"
-    "  -v, --verbose         a summary on stderr at exit\n"
-    "  -q, --quiet           errors only\n"
-    "  --help                this text\n"
-    "  --version             the version\n";
+    "                           a line per window (default), every record with\n"
+    "                           its window's statistics when the window fires,\n"
+    "                           or every record at once with the statistics of\n"
+    "                           its key's last closed windows\n"
+    "  --trailing N             trailing: merge the last N closed windows\n"
+    "                           (default 1)\n"
+    "  --window-field NAME      the member records and trailing add (default\n"
+    "                           window)\n"
+    "  --max-keys N             reject records of keys beyond the first N\n"
+    "                           (default: no limit)\n";
 
-/* Longest duration accepted: 10,000 years, so that time + duration never
- * overflows an int64 of milliseconds. */
-#define DUR_MAX 315576000000000LL
 /* Most windows one record may belong to (size / slide). */
 #define MAX_WINDOWS_PER_RECORD 10000
 #define NO_TIME INT64_MIN
@@ -113,10 +104,9 @@ struct opts {
 	enum emit emit;
 	uint64_t trailing;
 	const char *window_field;
+	struct jf_path wfield;  /* the same, as a one-member path */
 	uint64_t max_keys;  /* 0: no limit */
-	size_t max_line;
-	const char *dead_letter, *late_output;
-	int strict;
+	const char *late_output;
 };
 
 /* ---- statistics ---- */
@@ -229,161 +219,44 @@ acc_merge(struct acc *a, const struct acc *b)
 
 /* ---- text ---- */
 
-/* A growable buffer for one output line or fragment.  Allocation failure
- * is sticky and checked once, when the text is used. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n > b->cap) {
-		size_t ncap = b->cap ? b->cap : 256;
-		char *np;
-
-		while (ncap < b->len + n)
-			ncap *= 2;
-		np = realloc(b->p, ncap);
-		if (np == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void
-sb_lit(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-/* s as a JSON string, escaped the way nd_append_jstr() does. */
-static void
-sb_jstr(struct sbuf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, from = 0;
-
-	sb_add(b, "\"", 1);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[6] = { '\\', 0, 0, 0, 0, 0 };
-		size_t elen = 2;
-
-		if (c == '"' || c == '\\')
-			esc[1] = (char)c;
-		else if (c == '\n')
-			esc[1] = 'n';
-		else if (c == '\r')
-			esc[1] = 'r';
-		else if (c == '\t')
-			esc[1] = 't';
-		else if (c < 0x20) {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			elen = 6;
-		} else
-			continue;
-		sb_add(b, s + from, i - from);
-		sb_add(b, esc, elen);
-		from = i + 1;
-	}
-	sb_add(b, s + from, n - from);
-	sb_add(b, "\"", 1);
-}
-
-/* A double as JSON: the shortest of %.15g..%.17g that reads back exactly,
- * as nd_append_double() writes it; non-finite values become null. */
-static void
-sb_double(struct sbuf *b, double v)
-{
-	char tmp[40];
-	int n, prec;
-
-	if (!isfinite(v)) {
-		sb_add(b, "null", 4);
-		return;
-	}
-	for (prec = 15; prec <= 17; prec++) {
-		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	sb_add(b, tmp, (size_t)n);
-}
-
-static void
-sb_u64(struct sbuf *b, uint64_t v)
-{
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-
-	sb_add(b, tmp, (size_t)n);
-}
-
-static void
-sb_time(struct sbuf *b, int64_t ms)
-{
-	char tmp[KPTIME_BUFSZ + 2];
-	size_t n = kptime_format(ms, tmp + 1, sizeof(tmp) - 2);
-
-	if (n == 0) {
-		sb_add(b, "null", 4);
-		return;
-	}
-	tmp[0] = '"';
-	tmp[n + 1] = '"';
-	sb_add(b, tmp, n + 2);
-}
-
 /* "count":N,...,"sum":S and the weighted members: the statistics every
  * emission mode writes, in this order. */
 static void
-sb_stats(struct sbuf *b, const struct acc *a, int weights)
+sb_stats(struct buf *b, const struct acc *a, int weights)
 {
 	double n = (double)a->n, s = a->sum + a->sumc;
 
-	sb_lit(b, "\"count\":");
-	sb_u64(b, a->n);
-	sb_lit(b, ",\"mean\":");
-	sb_double(b, a->shift + s / n);
-	sb_lit(b, ",\"stddev\":");
-	sb_double(b, sqrt(a->m2 / n));
-	sb_lit(b, ",\"sample_stddev\":");
+	buf_lit(b, "\"count\":");
+	buf_u64(b, a->n);
+	buf_lit(b, ",\"mean\":");
+	buf_double(b, a->shift + s / n);
+	buf_lit(b, ",\"stddev\":");
+	buf_double(b, sqrt(a->m2 / n));
+	buf_lit(b, ",\"sample_stddev\":");
 	if (a->n < 2)
-		sb_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	else
-		sb_double(b, sqrt(a->m2 / (n - 1)));
-	sb_lit(b, ",\"min\":");
-	sb_double(b, a->min);
-	sb_lit(b, ",\"max\":");
-	sb_double(b, a->max);
-	sb_lit(b, ",\"first\":");
-	sb_double(b, a->first);
-	sb_lit(b, ",\"last\":");
-	sb_double(b, a->last);
-	sb_lit(b, ",\"sum\":");
-	sb_double(b, n * a->shift + s);
+		buf_double(b, sqrt(a->m2 / (n - 1)));
+	buf_lit(b, ",\"min\":");
+	buf_double(b, a->min);
+	buf_lit(b, ",\"max\":");
+	buf_double(b, a->max);
+	buf_lit(b, ",\"first\":");
+	buf_double(b, a->first);
+	buf_lit(b, ",\"last\":");
+	buf_double(b, a->last);
+	buf_lit(b, ",\"sum\":");
+	buf_double(b, n * a->shift + s);
 	if (weights) {
 		double ws = a->wsum + a->wsumc;
 
-		sb_lit(b, ",\"weight_sum\":");
-		sb_double(b, ws);
-		sb_lit(b, ",\"weighted_mean\":");
+		buf_lit(b, ",\"weight_sum\":");
+		buf_double(b, ws);
+		buf_lit(b, ",\"weighted_mean\":");
 		if (ws == 0)
-			sb_add(b, "null", 4);
+			buf_add(b, "null", 4);
 		else
-			sb_double(b, a->shift + (a->wx + a->wxc) / ws);
+			buf_double(b, a->shift + (a->wx + a->wxc) / ws);
 	}
 }
 
@@ -464,7 +337,11 @@ struct tool {
 	struct nd_reject *rej;
 	const char *src;
 	FILE *late;
-	struct sbuf sb;      /* the line or fragment being built */
+	struct buf sb;       /* the line or fragment being built */
+	struct jscan *js;    /* reads the fields of each line */
+	int f_time, f_value, f_key, f_weight, f_window;
+	struct buf tmp;      /* a decoded key or time */
+	struct progress prog;
 	struct due *due;
 	size_t ndue, cdue;
 	/* The record being processed, for records-mode re-firings. */
@@ -694,30 +571,25 @@ static int
 put_spliced(struct nd_writer *out, const char *line, size_t len, size_t brace,
     int empty, const char *frag, size_t flen)
 {
-	int rc = nd_append(out, line, brace);
+	struct buf *b = nd_buf(out);
 
-	if (rc == 0 && !empty)
-		rc = nd_append(out, ",", 1);
-	if (rc == 0)
-		rc = nd_append(out, frag, flen);
-	if (rc == 0)
-		rc = nd_append(out, line + brace, len - brace);
-	if (rc != 0) {
-		nd_discard(out);
-		return rc;
-	}
+	buf_add(b, line, brace);
+	if (!empty)
+		buf_char(b, ',');
+	buf_add(b, frag, flen);
+	buf_add(b, line + brace, len - brace);
 	return nd_end(out);
 }
 
 static void
-sb_key(struct sbuf *b, const struct key *k)
+sb_key(struct buf *b, const struct key *k)
 {
 	if (k->idlen == 0)
-		sb_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	else if (k->id[0] == 's')
-		sb_jstr(b, k->id + 1, k->idlen - 1);
+		buf_jstr(b, k->id + 1, k->idlen - 1);
 	else
-		sb_add(b, k->id + 1, k->idlen - 1);
+		buf_add(b, k->id + 1, k->idlen - 1);
 }
 
 /* Trailing mode: remembers w as one of k's last N closed windows (or
@@ -769,43 +641,43 @@ static int
 fire(struct tool *t, struct key *k, struct win *w)
 {
 	const struct opts *o = t->o;
-	struct sbuf *b = &t->sb;
+	struct buf *b = &t->sb;
 	int rc = 0;
 	size_t i;
 
-	b->len = 0;
+	buf_reset(b);
 	switch (o->emit) {
 	case EMIT_WINDOWS:
-		sb_lit(b, "{\"key\":");
+		buf_lit(b, "{\"key\":");
 		sb_key(b, k);
-		sb_lit(b, ",\"window_start\":");
-		sb_time(b, w->start);
-		sb_lit(b, ",\"window_end\":");
-		sb_time(b, w->end);
-		sb_add(b, ",", 1);
+		buf_lit(b, ",\"window_start\":");
+		buf_time(b, w->start);
+		buf_lit(b, ",\"window_end\":");
+		buf_time(b, w->end);
+		buf_add(b, ",", 1);
 		sb_stats(b, &w->acc, o->has_weight);
 		if (w->fires > 0) {
-			sb_lit(b, ",\"update\":");
-			sb_u64(b, w->fires);
+			buf_lit(b, ",\"update\":");
+			buf_u64(b, w->fires);
 		}
-		sb_add(b, "}", 1);
+		buf_add(b, "}", 1);
 		if (b->failed)
 			return oom();
 		rc = nd_put(t->out, b->p, b->len);
 		break;
 	case EMIT_RECORDS:
-		sb_jstr(b, o->window_field, strlen(o->window_field));
-		sb_lit(b, ":{\"start\":");
-		sb_time(b, w->start);
-		sb_lit(b, ",\"end\":");
-		sb_time(b, w->end);
-		sb_add(b, ",", 1);
+		buf_jstr(b, o->window_field, strlen(o->window_field));
+		buf_lit(b, ":{\"start\":");
+		buf_time(b, w->start);
+		buf_lit(b, ",\"end\":");
+		buf_time(b, w->end);
+		buf_add(b, ",", 1);
 		sb_stats(b, &w->acc, o->has_weight);
 		if (w->fires > 0) {
-			sb_lit(b, ",\"update\":");
-			sb_u64(b, w->fires);
+			buf_lit(b, ",\"update\":");
+			buf_u64(b, w->fires);
 		}
-		sb_add(b, "}", 1);
+		buf_add(b, "}", 1);
 		if (b->failed)
 			return oom();
 		if (w->fires == 0) {
@@ -976,28 +848,28 @@ idle(struct tool *t)
 static int
 put_trailing(struct tool *t, struct key *k)
 {
-	struct sbuf *b = &t->sb;
+	struct buf *b = &t->sb;
 	struct acc a;
 	size_t i;
 
 	if (!k->frag_ok) {
-		b->len = 0;
-		sb_jstr(b, t->o->window_field, strlen(t->o->window_field));
+		buf_reset(b);
+		buf_jstr(b, t->o->window_field, strlen(t->o->window_field));
 		if (k->nclosed == 0) {
-			sb_lit(b, ":null");
+			buf_lit(b, ":null");
 		} else {
 			memset(&a, 0, sizeof(a));
 			for (i = 0; i < k->nclosed; i++)
 				acc_merge(&a, &k->closed[i].acc);
-			sb_lit(b, ":{\"start\":");
-			sb_time(b, k->closed[0].start);
-			sb_lit(b, ",\"end\":");
-			sb_time(b, k->closed[k->nclosed - 1].end);
-			sb_lit(b, ",\"windows\":");
-			sb_u64(b, k->nclosed);
-			sb_add(b, ",", 1);
+			buf_lit(b, ":{\"start\":");
+			buf_time(b, k->closed[0].start);
+			buf_lit(b, ",\"end\":");
+			buf_time(b, k->closed[k->nclosed - 1].end);
+			buf_lit(b, ",\"windows\":");
+			buf_u64(b, k->nclosed);
+			buf_add(b, ",", 1);
 			sb_stats(b, &a, t->o->has_weight);
-			sb_add(b, "}", 1);
+			buf_add(b, "}", 1);
 		}
 		if (b->failed)
 			return oom();
@@ -1018,38 +890,6 @@ put_trailing(struct tool *t, struct key *k)
 
 /* ---- one record ---- */
 
-/* Why jf_get() found nothing at p: the path ends at a JSON null, or some
- * step of it is missing.  Only on the error path. */
-static const char *
-absent(struct json_object *root, const struct jf_path *p)
-{
-	struct json_object *o = root;
-	size_t i;
-
-	for (i = 0; i < p->n; i++) {
-		if (o == NULL || !json_object_is_type(o, json_type_object) ||
-		    !json_object_object_get_ex(o, p->seg[i], &o))
-			return "missing";
-	}
-	return "null";
-}
-
-/* A number field: 0, or -1 with the reason in whybuf. */
-static int
-get_number(struct json_object *root, const struct jf_path *p, double *out,
-    char *whybuf, size_t whysz)
-{
-	struct json_object *v = jf_get(root, p);
-	const char *why = NULL;
-
-	if (v == NULL)
-		why = absent(root, p);
-	else if (jf_number(v, out, &why) == 0)
-		return 0;
-	snprintf(whybuf, whysz, "%s: %s", p->text, why);
-	return -1;
-}
-
 enum {
 	REC_OK = 0,
 	REC_BAD = 1,   /* bad input: *why */
@@ -1062,12 +902,12 @@ enum {
  * ND_* code from the writer.
  */
 static int
-on_record(struct tool *t, struct json_object *root, const char *line,
-    size_t len, const char **why, char *whybuf, size_t whysz, int64_t late[2])
+on_record(struct tool *t, const char *line, size_t len, struct buf *why,
+    int64_t late[2])
 {
 	const struct opts *o = t->o;
 	struct wstate *st = &t->st;
-	struct json_object *jt, *jk;
+	struct jscan *js = t->js;
 	const char *fwhy = NULL, *ks = "";
 	struct key *k;
 	int64_t ts, wm, s, s0, s1;
@@ -1075,53 +915,57 @@ on_record(struct tool *t, struct json_object *root, const char *line,
 	char tag = 0;
 	size_t kn = 0;
 	int full, placed = 0, rc;
-	long brace;
 
-	jt = jf_get(root, &o->time);
-	if (jt == NULL)
-		fwhy = absent(root, &o->time);
-	if (jt == NULL || kptime_from_json(jt, KPTIME_AUTO, &ts, &fwhy) != 0) {
-		snprintf(whybuf, whysz, "%s: %s", o->time.text, fwhy);
-		goto bad;
+	if (jscan_time(jscan_get(js, t->f_time), KPTIME_AUTO, &t->tmp, &ts,
+	    &fwhy) != 0) {
+		buf_printf(why, "%s: %s", o->time.text, fwhy);
+		return REC_BAD;
 	}
-	if (get_number(root, &o->value, &x, whybuf, whysz) != 0)
-		goto bad;
-	if (o->has_weight &&
-	    get_number(root, &o->weight, &weight, whybuf, whysz) != 0)
-		goto bad;
+	if (jscan_number(jscan_get(js, t->f_value), &x, &fwhy) != 0) {
+		buf_printf(why, "%s: %s", o->value.text, fwhy);
+		return REC_BAD;
+	}
+	if (o->has_weight && jscan_number(jscan_get(js, t->f_weight), &weight,
+	    &fwhy) != 0) {
+		buf_printf(why, "%s: %s", o->weight.text, fwhy);
+		return REC_BAD;
+	}
 	if (o->has_key) {
-		jk = jf_get(root, &o->key);
-		if (jk == NULL) {
-			snprintf(whybuf, whysz, "%s: %s", o->key.text,
-			    absent(root, &o->key));
-			goto bad;
-		}
+		const struct jscan_field *f = jscan_get(js, t->f_key);
+
 		/* Keys compare by their JSON text; strings by their bytes. */
-		if (json_object_is_type(jk, json_type_string)) {
+		switch (f->type) {
+		case JSCAN_MISSING:
+		case JSCAN_NULL_PATH:
+			buf_printf(why, "%s: missing", o->key.text);
+			return REC_BAD;
+		case JSCAN_NULL:
+			buf_printf(why, "%s: null", o->key.text);
+			return REC_BAD;
+		case JSCAN_STRING:
 			tag = 's';
-			ks = json_object_get_string(jk);
-			kn = (size_t)json_object_get_string_len(jk);
-		} else {
-			tag = 'j';
-			ks = json_object_to_json_string_ext(jk,
-			    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-			if (ks == NULL)
+			if (jscan_string(f, &t->tmp, &ks, &kn) != 0)
 				return oom();
-			kn = strlen(ks);
+			break;
+		default:
+			tag = 'j';
+			buf_reset(&t->tmp);
+			jscan_text(f, &t->tmp);
+			if (t->tmp.failed)
+				return oom();
+			ks = t->tmp.p;
+			kn = t->tmp.len;
+			break;
 		}
 	}
 	if (o->emit != EMIT_WINDOWS) {
-		if (json_object_object_get_ex(root, o->window_field, NULL)) {
-			snprintf(whybuf, whysz, "field \"%s\" already present",
+		if (jscan_get(js, t->f_window)->type != JSCAN_MISSING) {
+			buf_printf(why, "field \"%s\" already present",
 			    o->window_field);
-			goto bad;
+			return REC_BAD;
 		}
-		brace = jf_obj_end(line, len, &t->empty);
-		if (brace < 0) {
-			snprintf(whybuf, whysz, "not a JSON object");
-			goto bad;
-		}
-		t->brace = (size_t)brace;
+		t->brace = jscan_brace(js);
+		t->empty = jscan_empty(js);
 	}
 	t->line = line;
 	t->len = len;
@@ -1130,9 +974,9 @@ on_record(struct tool *t, struct json_object *root, const char *line,
 	if (k == NULL) {
 		if (!full)
 			return oom();
-		snprintf(whybuf, whysz, "more keys than --max-keys %llu",
+		buf_printf(why, "more keys than --max-keys %llu",
 		    (unsigned long long)o->max_keys);
-		goto bad;
+		return REC_BAD;
 	}
 	st->records++;
 	if (ts > k->maxts)
@@ -1179,15 +1023,12 @@ on_record(struct tool *t, struct json_object *root, const char *line,
 	if (rc == 0 && o->emit == EMIT_TRAILING)
 		rc = put_trailing(t, k);
 	return rc;
-bad:
-	*why = whybuf;
-	return REC_BAD;
 }
 
 /* ---- options ---- */
 
 enum {
-	OPT_TIME = 256,
+	OPT_TIME = CLI_ID,
 	OPT_VALUE,
 	OPT_KEY,
 	OPT_WEIGHT,
@@ -1203,223 +1044,157 @@ enum {
 	OPT_TRAILING,
 	OPT_WINDOW_FIELD,
 	OPT_MAX_KEYS,
-	OPT_MAX_LINE,
-	OPT_DEAD,
-	OPT_STRICT,
-	OPT_HELP,
-	OPT_VERSION,
 };
 
-static const struct option longopts[] = {
-	{ "time-field", required_argument, NULL, OPT_TIME },
-	{ "value-field", required_argument, NULL, OPT_VALUE },
-	{ "key-field", required_argument, NULL, OPT_KEY },
-	{ "weight-field", required_argument, NULL, OPT_WEIGHT },
-	{ "size", required_argument, NULL, OPT_SIZE },
-	{ "slide", required_argument, NULL, OPT_SLIDE },
-	{ "offset", required_argument, NULL, OPT_OFFSET },
-	{ "out-of-orderness", required_argument, NULL, OPT_OOO },
-	{ "watermark", required_argument, NULL, OPT_WATERMARK },
-	{ "allowed-lateness", required_argument, NULL, OPT_LATENESS },
-	{ "late-output", required_argument, NULL, OPT_LATE_OUTPUT },
-	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
-	{ "emit", required_argument, NULL, OPT_EMIT },
-	{ "trailing", required_argument, NULL, OPT_TRAILING },
-	{ "window-field", required_argument, NULL, OPT_WINDOW_FIELD },
-	{ "max-keys", required_argument, NULL, OPT_MAX_KEYS },
-	{ "max-line", required_argument, NULL, OPT_MAX_LINE },
-	{ "dead-letter", required_argument, NULL, OPT_DEAD },
-	{ "strict", no_argument, NULL, OPT_STRICT },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+static const struct cli_option options[] = {
+	{ "time-field", 1, OPT_TIME },
+	{ "value-field", 1, OPT_VALUE },
+	{ "key-field", 1, OPT_KEY },
+	{ "weight-field", 1, OPT_WEIGHT },
+	{ "size", 1, OPT_SIZE },
+	{ "slide", 1, OPT_SLIDE },
+	{ "offset", 1, OPT_OFFSET },
+	{ "out-of-orderness", 1, OPT_OOO },
+	{ "watermark", 1, OPT_WATERMARK },
+	{ "allowed-lateness", 1, OPT_LATENESS },
+	{ "late-output", 1, OPT_LATE_OUTPUT },
+	{ "idle-timeout", 1, OPT_IDLE },
+	{ "emit", 1, OPT_EMIT },
+	{ "trailing", 1, OPT_TRAILING },
+	{ "window-field", 1, OPT_WINDOW_FIELD },
+	{ "max-keys", 1, OPT_MAX_KEYS },
+	{ NULL, 0, 0 },
 };
 
-/* A duration option; --offset alone may be negative. */
+/* Options given, for the checks made once all are read. */
+struct given {
+	struct opts *o;
+	int slide, trailing, wfield;
+};
+
 static int
-dur_arg(const char *opt, const char *arg, int neg_ok, int64_t *out)
+option(struct cli *c, int id, const char *arg)
 {
-	const char *s = arg;
-	int neg = 0;
+	static const char *const wms[] = { "per-key", "global", NULL };
+	static const char *const emits[] = { "windows", "records", "trailing",
+	    NULL };
+	struct given *g = c->ctx;
+	struct opts *o = g->o;
+	int rc = 0, w;
 
-	if (neg_ok && *s == '-') {
-		neg = 1;
-		s++;
+	switch (id) {
+	case OPT_TIME:
+		rc = cli_path(c, arg, &o->time);
+		break;
+	case OPT_VALUE:
+		rc = cli_path(c, arg, &o->value);
+		break;
+	case OPT_KEY:
+		rc = cli_path(c, arg, &o->key);
+		o->has_key = 1;
+		break;
+	case OPT_WEIGHT:
+		rc = cli_path(c, arg, &o->weight);
+		o->has_weight = 1;
+		break;
+	case OPT_SIZE:
+		rc = cli_duration(c, arg, 1, CLI_DURATION_MAX, &o->size);
+		break;
+	case OPT_SLIDE:
+		rc = cli_duration(c, arg, 1, CLI_DURATION_MAX, &o->slide);
+		g->slide = 1;
+		break;
+	case OPT_OFFSET:
+		/* The one duration that may be negative. */
+		rc = cli_duration(c, arg[0] == '-' ? arg + 1 : arg, 0,
+		    CLI_DURATION_MAX, &o->offset);
+		if (rc == 0 && arg[0] == '-')
+			o->offset = -o->offset;
+		break;
+	case OPT_OOO:
+		rc = cli_duration(c, arg, 0, CLI_DURATION_MAX, &o->ooo);
+		break;
+	case OPT_LATENESS:
+		rc = cli_duration(c, arg, 0, CLI_DURATION_MAX, &o->lateness);
+		break;
+	case OPT_IDLE:
+		rc = cli_duration(c, arg, 1, 24 * 86400000, &o->idle);
+		break;
+	case OPT_WATERMARK:
+		rc = cli_word(c, arg, wms, &o->global);
+		break;
+	case OPT_LATE_OUTPUT:
+		o->late_output = arg;
+		break;
+	case OPT_EMIT:
+		rc = cli_word(c, arg, emits, &w);
+		o->emit = (enum emit)w;
+		break;
+	case OPT_TRAILING:
+		rc = cli_count(c, arg, 1, 1000, &o->trailing);
+		g->trailing = 1;
+		break;
+	case OPT_WINDOW_FIELD:
+		if (*arg == '\0')
+			rc = cli_bad(c, "empty name", arg);
+		o->window_field = arg;
+		g->wfield = 1;
+		break;
+	case OPT_MAX_KEYS:
+		rc = cli_count(c, arg, 1, UINT32_MAX - 2, &o->max_keys);
+		break;
 	}
-	if (kpdur_parse(s, out) != 0 || *out > DUR_MAX)
-		return msg_usage(USAGE, "%s: not a duration: %s", opt, arg);
-	if (neg)
-		*out = -*out;
-	return 0;
+	return rc;
 }
 
+/* Returns CLI_RUN, CLI_DONE or an exit status. */
 static int
-path_arg(const char *opt, const char *spec, struct jf_path *p)
+parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 {
-	if (jf_path_init(p, spec) != 0)
-		return msg_usage(USAGE, "%s: bad path: %s", opt, spec);
-	return 0;
-}
-
-/* Returns 0 to run, -1 after --help or --version, or an exit status. */
-static int
-parse_args(int argc, char **argv, struct opts *o)
-{
-	const char *tf = "timestamp", *vf = "price", *kf = NULL, *wf = NULL;
-	int slide_set = 0, trailing_set = 0, wfield_set = 0, ch, rc;
-	uint64_t n;
+	struct given g = { o, 0, 0, 0 };
+	int rc;
 
 	o->size = 60000;
 	o->emit = EMIT_WINDOWS;
 	o->trailing = 1;
 	o->window_field = "window";
-	o->max_line = ND_MAX_LINE_DEFAULT;
-	opterr = 0; /* our own messages, prefixed "window-stats:" */
-	while ((ch = getopt_long(argc, argv, ":qv", longopts, NULL)) != -1) {
-		rc = 0;
-		switch (ch) {
-		case OPT_TIME: tf = optarg; break;
-		case OPT_VALUE: vf = optarg; break;
-		case OPT_KEY: kf = optarg; break;
-		case OPT_WEIGHT: wf = optarg; break;
-		case OPT_SIZE:
-			rc = dur_arg("--size", optarg, 0, &o->size);
-			break;
-		case OPT_SLIDE:
-			rc = dur_arg("--slide", optarg, 0, &o->slide);
-			slide_set = 1;
-			break;
-		case OPT_OFFSET:
-			rc = dur_arg("--offset", optarg, 1, &o->offset);
-			break;
-		case OPT_OOO:
-			rc = dur_arg("--out-of-orderness", optarg, 0, &o->ooo);
-			break;
-		case OPT_LATENESS:
-			rc = dur_arg("--allowed-lateness", optarg, 0,
-			    &o->lateness);
-			break;
-		case OPT_IDLE:
-			rc = dur_arg("--idle-timeout", optarg, 0, &o->idle);
-			if (rc == 0 && (o->idle < 1 || o->idle > INT_MAX))
-				rc = msg_usage(USAGE, "--idle-timeout: not "
-				    "between 1ms and 24d: %s", optarg);
-			break;
-		case OPT_WATERMARK:
-			if (strcmp(optarg, "per-key") == 0)
-				o->global = 0;
-			else if (strcmp(optarg, "global") == 0)
-				o->global = 1;
-			else
-				rc = msg_usage(USAGE, "--watermark: expected "
-				    "per-key or global: %s", optarg);
-			break;
-		case OPT_LATE_OUTPUT: o->late_output = optarg; break;
-		case OPT_EMIT:
-			if (strcmp(optarg, "windows") == 0)
-				o->emit = EMIT_WINDOWS;
-			else if (strcmp(optarg, "records") == 0)
-				o->emit = EMIT_RECORDS;
-			else if (strcmp(optarg, "trailing") == 0)
-				o->emit = EMIT_TRAILING;
-			else
-				rc = msg_usage(USAGE, "--emit: expected windows, "
-				    "records or trailing: %s", optarg);
-			break;
-		case OPT_TRAILING:
-			if (kpnum_parse(optarg, 1000, &o->trailing) != 0 ||
-			    o->trailing == 0)
-				rc = msg_usage(USAGE, "--trailing: not a whole "
-				    "number from 1 to 1000: %s", optarg);
-			trailing_set = 1;
-			break;
-		case OPT_WINDOW_FIELD:
-			if (*optarg == '\0')
-				rc = msg_usage(USAGE, "--window-field: empty "
-				    "name");
-			o->window_field = optarg;
-			wfield_set = 1;
-			break;
-		case OPT_MAX_KEYS:
-			if (kpnum_parse(optarg, UINT32_MAX - 2, &o->max_keys)
-			    != 0 || o->max_keys == 0)
-				rc = msg_usage(USAGE, "--max-keys: not a positive "
-				    "whole number: %s", optarg);
-			break;
-		case OPT_MAX_LINE:
-			if (kpsize_parse(optarg, &n) != 0 || n == 0 ||
-			    n > 0x7ffffffe)
-				rc = msg_usage(USAGE, "--max-line: not a size "
-				    "between 1 and 2GiB: %s", optarg);
-			o->max_line = (size_t)n;
-			break;
-		case OPT_DEAD: o->dead_letter = optarg; break;
-		case OPT_STRICT: o->strict = 1; break;
-		case 'v': msg_verbosity++; break;
-		case 'q': msg_verbosity = 0; break;
-		case OPT_HELP:
-			fputs(help_text, stdout);
-			return fflush(stdout) == 0 ? -1 : KP_EXIT_FAILURE;
-		case OPT_VERSION:
-			printf("window-stats %s\n", KP_VERSION);
-			return fflush(stdout) == 0 ? -1 : KP_EXIT_FAILURE;
-		case ':':
-			return msg_usage(USAGE, "option needs an argument: %s",
-			    argv[optind - 1]);
-		default:
-			if (optopt >= 256)
-				return msg_usage(USAGE, "option takes no "
-				    "argument: %s", argv[optind - 1]);
-			if (optopt != 0)
-				return msg_usage(USAGE, "unknown option: -%c",
-				    optopt);
-			return msg_usage(USAGE, "unknown option: %s",
-			    argv[optind - 1]);
-		}
-		if (rc != 0)
-			return rc;
-	}
-	if (optind < argc)
-		return msg_usage(USAGE, "unexpected argument: %s", argv[optind]);
-	if (o->size < 1)
-		return msg_usage(USAGE, "--size: must be at least 1ms");
-	if (!slide_set)
+	c->usage = USAGE;
+	c->help = help_text;
+	c->groups = CLI_INPUT | CLI_PROGRESS;
+	c->options = options;
+	c->handle = option;
+	c->ctx = &g;
+	rc = cli_parse(c, argc, argv);
+	if (rc != CLI_RUN)
+		return rc;
+	if (!g.slide)
 		o->slide = o->size;
-	if (o->slide < 1 || o->slide > o->size)
-		return msg_usage(USAGE, "--slide: must be from 1ms to --size");
+	if (o->slide > o->size)
+		return cli_usage(c, "--slide: must be from 1ms to --size");
 	if ((o->size + o->slide - 1) / o->slide > MAX_WINDOWS_PER_RECORD)
-		return msg_usage(USAGE, "--size / --slide: more than %d windows "
+		return cli_usage(c, "--size / --slide: more than %d windows "
 		    "per record", MAX_WINDOWS_PER_RECORD);
 	/* Flink's own rule for window assigners. */
 	if (o->offset <= -o->slide || o->offset >= o->slide)
-		return msg_usage(USAGE, "--offset: |offset| must be less than "
+		return cli_usage(c, "--offset: |offset| must be less than "
 		    "--slide (or --size)");
-	if (trailing_set && o->emit != EMIT_TRAILING)
-		return msg_usage(USAGE, "--trailing needs --emit trailing");
-	if (wfield_set && o->emit == EMIT_WINDOWS)
-		return msg_usage(USAGE, "--window-field needs --emit records "
+	if (g.trailing && o->emit != EMIT_TRAILING)
+		return cli_usage(c, "--trailing needs --emit trailing");
+	if (g.wfield && o->emit == EMIT_WINDOWS)
+		return cli_usage(c, "--window-field needs --emit records "
 		    "or --emit trailing");
 	/* Sliding windows overlap: merging several would count records
 	 * more than once. */
 	if (o->emit == EMIT_TRAILING && o->trailing > 1 && o->slide < o->size)
-		return msg_usage(USAGE, "--trailing above 1 needs tumbling "
+		return cli_usage(c, "--trailing above 1 needs tumbling "
 		    "windows (no --slide below --size)");
-	if ((rc = path_arg("--time-field", tf, &o->time)) != 0 ||
-	    (rc = path_arg("--value-field", vf, &o->value)) != 0)
-		return rc;
-	if (kf != NULL) {
-		if ((rc = path_arg("--key-field", kf, &o->key)) != 0)
-			return rc;
-		o->has_key = 1;
+	if ((o->time.n == 0 && jf_path_init(&o->time, "timestamp") != 0) ||
+	    (o->value.n == 0 && jf_path_init(&o->value, "price") != 0) ||
+	    jf_path_name(&o->wfield, o->window_field) != 0) {
+		msg_err("out of memory");
+		return KP_EXIT_FAILURE;
 	}
-	if (wf != NULL) {
-		if ((rc = path_arg("--weight-field", wf, &o->weight)) != 0)
-			return rc;
-		o->has_weight = 1;
-	}
-	return 0;
+	return CLI_RUN;
 }
 
 /* ---- main ---- */
@@ -1467,82 +1242,103 @@ on_late(struct tool *t, struct nd_reader *r, const char *line, size_t len,
 	return 0;
 }
 
-/*
- * Parses a line and tells whether it is a control line: what
- * nd_is_control() decides, from the parse every record needs anyway
- * instead of a second scan.  nd_is_control() is asked only for a line the
- * strict parser refused.  *root is the parsed object or NULL (*why).
- */
-static int
-is_control(struct jf_parser *jp, const char *line, size_t len,
-    struct json_object **root, const char **why)
+static void
+show_progress(struct tool *t, int final)
 {
-	*root = jf_parse_object(jp, line, len, why);
-	if (*root == NULL)
-		return nd_is_control(line, len);
-	return json_object_object_length(*root) == 1 &&
-	    json_object_object_get_ex(*root, "__kinpipe", NULL);
+	progress_show(&t->prog, final, "%llu records, %zu keys, %llu windows "
+	    "fired, %llu open, %llu late", t->st.records, t->st.nkeys,
+	    t->st.fired - t->st.refired, (unsigned long long)t->st.unfired,
+	    t->st.late);
+}
+
+/* Stall hook: before window-stats waits for input, what it holds goes
+ * out. */
+static void
+on_stall(void *arg)
+{
+	struct tool *t = arg;
+
+	nd_flush(t->out);
+	if (progress_due(&t->prog))
+		show_progress(t, 0);
+}
+
+/* The scanner of every line, with the fields of the options. */
+static int
+scanner(struct tool *t, const struct opts *o)
+{
+	t->js = jscan_new();
+	if (t->js == NULL)
+		return -1;
+	t->f_time = jscan_want(t->js, &o->time);
+	t->f_value = jscan_want(t->js, &o->value);
+	t->f_key = o->has_key ? jscan_want(t->js, &o->key) : 0;
+	t->f_weight = o->has_weight ? jscan_want(t->js, &o->weight) : 0;
+	t->f_window = o->emit != EMIT_WINDOWS ? jscan_want(t->js, &o->wfield) :
+	    0;
+	return t->f_time < 0 || t->f_value < 0 || t->f_key < 0 ||
+	    t->f_weight < 0 || t->f_window < 0 ? -1 : 0;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct opts o;
+	struct cli cli;
 	struct tool t;
 	struct nd_reject rej;
 	struct nd_reader *r = NULL;
-	struct jf_parser jp = { NULL, { 0 } };
-	struct json_object *root = NULL;
-	char whybuf[512];
+	struct buf why = BUF_INIT;
 	int status = KP_EXIT_FAILURE, rc, epipe = 0, stopped = 0;
 	char *line;
 	size_t len;
 
 	memset(&o, 0, sizeof(o));
+	memset(&cli, 0, sizeof(cli));
 	memset(&t, 0, sizeof(t));
 	memset(&rej, 0, sizeof(rej));
 	msg_init(argv[0]);
-	rc = parse_args(argc, argv, &o);
-	if (rc != 0) {
-		status = rc < 0 ? KP_EXIT_OK : rc;
+	rc = parse_args(argc, argv, &cli, &o);
+	if (rc != CLI_RUN) {
+		status = rc == CLI_DONE ? KP_EXIT_OK : rc;
 		goto out;
 	}
 	if (sig_setup() != 0) {
 		msg_err("cannot install signal handlers: %s", strerror(errno));
 		goto out;
 	}
-	if (nd_reject_init(&rej, o.dead_letter, o.strict) != 0)
+	if (nd_reject_init(&rej, cli.dead_letter, cli.strict) != 0) {
+		status = KP_EXIT_USAGE;
 		goto out;
+	}
 	if (o.late_output != NULL) {
 		t.late = fopen(o.late_output, "a");
 		if (t.late == NULL) {
-			msg_err("%s: %s", o.late_output, strerror(errno));
+			status = cli_config_error("%s: %s", o.late_output,
+			    strerror(errno));
 			goto out;
 		}
-	}
-	if (jf_parser_init(&jp) != 0) {
-		msg_err("out of memory");
-		goto out;
 	}
 	t.o = &o;
 	t.rej = &rej;
 	t.st.gmax = NO_TIME;
 	t.st.gfloor = NO_TIME;
 	t.st.gnext_due = INT64_MAX;
-	r = nd_reader_new(STDIN_FILENO, "<stdin>", o.max_line);
+	progress_init(&t.prog, cli.progress);
+	r = nd_reader_new(STDIN_FILENO, "<stdin>", cli.max_line);
 	t.out = nd_writer_new(STDOUT_FILENO);
-	if (r == NULL || t.out == NULL) {
+	if (r == NULL || t.out == NULL || scanner(&t, &o) != 0) {
 		msg_err("out of memory");
 		goto out;
 	}
 	nd_reader_set_reject(r, &rej);
 	/* Flush what we hold whenever input stalls: low latency on a live
 	 * stream without a write per record. */
-	nd_reader_on_stall(r, nd_flush_hook, t.out);
+	nd_reader_on_stall(r, on_stall, &t);
 
 	status = KP_EXIT_OK;
 	for (;;) {
-		const char *why = NULL;
+		const char *reason = NULL;
 		int64_t late[2] = { 0, 0 };
 		int timeout = o.idle > 0 && t.st.unfired > 0 ? (int)o.idle : -1;
 
@@ -1553,6 +1349,7 @@ main(int argc, char **argv)
 			break;
 		if (rc == ND_INTR)
 			continue; /* sig_stop is checked above */
+		buf_reset(&why);
 		if (rc == ND_TIMEOUT) {
 			rc = idle(&t);
 		} else if (rc == ND_TOOLONG) {
@@ -1568,40 +1365,39 @@ main(int argc, char **argv)
 			status = KP_EXIT_FAILURE;
 			stopped = 1;
 			break;
-		} else if (is_control(&jp, line, len, &root, &why)) {
+		} else if (jscan_line(t.js, line, len, &reason) != 0) {
+			buf_str(&why, reason);
+			rc = REC_BAD;
+		} else if (jscan_is_control(t.js)) {
 			/* Nothing to act on yet (checkpoints come with the
 			 * exactly-once issue): forward in order. */
 			t.st.control++;
-			json_object_put(root);
-			root = NULL;
 			rc = nd_put(t.out, line, len);
 		} else {
-			if (root == NULL) {
-				rc = REC_BAD;
-			} else {
-				rc = on_record(&t, root, line, len, &why, whybuf,
-				    sizeof(whybuf), late);
-				json_object_put(root);
-				root = NULL;
+			rc = on_record(&t, line, len, &why, late);
+		}
+		if (rc == REC_BAD) {
+			if (why.failed) {
+				msg_err("out of memory");
+				status = KP_EXIT_FAILURE;
+				stopped = 1;
+				break;
 			}
-			if (rc == REC_BAD) {
-				if (nd_reject(&rej, nd_name(r), nd_lineno(r),
-				    line, len, "%s", why) != 0) {
-					status = rej.failed ? KP_EXIT_FAILURE :
-					    KP_EXIT_REJECTED;
-					stopped = 1;
-					break;
-				}
-				continue;
+			if (nd_reject(&rej, nd_name(r), nd_lineno(r), line, len,
+			    "%.*s", (int)why.len, why.p) != 0) {
+				status = rej.failed ? KP_EXIT_FAILURE :
+				    KP_EXIT_REJECTED;
+				stopped = 1;
+				break;
 			}
-			if (rc == REC_LATE) {
-				if (on_late(&t, r, line, len, late,
-				    &status) != 0) {
-					stopped = 1;
-					break;
-				}
-				continue;
+			continue;
+		}
+		if (rc == REC_LATE) {
+			if (on_late(&t, r, line, len, late, &status) != 0) {
+				stopped = 1;
+				break;
 			}
+			continue;
 		}
 		if (rc == ND_EPIPE) {
 			epipe = 1;
@@ -1614,6 +1410,8 @@ main(int argc, char **argv)
 			stopped = 1;
 			break;
 		}
+		if ((t.st.records & 4095) == 0 && progress_due(&t.prog))
+			show_progress(&t, 0);
 	}
 	/* End of input, or SIGINT/SIGTERM (Flink's stop --drain): every open
 	 * window fires.  Not after --strict stopped us, nor after an error:
@@ -1629,6 +1427,7 @@ main(int argc, char **argv)
 		    (unsigned long long)t.st.unfired);
 	}
 
+	show_progress(&t, 1);
 	rc = nd_writer_close(t.out);
 	if (rc == ND_EPIPE)
 		epipe = 1;
@@ -1658,20 +1457,22 @@ main(int argc, char **argv)
 	    t.st.nkeys, t.st.fired - t.st.refired, t.st.refired, t.st.late,
 	    t.st.control, rej.count);
 out:
-	json_object_put(root);
 	if (t.late != NULL)
 		fclose(t.late);
 	nd_writer_free(t.out);
 	nd_reader_free(r);
-	jf_parser_free(&jp);
+	jscan_free(t.js);
 	if (rej.dead != NULL || rej.dead_path != NULL)
 		nd_reject_close(&rej);
 	state_free(&t.st);
-	free(t.sb.p);
+	buf_free(&t.sb);
+	buf_free(&t.tmp);
+	buf_free(&why);
 	free(t.due);
 	jf_path_free(&o.time);
 	jf_path_free(&o.value);
 	jf_path_free(&o.key);
 	jf_path_free(&o.weight);
+	jf_path_free(&o.wfield);
 	return status;
 }

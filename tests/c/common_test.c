@@ -35,8 +35,11 @@
 #include <openssl/evp.h>
 
 #include "b64.h"
+#include "buf.h"
+#include "cli.h"
 #include "http.h"
 #include "jfield.h"
+#include "jscan.h"
 #include "kpl.h"
 #include "kptime.h"
 #include "msg.h"
@@ -603,13 +606,13 @@ dur_is(const char *s, int ok, int64_t want)
 	int64_t got = -77;
 	int rc;
 
-	rc = kpdur_parse(s, &got);
+	rc = cli_parse_duration(s, &got);
 	if (ok) {
-		if (!check(rc == 0 && got == want, "kpdur_parse \"%s\" = %" PRId64,
+		if (!check(rc == 0 && got == want, "cli_parse_duration \"%s\" = %" PRId64,
 		    SHOW(s), want))
 			diag("rc %d, got %" PRId64, rc, got);
 	} else {
-		if (!check(rc == -1 && got == -77, "kpdur_parse rejects \"%s\"",
+		if (!check(rc == -1 && got == -77, "cli_parse_duration rejects \"%s\"",
 		    SHOW(s)))
 			diag("rc %d, got %" PRId64, rc, got);
 	}
@@ -619,14 +622,14 @@ static void
 size_is(const char *s, int ok, uint64_t want)
 {
 	uint64_t got = 77;
-	int rc = kpsize_parse(s, &got);
+	int rc = cli_parse_size(s, &got);
 
 	if (ok) {
-		if (!check(rc == 0 && got == want, "kpsize_parse \"%s\" = %" PRIu64,
+		if (!check(rc == 0 && got == want, "cli_parse_size \"%s\" = %" PRIu64,
 		    SHOW(s), want))
 			diag("rc %d, got %" PRIu64, rc, got);
 	} else {
-		if (!check(rc == -1 && got == 77, "kpsize_parse rejects \"%s\"",
+		if (!check(rc == -1 && got == 77, "cli_parse_size rejects \"%s\"",
 		    SHOW(s)))
 			diag("rc %d, got %" PRIu64, rc, got);
 	}
@@ -636,14 +639,14 @@ static void
 num_is(const char *s, uint64_t max, int ok, uint64_t want)
 {
 	uint64_t got = 77;
-	int rc = kpnum_parse(s, max, &got);
+	int rc = cli_parse_count(s, max, &got);
 
 	if (ok) {
-		if (!check(rc == 0 && got == want, "kpnum_parse \"%s\" (max %" PRIu64
+		if (!check(rc == 0 && got == want, "cli_parse_count \"%s\" (max %" PRIu64
 		    ") = %" PRIu64, SHOW(s), max, want))
 			diag("rc %d, got %" PRIu64, rc, got);
 	} else {
-		if (!check(rc == -1 && got == 77, "kpnum_parse rejects \"%s\" (max %"
+		if (!check(rc == -1 && got == 77, "cli_parse_count rejects \"%s\" (max %"
 		    PRIu64 ")", SHOW(s), max))
 			diag("rc %d, got %" PRIu64, rc, got);
 	}
@@ -654,7 +657,7 @@ test_units(void)
 {
 	int64_t d = -77;
 
-	section("kpdur_parse");
+	section("cli_parse_duration");
 	dur_is("1m30s", 1, 90000);
 	dur_is("250ms", 1, 250);
 	dur_is("1.5s", 1, 1500);
@@ -692,9 +695,9 @@ test_units(void)
 	dur_is("1mss", 0, 0);
 	dur_is("99999999999999999999d", 0, 0);
 	dur_is("1e400s", 0, 0);
-	check(kpdur_parse(NULL, &d) == -1 && d == -77, "kpdur_parse rejects NULL");
+	check(cli_parse_duration(NULL, &d) == -1 && d == -77, "cli_parse_duration rejects NULL");
 
-	section("kpsize_parse");
+	section("cli_parse_size");
 	size_is("0", 1, 0);
 	size_is("123", 1, 123);
 	size_is("10B", 1, 10);
@@ -731,7 +734,7 @@ test_units(void)
 	size_is("17179869184GiB", 0, 0);
 	size_is("20000000000G", 0, 0);
 
-	section("kpnum_parse");
+	section("cli_parse_count");
 	num_is("0", 10, 1, 0);
 	num_is("42", 100, 1, 42);
 	num_is("10", 10, 1, 10);
@@ -751,8 +754,8 @@ test_units(void)
 	{
 		uint64_t v = 77;
 
-		check(kpnum_parse(NULL, 10, &v) == -1 && v == 77,
-		    "kpnum_parse rejects NULL");
+		check(cli_parse_count(NULL, 10, &v) == -1 && v == 77,
+		    "cli_parse_count rejects NULL");
 	}
 }
 
@@ -1605,14 +1608,14 @@ jstr_is(const char *in, size_t n, const char *want)
 
 	path = writer_file("jstr", &fd);
 	w = nd_writer_new(fd);
-	nd_append_jstr(w, b, n);
+	buf_jstr(nd_buf(w), b, n);
 	nd_end(w);
 	nd_writer_close(w);
 	nd_writer_free(w);
 	got = slurp(path, &len);
 	if (!check(got != NULL && len == strlen(want) + 1 &&
 	    memcmp(got, want, len - 1) == 0 && got[len - 1] == '\n',
-	    "nd_append_jstr \"%s\" = %s", show(in, n), show(want, strlen(want))))
+	    "buf_jstr \"%s\" = %s", show(in, n), show(want, strlen(want))))
 		diag("got %s", got ? show(got, len) : "(none)");
 	/* and json-c reads back the same bytes */
 	if (got != NULL) {
@@ -1621,7 +1624,7 @@ jstr_is(const char *in, size_t n, const char *want)
 		check(o != NULL && json_object_is_type(o, json_type_string) &&
 		    (size_t)json_object_get_string_len(o) == n &&
 		    memcmp(json_object_get_string(o), in, n) == 0,
-		    "nd_append_jstr \"%s\" reads back as the input", show(in, n));
+		    "buf_jstr \"%s\" reads back as the input", show(in, n));
 		json_object_put(o);
 	}
 	free(got);
@@ -1631,7 +1634,7 @@ jstr_is(const char *in, size_t n, const char *want)
 
 static char dbl_out[64];
 
-/* nd_append_double(v) as written (no newline), into dbl_out. */
+/* buf_double(v) as written (no newline), into dbl_out. */
 static const char *
 dbl(double v)
 {
@@ -1642,7 +1645,7 @@ dbl(double v)
 
 	path = writer_file("dbl", &fd);
 	w = nd_writer_new(fd);
-	nd_append_double(w, v);
+	buf_double(nd_buf(w), v);
 	nd_end(w);
 	nd_writer_close(w);
 	nd_writer_free(w);
@@ -1662,7 +1665,7 @@ dbl_is(double v, const char *want)
 {
 	const char *got = dbl(v);
 
-	if (!check(strcmp(got, want) == 0, "nd_append_double %.17g = %s", v,
+	if (!check(strcmp(got, want) == 0, "buf_double %.17g = %s", v,
 	    want))
 		diag("got %s", got);
 }
@@ -1678,15 +1681,15 @@ test_writer(void)
 	section("nd_writer: whole records");
 	path = writer_file("w1", &fd);
 	w = nd_writer_new(fd);
-	nd_lit(w, "{\"a\":");
+	buf_lit(nd_buf(w), "{\"a\":");
 	rc = nd_flush(w);
 	got = slurp(path, &len);
 	check(rc == 0 && got != NULL && len == 0,
 	    "a record under construction is not written by nd_flush");
 	free(got);
-	nd_lit(w, "1}");
+	buf_lit(nd_buf(w), "1}");
 	nd_end(w);
-	nd_append(w, "{\"partial\"", 10);
+	buf_add(nd_buf(w), "{\"partial\"", 10);
 	nd_flush(w);
 	got = slurp(path, &len);
 	check(got != NULL && len == 8 && memcmp(got, "{\"a\":1}\n", 8) == 0,
@@ -1695,9 +1698,9 @@ test_writer(void)
 	free(got);
 	nd_discard(w);
 	nd_put(w, "{\"b\":2}", 7);
-	nd_appendf(w, "{\"n\":%d,\"s\":\"%s\"}", 42, "x");
+	buf_printf(nd_buf(w), "{\"n\":%d,\"s\":\"%s\"}", 42, "x");
 	nd_end(w);
-	nd_lit(w, "{\"dropped\":");
+	buf_lit(nd_buf(w), "{\"dropped\":");
 	rc = nd_writer_close(w);
 	check(rc == 0 && nd_writer_status(w) == 0, "nd_writer_close returns 0");
 	nd_writer_free(w);
@@ -1847,7 +1850,7 @@ test_writer(void)
 			json_object_put(o);
 			n++;
 		}
-		check(bad == 0, "nd_append_double round trip of %d doubles", n);
+		check(bad == 0, "buf_double round trip of %d doubles", n);
 	}
 
 	section("nd_writer: EPIPE and errors");
@@ -1991,7 +1994,7 @@ test_reject(void)
 		free(big);
 	}
 
-	section("nd_is_control");
+	section("jscan_kind: control lines");
 	{
 		static const struct {
 			const char *line;
@@ -2028,10 +2031,13 @@ test_reject(void)
 		for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 			size_t n = strlen(cases[k].line);
 			char *b = exact(cases[k].line, n);
-			int got = nd_is_control(b, n);
+			struct jscan *js = jscan_new();
+			const char *why;
+			int got = js != NULL && jscan_kind(js, b, n, &why) == 1;
 
-			check(got == cases[k].want, "nd_is_control \"%s\" is %s",
-			    show(b, n), cases[k].want ? "true" : "false");
+			check(got == cases[k].want, "jscan_kind \"%s\" is %s",
+			    show(b, n), cases[k].want ? "control" : "not control");
+			jscan_free(js);
 			free(b);
 		}
 	}

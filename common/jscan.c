@@ -1,0 +1,721 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jfield.h"
+#include "jscan.h"
+
+struct want {
+	const struct jf_path *p;
+	size_t *seglen;     /* length of each segment, compared first */
+};
+
+struct jscan {
+	struct want w[JSCAN_MAX_FIELDS];
+	size_t nw;
+	struct jscan_field f[JSCAN_MAX_FIELDS];
+	struct jf_parser jp;    /* words the errors of refused lines */
+	int jp_ready;
+	struct buf key;         /* a member name with escapes, decoded */
+	char why[160];
+	size_t brace;
+	int empty;
+	int control;
+};
+
+/* The cursor of one scan. */
+struct sc {
+	struct jscan *s;
+	const char *base, *p, *end;
+	const char *err;        /* why the scanner refused the line */
+	size_t members;         /* of the top-level object */
+	int all_kinpipe;
+};
+
+struct jscan *
+jscan_new(void)
+{
+	return calloc(1, sizeof(struct jscan));
+}
+
+void
+jscan_free(struct jscan *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nw; i++)
+		free(s->w[i].seglen);
+	if (s->jp_ready)
+		jf_parser_free(&s->jp);
+	buf_free(&s->key);
+	free(s);
+}
+
+int
+jscan_want(struct jscan *s, const struct jf_path *p)
+{
+	struct want *w;
+	size_t i;
+
+	if (s->nw >= JSCAN_MAX_FIELDS || p->n == 0)
+		return -1;
+	w = &s->w[s->nw];
+	w->seglen = calloc(p->n, sizeof(size_t));
+	if (w->seglen == NULL)
+		return -1;
+	for (i = 0; i < p->n; i++)
+		w->seglen[i] = strlen(p->seg[i]);
+	w->p = p;
+	return (int)s->nw++;
+}
+
+const struct jscan_field *
+jscan_get(const struct jscan *s, int i)
+{
+	return &s->f[i];
+}
+
+int
+jscan_is_control(const struct jscan *s)
+{
+	return s->control;
+}
+
+size_t
+jscan_brace(const struct jscan *s)
+{
+	return s->brace;
+}
+
+int
+jscan_empty(const struct jscan *s)
+{
+	return s->empty;
+}
+
+/* ---- the scanner ---- */
+
+size_t
+jscan_utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t k, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < k || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < k; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return k;
+}
+
+static int
+fail(struct sc *c, const char *why)
+{
+	if (c->err == NULL)
+		c->err = why;
+	return -1;
+}
+
+static void
+ws(struct sc *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' ||
+	    *c->p == '\n' || *c->p == '\r'))
+		c->p++;
+}
+
+static int
+is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static int
+is_hex(char ch)
+{
+	return is_digit(ch) || (ch >= 'a' && ch <= 'f') ||
+	    (ch >= 'A' && ch <= 'F');
+}
+
+/*
+ * A string at c->p ('"').  On success *s, *n are its raw content (between
+ * the quotes) and *escaped says whether it holds a backslash.
+ */
+static int
+scan_string(struct sc *c, const char **s, size_t *n, int *escaped)
+{
+	const char *p = c->p + 1;
+	size_t k;
+
+	*escaped = 0;
+	for (;;) {
+		/* The common case first: plain printable ASCII. */
+		while (p < c->end && (unsigned char)*p >= 0x20 &&
+		    (unsigned char)*p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p >= c->end)
+			return fail(c, "unterminated string");
+		if (*p == '"')
+			break;
+		if (*p == '\\') {
+			*escaped = 1;
+			if (p + 1 >= c->end)
+				return fail(c, "unterminated string");
+			if (p[1] == 'u') {
+				if (c->end - p < 6 || !is_hex(p[2]) ||
+				    !is_hex(p[3]) || !is_hex(p[4]) ||
+				    !is_hex(p[5]))
+					return fail(c, "invalid string sequence");
+				p += 6;
+			} else if (p[1] != '\0' && strchr("\"\\/bfnrt", p[1])) {
+				p += 2;
+			} else {
+				return fail(c, "invalid string sequence");
+			}
+			continue;
+		}
+		if ((unsigned char)*p < 0x20)
+			return fail(c, "control character in a string");
+		k = jscan_utf8_len((const unsigned char *)p,
+		    (size_t)(c->end - p));
+		if (k == 0)
+			return fail(c, "invalid UTF-8");
+		p += k;
+	}
+	*s = c->p + 1;
+	*n = (size_t)(p - (c->p + 1));
+	c->p = p + 1;
+	return 0;
+}
+
+/* A number by RFC 8259's grammar. */
+static int
+scan_number(struct sc *c)
+{
+	const char *p = c->p;
+
+	if (p < c->end && *p == '-')
+		p++;
+	if (p < c->end && *p == '0')
+		p++;
+	else if (p < c->end && *p >= '1' && *p <= '9')
+		while (p < c->end && is_digit(*p))
+			p++;
+	else
+		return fail(c, "unexpected character");
+	if (p < c->end && *p == '.') {
+		if (++p >= c->end || !is_digit(*p))
+			return fail(c, "digit expected after '.'");
+		while (p < c->end && is_digit(*p))
+			p++;
+	}
+	if (p < c->end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < c->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= c->end || !is_digit(*p))
+			return fail(c, "digit expected in the exponent");
+		while (p < c->end && is_digit(*p))
+			p++;
+	}
+	c->p = p;
+	return 0;
+}
+
+static int
+scan_literal(struct sc *c, const char *lit, size_t n)
+{
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, lit, n) != 0)
+		return fail(c, "unexpected character");
+	c->p += n;
+	return 0;
+}
+
+static unsigned
+hex4(const char *p)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char ch = p[i];
+
+		v = v * 16 + (unsigned)(is_digit(ch) ? ch - '0' :
+		    (ch | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+static void
+put_utf8(struct buf *b, unsigned cp)
+{
+	char u[4];
+
+	if (cp < 0x80) {
+		buf_char(b, (char)cp);
+		return;
+	}
+	if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		buf_add(b, u, 2);
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		buf_add(b, u, 3);
+	} else {
+		u[0] = (char)(0xf0 | cp >> 18);
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		buf_add(b, u, 4);
+	}
+}
+
+/*
+ * Decodes the raw content of a valid JSON string (between its quotes) into
+ * out, as json-c does: a surrogate pair is one code point, a lone
+ * surrogate is U+FFFD.
+ */
+static void
+unescape(const char *s, size_t n, struct buf *out)
+{
+	size_t i = 0, from = 0;
+
+	while (i < n) {
+		unsigned cp;
+
+		if (s[i] != '\\') {
+			i++;
+			continue;
+		}
+		buf_add(out, s + from, i - from);
+		if (s[i + 1] != 'u') {
+			static const char in[] = "\"\\/bfnrt";
+			static const char to[] = "\"\\/\b\f\n\r\t";
+
+			buf_char(out, to[strchr(in, s[i + 1]) - in]);
+			i += 2;
+			from = i;
+			continue;
+		}
+		cp = hex4(s + i + 2);
+		i += 6;
+		if (cp >= 0xd800 && cp <= 0xdbff && i + 6 <= n &&
+		    s[i] == '\\' && s[i + 1] == 'u') {
+			unsigned lo = hex4(s + i + 2);
+
+			if (lo >= 0xdc00 && lo <= 0xdfff) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) +
+				    (lo - 0xdc00);
+				i += 6;
+			}
+		}
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			cp = 0xfffd;
+		put_utf8(out, cp);
+		from = i;
+	}
+	buf_add(out, s + from, n - from);
+}
+
+static int scan_value(struct sc *c, uint32_t active, size_t depth,
+    size_t nest);
+
+/*
+ * An object at c->p.  active: the wants whose path leads here; depth: how
+ * many of their segments are behind us; nest: containers open around it.
+ * A member that matches a want's segment resets what an earlier duplicate
+ * said (json-c keeps the last).
+ */
+static int
+scan_object(struct sc *c, uint32_t active, size_t depth, size_t nest)
+{
+	struct jscan *s = c->s;
+	int top = nest == 0;
+
+	c->p++;
+	ws(c);
+	if (c->p < c->end && *c->p == '}') {
+		if (top) {
+			s->brace = (size_t)(c->p - c->base);
+			s->empty = 1;
+		}
+		c->p++;
+		return 0;
+	}
+	for (;;) {
+		const char *key, *vstart;
+		size_t klen, i;
+		uint32_t sub = 0, last = 0;
+		int esc;
+
+		if (c->p >= c->end || *c->p != '"')
+			return fail(c, "quoted object property name expected");
+		if (scan_string(c, &key, &klen, &esc) != 0)
+			return -1;
+		if (esc && (active != 0 || top)) {
+			buf_reset(&s->key);
+			unescape(key, klen, &s->key);
+			if (s->key.failed)
+				return fail(c, "out of memory");
+			key = s->key.p;
+			klen = s->key.len;
+		}
+		if (top) {
+			c->members++;
+			if (klen != 9 || memcmp(key, "__kinpipe", 9) != 0)
+				c->all_kinpipe = 0;
+		}
+		ws(c);
+		if (c->p >= c->end || *c->p != ':')
+			return fail(c, "object property name separator ':' "
+			    "expected");
+		c->p++;
+		ws(c);
+		if (c->p >= c->end)
+			return fail(c, "unexpected end of line");
+		vstart = c->p;
+		for (i = 0; active != 0 && i < s->nw; i++) {
+			const struct want *w = &s->w[i];
+			struct jscan_field *f = &s->f[i];
+
+			if (!(active & (1u << i)) || w->seglen[depth] != klen ||
+			    memcmp(w->p->seg[depth], key, klen) != 0)
+				continue;
+			if (depth + 1 == w->p->n) {
+				last |= 1u << i;
+			} else if (*vstart == '{') {
+				f->type = JSCAN_MISSING;
+				sub |= 1u << i;
+			} else {
+				f->type = *vstart == 'n' ? JSCAN_NULL_PATH :
+				    JSCAN_MISSING;
+			}
+		}
+		if (scan_value(c, sub, depth + 1, nest + 1) != 0)
+			return -1;
+		for (i = 0; last != 0 && i < s->nw; i++) {
+			struct jscan_field *f = &s->f[i];
+
+			if (!(last & (1u << i)))
+				continue;
+			f->tok = vstart;
+			f->len = (size_t)(c->p - vstart);
+			f->escaped = 0;
+			switch (*vstart) {
+			case '{': f->type = JSCAN_OBJECT; break;
+			case '[': f->type = JSCAN_ARRAY; break;
+			case 't': f->type = JSCAN_TRUE; break;
+			case 'f': f->type = JSCAN_FALSE; break;
+			case 'n': f->type = JSCAN_NULL; break;
+			case '"':
+				f->type = JSCAN_STRING;
+				f->escaped = memchr(vstart, '\\', f->len) != NULL;
+				break;
+			default: f->type = JSCAN_NUMBER; break;
+			}
+		}
+		ws(c);
+		if (c->p < c->end && *c->p == ',') {
+			c->p++;
+			ws(c);
+			continue;
+		}
+		if (c->p < c->end && *c->p == '}') {
+			if (top)
+				s->brace = (size_t)(c->p - c->base);
+			c->p++;
+			return 0;
+		}
+		return fail(c, c->p >= c->end ? "unexpected end of line" :
+		    "object value separator ',' expected");
+	}
+}
+
+static int
+scan_array(struct sc *c, size_t nest)
+{
+	c->p++;
+	ws(c);
+	if (c->p < c->end && *c->p == ']') {
+		c->p++;
+		return 0;
+	}
+	for (;;) {
+		if (scan_value(c, 0, 0, nest + 1) != 0)
+			return -1;
+		ws(c);
+		if (c->p < c->end && *c->p == ',') {
+			c->p++;
+			ws(c);
+			continue;
+		}
+		if (c->p < c->end && *c->p == ']') {
+			c->p++;
+			return 0;
+		}
+		return fail(c, c->p >= c->end ? "unexpected end of line" :
+		    "array value separator ',' expected");
+	}
+}
+
+static int
+scan_value(struct sc *c, uint32_t active, size_t depth, size_t nest)
+{
+	const char *str;
+	size_t len;
+	int esc;
+
+	if (c->p >= c->end)
+		return fail(c, "unexpected end of line");
+	switch (*c->p) {
+	case '{':
+		if (nest >= JSCAN_MAX_DEPTH)
+			return fail(c, "nesting too deep");
+		return scan_object(c, active, depth, nest);
+	case '[':
+		if (nest >= JSCAN_MAX_DEPTH)
+			return fail(c, "nesting too deep");
+		return scan_array(c, nest);
+	case '"':
+		return scan_string(c, &str, &len, &esc);
+	case 't':
+		return scan_literal(c, "true", 4);
+	case 'f':
+		return scan_literal(c, "false", 5);
+	case 'n':
+		return scan_literal(c, "null", 4);
+	default:
+		return scan_number(c);
+	}
+}
+
+/* Words a refused line's error as json-c does, so every tool reports bad
+ * JSON alike; falls back to the scanner's own reason. */
+static const char *
+refusal(struct jscan *s, const char *line, size_t len, const char *own)
+{
+	struct json_object *o;
+	const char *why = NULL;
+
+	if (len == 0)
+		return "empty line";
+	if (!s->jp_ready) {
+		if (jf_parser_init(&s->jp) != 0)
+			goto own;
+		s->jp_ready = 1;
+	}
+	o = jf_parse_object(&s->jp, line, len, &why);
+	if (o != NULL) {
+		/* json-c took what RFC 8259 does not ("-01"): the scanner's
+		 * verdict stands. */
+		json_object_put(o);
+		goto own;
+	}
+	if (strncmp(why, "invalid JSON", 12) == 0 ||
+	    strcmp(why, "not a JSON object") == 0 ||
+	    strcmp(why, "empty line") == 0)
+		return why;
+	snprintf(s->why, sizeof(s->why), "invalid JSON: %s", why);
+	return s->why;
+own:
+	snprintf(s->why, sizeof(s->why), "invalid JSON: %s", own);
+	return s->why;
+}
+
+int
+jscan_line(struct jscan *s, const char *line, size_t len, const char **why)
+{
+	struct sc c;
+	size_t i;
+
+	memset(&c, 0, sizeof(c));
+	c.s = s;
+	c.base = c.p = line;
+	c.end = line + len;
+	c.all_kinpipe = 1;
+	for (i = 0; i < s->nw; i++)
+		s->f[i].type = JSCAN_MISSING;
+	s->empty = 0;
+	s->control = 0;
+	ws(&c);
+	if (c.p >= c.end || *c.p != '{') {
+		if (c.p < c.end && (*c.p == '[' || *c.p == '"' ||
+		    *c.p == '-' || is_digit(*c.p) || *c.p == 't' ||
+		    *c.p == 'f' || *c.p == 'n'))
+			c.err = "not a JSON object";
+		else
+			c.err = "unexpected character";
+		goto refused;
+	}
+	if (scan_value(&c, s->nw ? (uint32_t)((1ull << s->nw) - 1) : 0, 0,
+	    0) != 0)
+		goto refused;
+	ws(&c);
+	if (c.p != c.end) {
+		c.err = "trailing characters after the value";
+		goto refused;
+	}
+	s->control = c.members > 0 && c.all_kinpipe;
+	return 0;
+refused:
+	*why = refusal(s, line, len, c.err ? c.err : "unexpected character");
+	return -1;
+}
+
+int
+jscan_kind(struct jscan *s, const char *line, size_t len, const char **why)
+{
+	size_t nw = s->nw;
+	int rc;
+
+	/* No field is looked for. */
+	s->nw = 0;
+	rc = jscan_line(s, line, len, why);
+	s->nw = nw;
+	if (rc != 0)
+		return -1;
+	return s->control;
+}
+
+/* ---- values ---- */
+
+int
+jscan_number(const struct jscan_field *f, double *v, const char **why)
+{
+	double x;
+
+	switch (f->type) {
+	case JSCAN_NUMBER:
+		break;
+	case JSCAN_MISSING:
+		*why = "missing";
+		return -1;
+	case JSCAN_NULL:
+	case JSCAN_NULL_PATH:
+		*why = "null";
+		return -1;
+	default:
+		*why = "not a number";
+		return -1;
+	}
+	/* The token is a valid JSON number followed by a delimiter, so
+	 * strtod stops at its end; it rounds correctly at any length. */
+	x = strtod(f->tok, NULL);
+	if (!isfinite(x)) {
+		*why = "not a finite number";
+		return -1;
+	}
+	/* "-0" as an integer is 0, as json-c reads it. */
+	if (memchr(f->tok, '.', f->len) == NULL &&
+	    memchr(f->tok, 'e', f->len) == NULL &&
+	    memchr(f->tok, 'E', f->len) == NULL)
+		x += 0.0;
+	*v = x;
+	return 0;
+}
+
+int
+jscan_string(const struct jscan_field *f, struct buf *tmp, const char **str,
+    size_t *n)
+{
+	if (f->type != JSCAN_STRING)
+		return -1;
+	if (!f->escaped) {
+		*str = f->tok + 1;
+		*n = f->len - 2;
+		return 0;
+	}
+	buf_reset(tmp);
+	unescape(f->tok + 1, f->len - 2, tmp);
+	if (buf_cstr(tmp) == NULL)
+		return -1;
+	*str = tmp->p;
+	*n = tmp->len;
+	return 0;
+}
+
+int
+jscan_time(const struct jscan_field *f, enum kptime_unit unit,
+    struct buf *tmp, int64_t *ms, const char **why)
+{
+	const char *s;
+	size_t n;
+	double v;
+
+	switch (f->type) {
+	case JSCAN_STRING:
+		if (jscan_string(f, tmp, &s, &n) != 0) {
+			*why = "out of memory";
+			return -1;
+		}
+		return kptime_from_string(s, n, ms, why);
+	case JSCAN_NUMBER:
+		if (jscan_number(f, &v, why) != 0) {
+			*why = "epoch time out of range";
+			return -1;
+		}
+		return kptime_from_number(v, unit, ms, why);
+	case JSCAN_MISSING:
+		*why = "missing";
+		return -1;
+	case JSCAN_NULL:
+	case JSCAN_NULL_PATH:
+		*why = "null";
+		return -1;
+	default:
+		*why = "neither an RFC 3339 string nor an epoch number";
+		return -1;
+	}
+}
+
+void
+jscan_text(const struct jscan_field *f, struct buf *out)
+{
+	const char *p = f->tok, *end = f->tok + f->len, *from = p;
+
+	/* Copy all but the white space between tokens. */
+	while (p < end) {
+		if (*p == '"') {
+			for (p++; *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			p++;
+			continue;
+		}
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+			buf_add(out, from, (size_t)(p - from));
+			while (p < end && (*p == ' ' || *p == '\t' ||
+			    *p == '\n' || *p == '\r'))
+				p++;
+			from = p;
+			continue;
+		}
+		p++;
+	}
+	buf_add(out, from, (size_t)(end - from));
+}
