@@ -60,6 +60,13 @@
 #   kp_unique_name PREFIX
 #                  a name unique to this test run, valid as a stream and as a
 #                  bucket name: lower-case PREFIX, test number, a unique tail.
+#   kp_unit NAME MIN [valgrind]
+#                  runs the TAP unit driver $KP_BUILD_DIR/tests/NAME_test
+#                  (tests/c/NAME_test.c; under ASan+UBSan with
+#                  KP_BUILD=build-asan), or with "valgrind" the driver of the
+#                  normal build under valgrind, and fails unless it ran a plan
+#                  of at least MIN cases, all ok, with no sanitizer or
+#                  valgrind report.  TMPDIR is the test's own folder.
 #
 # Example
 #   load helpers
@@ -177,4 +184,71 @@ kp_unique_name() {
 	[[ $p =~ ^[a-z0-9] ]] || p=t$p
 	printf '%s-%s-%s%s\n' "$p" "${BATS_SUITE_TEST_NUMBER:-0}" "$BASHPID" \
 	    "$((RANDOM % 1000))"
+}
+
+# _kp_tap_complete MIN: $output is a whole TAP run: a plan of at least MIN
+# cases, as many ok lines as planned, no "not ok".
+_kp_tap_complete() {
+	local min=$1 plan oks fails
+	plan=$(grep -aE '^1\.\.[0-9]+$' <<<"$output" | tail -n 1)
+	plan=${plan#1..}
+	oks=$(grep -acE '^ok [0-9]+( |$)' <<<"$output" || true)
+	fails=$(grep -acE '^not ok [0-9]+' <<<"$output" || true)
+	if [[ -z $plan ]]; then
+		echo "no TAP plan in the output" >&2
+		return 1
+	fi
+	if ((fails > 0)); then
+		echo "$fails failed:" >&2
+		grep -a -A3 '^not ok' <<<"$output" >&2
+		return 1
+	fi
+	if ((plan < min)); then
+		echo "only $plan cases, expected at least $min" >&2
+		return 1
+	fi
+	if ((oks != plan)); then
+		echo "$oks ok lines for a plan of $plan" >&2
+		return 1
+	fi
+}
+
+kp_unit() {
+	local name=$1 min=$2 mode=${3:-} bin
+	export TMPDIR=${BATS_TEST_TMPDIR:-${TMPDIR:-/tmp}}
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	if [[ $mode == valgrind ]]; then
+		command -v valgrind >/dev/null ||
+		    skip "valgrind is not installed (make deps installs it)"
+		bin=$KP_ROOT/build/tests/${name}_test
+	else
+		bin=$KP_BUILD_DIR/tests/${name}_test
+	fi
+	[[ -x $bin ]] || {
+		echo "missing $bin: run make (make asan for build-asan)" >&2
+		return 1
+	}
+	if [[ $mode == valgrind ]]; then
+		run --separate-stderr valgrind -q --error-exitcode=99 \
+		    --leak-check=full \
+		    --errors-for-leak-kinds=definite,indirect,possible \
+		    --show-leak-kinds=definite,indirect,possible "$bin"
+	else
+		run --separate-stderr "$bin"
+	fi
+	if ((status != 0)); then
+		printf '%s\n' "$stderr" | head -n 60 >&2
+	fi
+	printf '%s\n' "$output" | tail -n 3
+	_kp_tap_complete "$min" || return 1
+	[[ $status -eq 0 ]] || {
+		echo "$bin exited with status $status" >&2
+		return 1
+	}
+	if [[ $stderr == *"runtime error"* || $stderr == *"AddressSanitizer"* ||
+	    $stderr == *"LeakSanitizer"* || $stderr == *"definitely lost"* ]]; then
+		printf '%s\n' "$stderr" | head -n 60 >&2
+		return 1
+	fi
 }

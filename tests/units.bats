@@ -1,0 +1,18 @@
+#!/usr/bin/env bats
+# The unit drivers of the modules of libkinpipe (tests/c/NAME_test.c), one
+# pair of tests each: the driver of $KP_BUILD as it is (under ASan+UBSan
+# with KP_BUILD=build-asan), and the driver of the normal build under
+# valgrind.  Each must run at least as many cases as named here, all ok:
+# a driver that stops early, or a build that lost most of its cases, fails.
+# (common_test, sigv4_test and creds_test have files of their own.)
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+@test "unit: buf" { kp_unit buf 60; }
+@test "unit under valgrind: buf" { kp_unit buf 60 valgrind; }
+@test "unit: jscan" { kp_unit jscan 400; }
+@test "unit under valgrind: jscan" { kp_unit jscan 400 valgrind; }
+@test "unit: cli" { kp_unit cli 80; }
+@test "unit under valgrind: cli" { kp_unit cli 80 valgrind; }
