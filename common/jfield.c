@@ -88,6 +88,17 @@ jf_get(struct json_object *root, const struct jf_path *p)
 	return o;
 }
 
+const char *
+jf_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 int
 jf_parser_init(struct jf_parser *jp)
 {

@@ -27,6 +27,10 @@ void jf_path_free(struct jf_path *p);
  * object.  Borrowed reference. */
 struct json_object *jf_get(struct json_object *root, const struct jf_path *p);
 
+/* The string member key of o (an object), or NULL when o is NULL, the
+ * member is absent or it is not a string.  Borrowed from o. */
+const char *jf_str(struct json_object *o, const char *key);
+
 /* One reused tokener, strict JSON (no NaN/Infinity literals), UTF-8 checked. */
 struct jf_parser {
 	struct json_tokener *tok;

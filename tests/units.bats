@@ -16,3 +16,5 @@ load helpers
 @test "unit under valgrind: jscan" { kp_unit jscan 400 valgrind; }
 @test "unit: cli" { kp_unit cli 80; }
 @test "unit under valgrind: cli" { kp_unit cli 80 valgrind; }
+@test "unit: htab" { kp_unit htab 40; }
+@test "unit under valgrind: htab" { kp_unit htab 40 valgrind; }
