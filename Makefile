@@ -43,7 +43,8 @@ $(BUILD)/libkinpipe.a: $(LIBOBJ)
 $(BUILD)/bin/%: tools/%.c $(BUILD)/libkinpipe.a $(wildcard common/*.h) | $(BUILD)/bin
 	$(CC) $(KPCFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libkinpipe.a $(KPLIBS) $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/c/%.c $(BUILD)/libkinpipe.a $(wildcard common/*.h) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/c/%.c $(BUILD)/libkinpipe.a $(wildcard common/*.h) \
+    $(wildcard tests/c/*.h) | $(BUILD)/tests
 	$(CC) $(KPCFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libkinpipe.a $(KPLIBS) $(LDFLAGS)
 
 $(BUILD)/obj $(BUILD)/bin $(BUILD)/tests:

@@ -34,7 +34,8 @@ buf_reserve(struct buf *b, size_t n)
 		return -1;
 	if (n <= b->cap - b->len)
 		return 0;
-	if (n > SIZE_MAX / 2 - b->len) {
+	/* Bounded so that the doubling below cannot overflow. */
+	if (n > SIZE_MAX / 4 - b->len) {
 		b->failed = 1;
 		return -1;
 	}

@@ -423,7 +423,7 @@ shared(struct cli *c, int id, const char *arg)
 		c->strict = 1;
 		break;
 	case O_MAX_LINE:
-		rc = cli_size(c, arg, 1, 0x7ffffffe, &n);
+		rc = cli_size(c, arg, 1, 1ULL << 30, &n);
 		c->max_line = (size_t)n;
 		break;
 	case O_PROGRESS:
@@ -484,7 +484,7 @@ cli_parse(struct cli *c, int argc, char **argv)
 		n = add_options(lo, n, aws);
 	memset(&lo[n], 0, sizeof(lo[n]));
 	opterr = 0; /* our own messages, naming the option */
-	optind = 1;
+	optind = 0; /* GNU: a full reset, also after an error mid-argument */
 	for (;;) {
 		li = -1;
 		ch = getopt_long(argc, argv, ":hqv", lo, &li);

@@ -7,7 +7,7 @@ uint64_t
 htab_hash(const void *key, size_t len)
 {
 	const unsigned char *p = key;
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a offset basis */
 	size_t i;
 
 	for (i = 0; i < len; i++)

@@ -157,11 +157,54 @@ has_nonfinite_literal(struct json_object *o)
 	}
 }
 
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Why a number token json-c took is not one by RFC 8259's grammar, or
+ * NULL.  json-c takes leading zeros ("00", "012.5", "-01"), a sign without
+ * digits before the point ("-.5") and a point without digits after it. */
+static const char *
+number_why(const char *t, size_t n)
+{
+	size_t i = 0;
+
+	if (i < n && t[i] == '-')
+		i++;
+	if (i < n && t[i] == '0')
+		i++;
+	else if (i < n && t[i] >= '1' && t[i] <= '9')
+		while (i < n && is_digit(t[i]))
+			i++;
+	else if (i < n && t[i] == '.')
+		return i > 0 ? "invalid JSON: number expected" :
+		    "invalid JSON: unexpected character";
+	else
+		return "invalid JSON: number expected";
+	if (i < n && t[i] == '.') {
+		if (++i >= n || !is_digit(t[i]))
+			return "invalid JSON: digit expected after '.'";
+		while (i < n && is_digit(t[i]))
+			i++;
+	}
+	if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+		i++;
+		if (i < n && (t[i] == '+' || t[i] == '-'))
+			i++;
+		if (i >= n || !is_digit(t[i]))
+			return "invalid JSON: number expected";
+		while (i < n && is_digit(t[i]))
+			i++;
+	}
+	return i == n ? NULL : "invalid JSON: number expected";
+}
+
 /*
  * What json-c takes even in strict mode but RFC 8259 does not: a
  * single-quoted member name, a raw control character in a string, a number
- * ending in '.' ("1.", "1.e5") or with a leading zero after its sign ("-01"),
- * and UTF-8 that is overlong, a surrogate or
+ * not by RFC 8259's grammar ("1.", "1.e5", "-01", "00", "-.5"), and UTF-8 that is overlong, a surrogate or
  * above U+10FFFF.  The tools pass accepted lines on verbatim, so such a line
  * would reach the next stage as invalid JSON.  One pass over a line json-c
  * accepted; returns a reason or NULL.
@@ -196,12 +239,18 @@ rfc8259_check(const char *line, size_t len)
 			i++;
 		} else if (c == '\'') {
 			return "invalid JSON: single-quoted string";
-		} else if (c == '.' && (i + 1 >= len || p[i + 1] < '0' ||
-		    p[i + 1] > '9')) {
-			return "invalid JSON: digit expected after '.'";
-		} else if (c == '-' && i + 2 < len && p[i + 1] == '0' &&
-		    p[i + 2] >= '0' && p[i + 2] <= '9') {
-			return "invalid JSON: number expected";
+		} else if (c == '-' || (c >= '0' && c <= '9') || c == '.') {
+			size_t n = 0;
+			const char *why;
+
+			while (i + n < len && strchr("+-0123456789.eE", line[i + n]) &&
+			    line[i + n] != '\0')
+				n++;
+			why = number_why(line + i, n);
+
+			if (why != NULL)
+				return why;
+			i += n;
 		} else {
 			i++;
 		}

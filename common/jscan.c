@@ -607,6 +607,7 @@ jscan_kind(struct jscan *s, const char *line, size_t len, const char **why)
 int
 jscan_number(const struct jscan_field *f, double *v, const char **why)
 {
+	char small[64];
 	double x;
 
 	switch (f->type) {
@@ -623,9 +624,22 @@ jscan_number(const struct jscan_field *f, double *v, const char **why)
 		*why = "not a number";
 		return -1;
 	}
-	/* The token is a valid JSON number followed by a delimiter, so
-	 * strtod stops at its end; it rounds correctly at any length. */
-	x = strtod(f->tok, NULL);
+	/* strtod rounds correctly at any length; it reads a NUL-terminated
+	 * copy, so it never looks past the token. */
+	if (f->len < sizeof(small)) {
+		memcpy(small, f->tok, f->len);
+		small[f->len] = '\0';
+		x = strtod(small, NULL);
+	} else {
+		char *big = strndup(f->tok, f->len);
+
+		if (big == NULL) {
+			*why = "out of memory";
+			return -1;
+		}
+		x = strtod(big, NULL);
+		free(big);
+	}
 	if (!isfinite(x)) {
 		*why = "not a finite number";
 		return -1;

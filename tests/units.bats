@@ -12,9 +12,9 @@ load helpers
 
 @test "unit: buf" { kp_unit buf 60; }
 @test "unit under valgrind: buf" { kp_unit buf 60 valgrind; }
-@test "unit: jscan" { kp_unit jscan 400; }
-@test "unit under valgrind: jscan" { kp_unit jscan 400 valgrind; }
-@test "unit: cli" { kp_unit cli 80; }
-@test "unit under valgrind: cli" { kp_unit cli 80 valgrind; }
+@test "unit: jscan" { kp_unit jscan 180; }
+@test "unit under valgrind: jscan" { kp_unit jscan 180 valgrind; }
+@test "unit: cli" { kp_unit cli 70; }
+@test "unit under valgrind: cli" { kp_unit cli 70 valgrind; }
 @test "unit: htab" { kp_unit htab 40; }
 @test "unit under valgrind: htab" { kp_unit htab 40 valgrind; }
