@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # The man pages against the tools: mandoc -Tlint clean, the options of
 # --help and of the page's OPTIONS the same, the SYNOPSIS equal to the USAGE
-# line (of --help and of a usage error), the sections every page has, and
-# --version.  One test per tool and check, so that a failure names both.
+# line (of --help and of a usage error), the sections every page has,
+# --version, -h as --help, and a configuration error without the usage
+# line.  One test per tool and check, so that a failure names both.  (The
+# tools' own test files do not repeat these checks.)
 #
 # The tools are those of tools/*.c plus the ones listed in TOOLS below: a
 # tool whose source, binary or page is missing fails its tests with a
@@ -194,10 +196,27 @@ check_version() {
 	assert_success
 	assert_output "$1 $version"
 	[[ -z $stderr ]]
-	# --help: stdout, exit 0
+	# --help: stdout, exit 0; -h is the same
 	run --separate-stderr "$BIN" --help
 	assert_success
 	[[ -n $output && -z $stderr ]]
+	local help=$output
+	run --separate-stderr "$BIN" -h
+	assert_success
+	assert_output "$help"
+}
+
+# A configuration error (here a dead-letter file that cannot be opened):
+# exit 2, nothing on stdout, the reason alone on stderr, no usage line.
+# ARGS are what TOOL needs besides (a stream name, a destination).
+check_config_error() {
+	local t=$1
+	shift
+	need_tool "$t"
+	run --separate-stderr "$BIN" "$@" --dead-letter "$BATS_TEST_TMPDIR/no/such/dir/dead" </dev/null
+	assert_failure 2
+	assert_output ''
+	assert_equal "$stderr" "$t: $BATS_TEST_TMPDIR/no/such/dir/dead: No such file or directory"
 }
 
 @test "every tool in tools/*.c has tests in manpages.bats" {
@@ -232,6 +251,7 @@ check_version() {
 @test "kin-put: a usage error exits 2 with 'kin-put: reason' and the usage line" { check_usage_error kin-put; }
 @test "kin-put(1): sections" { need_tool kin-put; check_sections "$PAGE" "${SECTIONS[@]}"; }
 @test "kin-put: --version and --help" { check_version kin-put; }
+@test "kin-put: a configuration error exits 2 with the reason alone" { check_config_error kin-put --stream s; }
 
 @test "kin-read(1): mandoc -Tlint clean" { check_lint kin-read; }
 @test "kin-read(1): --help options and OPTIONS agree" { check_options kin-read; }
@@ -239,6 +259,7 @@ check_version() {
 @test "kin-read: a usage error exits 2 with 'kin-read: reason' and the usage line" { check_usage_error kin-read; }
 @test "kin-read(1): sections" { need_tool kin-read; check_sections "$PAGE" "${SECTIONS[@]}"; }
 @test "kin-read: --version and --help" { check_version kin-read; }
+@test "kin-read: a configuration error exits 2 with the reason alone" { check_config_error kin-read --stream s; }
 
 @test "window-stats(1): mandoc -Tlint clean" { check_lint window-stats; }
 @test "window-stats(1): --help options and OPTIONS agree" { check_options window-stats; }
@@ -246,6 +267,7 @@ check_version() {
 @test "window-stats: a usage error exits 2 with 'window-stats: reason' and the usage line" { check_usage_error window-stats; }
 @test "window-stats(1): sections" { need_tool window-stats; check_sections "$PAGE" "${SECTIONS[@]}"; }
 @test "window-stats: --version and --help" { check_version window-stats; }
+@test "window-stats: a configuration error exits 2 with the reason alone" { check_config_error window-stats; }
 
 @test "sigma-flag(1): mandoc -Tlint clean" { check_lint sigma-flag; }
 @test "sigma-flag(1): --help options and OPTIONS agree" { check_options sigma-flag; }
@@ -253,6 +275,7 @@ check_version() {
 @test "sigma-flag: a usage error exits 2 with 'sigma-flag: reason' and the usage line" { check_usage_error sigma-flag; }
 @test "sigma-flag(1): sections" { need_tool sigma-flag; check_sections "$PAGE" "${SECTIONS[@]}"; }
 @test "sigma-flag: --version and --help" { check_version sigma-flag; }
+@test "sigma-flag: a configuration error exits 2 with the reason alone" { check_config_error sigma-flag; }
 
 @test "s3-put(1): mandoc -Tlint clean" { check_lint s3-put; }
 @test "s3-put(1): --help options and OPTIONS agree" { check_options s3-put; }
@@ -260,6 +283,7 @@ check_version() {
 @test "s3-put: a usage error exits 2 with 's3-put: reason' and the usage line" { check_usage_error s3-put; }
 @test "s3-put(1): sections" { need_tool s3-put; check_sections "$PAGE" "${SECTIONS[@]}"; }
 @test "s3-put: --version and --help" { check_version s3-put; }
+@test "s3-put: a configuration error exits 2 with the reason alone" { check_config_error s3-put "$BATS_TEST_TMPDIR/dest"; }
 
 @test "kinpipe(7): mandoc -Tlint clean" {
 	local page=$KP_ROOT/man/man7/kinpipe.7
