@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -226,4 +227,19 @@ buf_cstr(struct buf *b)
 		return NULL;
 	b->p[b->len] = '\0';
 	return b->p;
+}
+
+char *
+buf_take(struct buf *b)
+{
+	char *p = NULL;
+
+	if (buf_cstr(b) != NULL) {
+		p = b->p;
+		b->p = NULL;
+	} else {
+		errno = ENOMEM;
+	}
+	buf_free(b);
+	return p;
 }

@@ -68,4 +68,11 @@ void buf_b64(struct buf *b, const void *data, size_t n);
  */
 const char *buf_cstr(struct buf *b);
 
+/*
+ * The bytes as a new NUL-terminated string (free() it), leaving b empty;
+ * NULL with errno ENOMEM when an append failed or memory is short (b is
+ * emptied all the same).
+ */
+char *buf_take(struct buf *b);
+
 #endif

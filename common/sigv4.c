@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "buf.h"
 #include "sigv4.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
@@ -29,85 +30,6 @@
 #define AMZ_DATE_LEN 16   /* 20150830T123600Z */
 #define DATE_STAMP_LEN 8  /* 20150830 */
 #define MAX_EXPIRES 604800UL
-
-/* ---- growable string, errors are sticky and checked once at the end ---- */
-
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-	int err;
-};
-
-static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-	size_t need, cap;
-	char *np;
-
-	if (b->err)
-		return;
-	if (n > (size_t)-1 - b->len - 1) {
-		b->err = ENOMEM;
-		return;
-	}
-	need = b->len + n + 1;
-	if (need > b->cap) {
-		cap = b->cap ? b->cap : 128;
-		while (cap < need)
-			cap = cap > (size_t)-1 / 2 ? need : cap * 2;
-		np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->err = ENOMEM;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_ch(struct buf *b, char c)
-{
-	buf_add(b, &c, 1);
-}
-
-/* Returns the string (caller frees) or NULL with errno set; b is emptied. */
-static char *
-buf_take(struct buf *b)
-{
-	char *p = NULL;
-
-	if (b->err) {
-		errno = b->err;
-		free(b->p);
-	} else if (b->p == NULL) {
-		p = strdup("");
-		if (p == NULL)
-			errno = ENOMEM;
-	} else {
-		p = b->p;
-	}
-	memset(b, 0, sizeof(*b));
-	return p;
-}
-
-static void
-buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 /* ---- character classes: ASCII only, never the locale ---- */
 
@@ -213,7 +135,7 @@ buf_uri_encode(struct buf *b, const char *in, size_t len, int encode_slash)
 		unsigned char c = (unsigned char)in[i];
 
 		if (is_unreserved(c) || (c == '/' && !encode_slash)) {
-			buf_ch(b, (char)c);
+			buf_char(b, (char)c);
 		} else {
 			esc[0] = '%';
 			esc[1] = digits[c >> 4];
@@ -232,7 +154,7 @@ pct_decode(const char *in, size_t len, struct buf *b)
 
 	for (i = 0; i < len; i++) {
 		if (in[i] != '%') {
-			buf_ch(b, in[i]);
+			buf_char(b, in[i]);
 			continue;
 		}
 		hi = len - i < 3 ? -1 : hex_value((unsigned char)in[i + 1]);
@@ -241,7 +163,7 @@ pct_decode(const char *in, size_t len, struct buf *b)
 			errno = EINVAL;
 			goto out;
 		}
-		buf_ch(b, (char)(hi << 4 | lo));
+		buf_char(b, (char)(hi << 4 | lo));
 		i += 2;
 	}
 	ret = 0;
@@ -350,7 +272,7 @@ canonical_uri(const char *path, unsigned flags, struct buf *b)
 	int trailing = 0, ret = -1;
 
 	if (*path == '\0') {
-		buf_ch(b, '/');
+		buf_char(b, '/');
 		ret = 0;
 		goto out;
 	}
@@ -383,18 +305,16 @@ canonical_uri(const char *path, unsigned flags, struct buf *b)
 			if (cut > 0)
 				cut--;
 			norm.len = cut;
-			if (norm.p != NULL)
-				norm.p[cut] = '\0';
 			trailing = 1;
 		} else {
-			buf_ch(&norm, '/');
+			buf_char(&norm, '/');
 			buf_add(&norm, seg, n);
 		}
 	}
 	if (norm.len == 0 || trailing)
-		buf_ch(&norm, '/');
-	if (norm.err) {
-		errno = norm.err;
+		buf_char(&norm, '/');
+	if (norm.failed) {
+		errno = ENOMEM;
 		goto out;
 	}
 	buf_uri_encode(b, norm.p, norm.len, 0);
@@ -487,7 +407,7 @@ qlist_parse(struct qlist *q, const char *query)
 			goto out;
 		if (eq && pct_decode(eq + 1, (size_t)(amp - eq - 1), &value) < 0)
 			goto out;
-		if (name.err || value.err) {
+		if (name.failed || value.failed) {
 			errno = ENOMEM;
 			goto out;
 		}
@@ -521,9 +441,9 @@ canonical_query(struct qlist *q, struct buf *b)
 		qsort(q->v, q->n, sizeof(*q->v), qparam_cmp);
 	for (i = 0; i < q->n; i++) {
 		if (i > 0)
-			buf_ch(b, '&');
+			buf_char(b, '&');
 		buf_str(b, q->v[i].name);
-		buf_ch(b, '=');
+		buf_char(b, '=');
 		buf_str(b, q->v[i].value);
 	}
 }
@@ -573,7 +493,7 @@ hlist_add(struct hlist *h, const char *name, const char *value)
 		h->cap = cap;
 	}
 	for (p = name; *p; p++)
-		buf_ch(&bn, ascii_lower(*p));
+		buf_char(&bn, ascii_lower(*p));
 	/* Trim, and collapse each run of blanks (an obs-fold included) to a
 	 * single space: "Trimall" of the SigV4 canonical headers. */
 	p = value;
@@ -585,9 +505,9 @@ hlist_add(struct hlist *h, const char *name, const char *value)
 	for (; p < end; p++) {
 		if (is_blank((unsigned char)*p)) {
 			if (!is_blank((unsigned char)p[-1]))
-				buf_ch(&bv, ' ');
+				buf_char(&bv, ' ');
 		} else {
-			buf_ch(&bv, *p);
+			buf_char(&bv, *p);
 		}
 	}
 	h->v[h->n].name = buf_take(&bn);
@@ -631,21 +551,21 @@ canonical_headers(struct hlist *h, struct buf *canon, struct buf *signed_hdrs)
 		qsort(h->v, h->n, sizeof(*h->v), chdr_cmp);
 	for (i = 0; i < h->n; i++) {
 		if (i > 0 && strcmp(h->v[i].name, h->v[i - 1].name) == 0) {
-			buf_ch(canon, ',');
+			buf_char(canon, ',');
 			buf_str(canon, h->v[i].value);
 			continue;
 		}
 		if (i > 0) {
-			buf_ch(canon, '\n');
-			buf_ch(signed_hdrs, ';');
+			buf_char(canon, '\n');
+			buf_char(signed_hdrs, ';');
 		}
 		buf_str(canon, h->v[i].name);
-		buf_ch(canon, ':');
+		buf_char(canon, ':');
 		buf_str(canon, h->v[i].value);
 		buf_str(signed_hdrs, h->v[i].name);
 	}
 	if (h->n > 0)
-		buf_ch(canon, '\n');
+		buf_char(canon, '\n');
 }
 
 /*
@@ -661,16 +581,16 @@ canonical_request(const char *method, const char *path, unsigned flags,
 	char *creq = NULL;
 
 	buf_str(&b, method);
-	buf_ch(&b, '\n');
+	buf_char(&b, '\n');
 	if (canonical_uri(path, flags, &b) < 0)
 		goto out;
-	buf_ch(&b, '\n');
+	buf_char(&b, '\n');
 	canonical_query(query, &b);
-	buf_ch(&b, '\n');
+	buf_char(&b, '\n');
 	buf_str(&b, canon_headers);
-	buf_ch(&b, '\n');
+	buf_char(&b, '\n');
 	buf_str(&b, signed_headers);
-	buf_ch(&b, '\n');
+	buf_char(&b, '\n');
 	buf_str(&b, payload_hash);
 	creq = buf_take(&b);
 out:
@@ -693,9 +613,9 @@ string_to_sign(const char *amz_date, const char *scope, const char *creq)
 		goto out;
 	buf_str(&b, ALGORITHM "\n");
 	buf_str(&b, amz_date);
-	buf_ch(&b, '\n');
+	buf_char(&b, '\n');
 	buf_str(&b, scope);
-	buf_ch(&b, '\n');
+	buf_char(&b, '\n');
 	buf_str(&b, hash);
 	sts = buf_take(&b);
 out:
@@ -856,9 +776,9 @@ static void
 query_out(struct buf *b, const char *name, const char *value)
 {
 	if (b->len > 0)
-		buf_ch(b, '&');
+		buf_char(b, '&');
 	buf_str(b, name);
-	buf_ch(b, '=');
+	buf_char(b, '=');
 	buf_uri_encode(b, value, strlen(value), 1);
 }
 
@@ -915,6 +835,51 @@ authorization(struct sigv4_signed *out, const char *credential,
 	return 0;
 }
 
+/* The credential scope "DATE/REGION/SERVICE/aws4_request" and the
+ * credential "KEYID/SCOPE", as new strings.  Returns 0, or -1 (ENOMEM). */
+static int
+credential_scope(const char *date_stamp, const struct sigv4_request *req,
+    const struct sigv4_credentials *cred, char **scope, char **credential)
+{
+	struct buf b = {0};
+
+	buf_str(&b, date_stamp);
+	buf_char(&b, '/');
+	buf_str(&b, req->region);
+	buf_char(&b, '/');
+	buf_str(&b, req->service);
+	buf_str(&b, "/" TERMINATOR);
+	*scope = buf_take(&b);
+	if (*scope == NULL)
+		return -1;
+	buf_str(&b, cred->access_key_id);
+	buf_char(&b, '/');
+	buf_str(&b, *scope);
+	*credential = buf_take(&b);
+	return *credential == NULL ? -1 : 0;
+}
+
+/* The query parameters of a presigned URL that are signed themselves
+ * (every X-Amz-* but the signature; the token unless NULL). */
+static int
+presign_params(struct qlist *ql, const char *credential, const char *amz_date,
+    const char *exp, const char *signed_headers, const char *token)
+{
+	if (qlist_add(ql, "X-Amz-Algorithm", 15, ALGORITHM,
+	    strlen(ALGORITHM)) < 0 ||
+	    qlist_add(ql, "X-Amz-Credential", 16, credential,
+	    strlen(credential)) < 0 ||
+	    qlist_add(ql, "X-Amz-Date", 10, amz_date, AMZ_DATE_LEN) < 0 ||
+	    qlist_add(ql, "X-Amz-Expires", 13, exp, strlen(exp)) < 0 ||
+	    qlist_add(ql, "X-Amz-SignedHeaders", 19, signed_headers,
+	    strlen(signed_headers)) < 0)
+		return -1;
+	if (token != NULL && qlist_add(ql, "X-Amz-Security-Token", 20, token,
+	    strlen(token)) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 sign_request(const struct sigv4_request *req,
     const struct sigv4_credentials *cred, int presign, unsigned long expires,
@@ -922,7 +887,7 @@ sign_request(const struct sigv4_request *req,
 {
 	struct hlist hl = {0};
 	struct qlist ql = {0};
-	struct buf canon = {0}, sh = {0}, scope = {0}, b = {0};
+	struct buf canon = {0}, sh = {0};
 	struct tm tm;
 	char amz_date[AMZ_DATE_LEN + 1], date_stamp[DATE_STAMP_LEN + 1];
 	char hash[SIGV4_SHA256_HEX_LEN + 1], exp[24] = "";
@@ -973,20 +938,8 @@ sign_request(const struct sigv4_request *req,
 		goto out;
 	}
 
-	buf_str(&scope, date_stamp);
-	buf_ch(&scope, '/');
-	buf_str(&scope, req->region);
-	buf_ch(&scope, '/');
-	buf_str(&scope, req->service);
-	buf_str(&scope, "/" TERMINATOR);
-	scope_s = buf_take(&scope);
-	if (scope_s == NULL)
-		goto out;
-	buf_str(&b, cred->access_key_id);
-	buf_ch(&b, '/');
-	buf_str(&b, scope_s);
-	credential = buf_take(&b);
-	if (credential == NULL)
+	if (credential_scope(date_stamp, req, cred, &scope_s,
+	    &credential) < 0)
 		goto out;
 
 	/* The headers to sign: the caller's and those the signer adds. */
@@ -1008,20 +961,9 @@ sign_request(const struct sigv4_request *req,
 	if (qlist_parse(&ql, req->query) < 0)
 		goto out;
 	if (presign) {
-		if (snprintf(exp, sizeof(exp), "%lu", expires) < 0) {
-			errno = EINVAL;
-			goto out;
-		}
-		if (qlist_add(&ql, "X-Amz-Algorithm", 15, ALGORITHM,
-		    strlen(ALGORITHM)) < 0 ||
-		    qlist_add(&ql, "X-Amz-Credential", 16, credential,
-		    strlen(credential)) < 0 ||
-		    qlist_add(&ql, "X-Amz-Date", 10, amz_date, AMZ_DATE_LEN) < 0 ||
-		    qlist_add(&ql, "X-Amz-Expires", 13, exp, strlen(exp)) < 0 ||
-		    qlist_add(&ql, "X-Amz-SignedHeaders", 19, signed_headers,
-		    strlen(signed_headers)) < 0 ||
-		    (sign_token && qlist_add(&ql, "X-Amz-Security-Token", 20,
-		    token, strlen(token)) < 0))
+		snprintf(exp, sizeof(exp), "%lu", expires);
+		if (presign_params(&ql, credential, amz_date, exp,
+		    signed_headers, sign_token ? token : NULL) < 0)
 			goto out;
 	}
 
@@ -1062,8 +1004,6 @@ out:
 	qlist_free(&ql);
 	buf_free(&canon);
 	buf_free(&sh);
-	buf_free(&scope);
-	buf_free(&b);
 	free(signed_headers);
 	free(canon_headers);
 	free(scope_s);
