@@ -5,6 +5,7 @@
  *
  *   buf_test [-v]
  */
+#include <errno.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -197,6 +198,21 @@ test_growth(void)
 	check(b.len == 0 && !b.failed, "appending nothing is fine");
 	buf_char(&b, 'c');
 	check(b.len == 1 && b.p[0] == 'c', "buf_char");
+	{
+		char *t = buf_take(&b);
+
+		check(t != NULL && strcmp(t, "c") == 0 && b.p == NULL &&
+		    b.len == 0, "buf_take hands the string over, b is empty");
+		free(t);
+		t = buf_take(&b);
+		check(t != NULL && *t == '\0', "buf_take of nothing is \"\"");
+		free(t);
+		b.failed = 1;
+		errno = 0;
+		t = buf_take(&b);
+		check(t == NULL && errno == ENOMEM && !b.failed,
+		    "buf_take after a failure: NULL, ENOMEM, b emptied");
+	}
 	buf_free(&b);
 }
 
