@@ -7,13 +7,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "awsconf.h"
+#include "msg.h"
 
 /* The files are a few lines; anything this big is not a config file. */
 #define MAX_FILE_LINES 100000
@@ -39,18 +39,6 @@ struct awsconf {
 	const char *section[2];     /* the profile's section in each file */
 };
 
-static void
-seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 static char *
 xstrndup(const char *s, size_t n)
 {
@@ -63,8 +51,8 @@ xstrndup(const char *s, size_t n)
 	return p;
 }
 
-static const char *
-env_nonempty(const char *name)
+const char *
+awsconf_env(const char *name)
 {
 	const char *v = getenv(name);
 
@@ -257,7 +245,7 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 			rc = 0;
 			goto out;
 		}
-		seterr(err, errsz, "cannot open %s: %s", f->path,
+		msg_seterr(err, errsz, "cannot open %s: %s", f->path,
 		    strerror(errno));
 		goto out;
 	}
@@ -266,15 +254,15 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 		got = getline(&line, &linecap, fp);
 		if (got < 0) {
 			if (ferror(fp)) {
-				seterr(err, errsz, "cannot read %s: %s",
+				msg_seterr(err, errsz, "cannot read %s: %s",
 				    f->path, strerror(errno ? errno : EIO));
 				goto out;
 			}
 			break;
 		}
 		if (++lineno > MAX_FILE_LINES) {
-			seterr(err, errsz, "%s: more than %d lines", f->path,
-			    MAX_FILE_LINES);
+			msg_seterr(err, errsz, "%s: more than %d lines",
+			    f->path, MAX_FILE_LINES);
 			goto out;
 		}
 		n = (size_t)got;
@@ -288,7 +276,8 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 		    p[n - 1] == ' ' || p[n - 1] == '\t'))
 			n--;
 		if (memchr(p, '\0', n) != NULL) {
-			seterr(err, errsz, "%s:%zu: NUL byte", f->path, lineno);
+			msg_seterr(err, errsz, "%s:%zu: NUL byte", f->path,
+			    lineno);
 			goto out;
 		}
 		for (indent = 0; indent < n && (p[indent] == ' ' ||
@@ -308,8 +297,9 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 				if (r == -2)
 					goto nomem;
 				if (r < 0) {
-					seterr(err, errsz, "%s:%zu: expected "
-					    "'key = value' in a sub-property",
+					msg_seterr(err, errsz, "%s:%zu: "
+					    "expected 'key = value' in a "
+					    "sub-property",
 					    f->path, lineno);
 					goto out;
 				}
@@ -339,7 +329,7 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 			size_t nn, rn;
 
 			if (close == NULL) {
-				seterr(err, errsz, "%s:%zu: section header "
+				msg_seterr(err, errsz, "%s:%zu: section header "
 				    "without ']'", f->path, lineno);
 				goto out;
 			}
@@ -347,14 +337,14 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 			rn = n - (size_t)(rest - p);
 			rest = trim(rest, &rn);
 			if (rn > 0 && *rest != '#' && *rest != ';') {
-				seterr(err, errsz, "%s:%zu: text after a "
+				msg_seterr(err, errsz, "%s:%zu: text after a "
 				    "section header", f->path, lineno);
 				goto out;
 			}
 			nn = (size_t)(close - p) - 1;
 			name = trim(p + 1, &nn);
 			if (nn == 0) {
-				seterr(err, errsz, "%s:%zu: empty section "
+				msg_seterr(err, errsz, "%s:%zu: empty section "
 				    "name", f->path, lineno);
 				goto out;
 			}
@@ -368,7 +358,7 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 			continue;
 		}
 		if (section == NULL) {
-			seterr(err, errsz, "%s:%zu: property before any "
+			msg_seterr(err, errsz, "%s:%zu: property before any "
 			    "[section]", f->path, lineno);
 			goto out;
 		}
@@ -376,7 +366,7 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 		if (r == -2)
 			goto nomem;
 		if (r < 0) {
-			seterr(err, errsz, "%s:%zu: expected 'key = value'",
+			msg_seterr(err, errsz, "%s:%zu: expected 'key = value'",
 			    f->path, lineno);
 			goto out;
 		}
@@ -391,7 +381,7 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 	rc = 0;
 	goto out;
 nomem:
-	seterr(err, errsz, "%s: out of memory", f->path);
+	msg_seterr(err, errsz, "%s: out of memory", f->path);
 out:
 	if (fp != NULL)
 		fclose(fp);
@@ -478,8 +468,8 @@ static int
 set_path(struct inifile *f, const char *var, const char *dflt, char *err,
     size_t errsz)
 {
-	const char *home = env_nonempty("HOME");
-	const char *v = env_nonempty(var);
+	const char *home = awsconf_env("HOME");
+	const char *v = awsconf_env(var);
 
 	if (v == NULL)
 		v = dflt;
@@ -487,7 +477,7 @@ set_path(struct inifile *f, const char *var, const char *dflt, char *err,
 		return 0; /* no file can be named: read none */
 	f->path = expand_path(v, home);
 	if (f->path == NULL) {
-		seterr(err, errsz, "out of memory");
+		msg_seterr(err, errsz, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -505,7 +495,7 @@ awsconf_load(const char *profile, struct awsconf **out, char *err,
 	*out = NULL;
 	explicit_option = profile != NULL && *profile != '\0';
 	if (profile == NULL || *profile == '\0')
-		profile = env_nonempty("AWS_PROFILE");
+		profile = awsconf_env("AWS_PROFILE");
 	if (profile == NULL) {
 		profile = "default";
 		explicit = 0;
@@ -516,7 +506,7 @@ awsconf_load(const char *profile, struct awsconf **out, char *err,
 		conf->profile_option = explicit_option;
 	}
 	if (conf == NULL || conf->profile == NULL) {
-		seterr(err, errsz, "out of memory");
+		msg_seterr(err, errsz, "out of memory");
 		goto out;
 	}
 	cf = &conf->files[AWSCONF_CONFIG];
@@ -532,7 +522,7 @@ awsconf_load(const char *profile, struct awsconf **out, char *err,
 	 * "[default]", and "[profile default]" wins when both exist. */
 	name = malloc(strlen(profile) + sizeof("profile "));
 	if (name == NULL) {
-		seterr(err, errsz, "out of memory");
+		msg_seterr(err, errsz, "out of memory");
 		goto out;
 	}
 	snprintf(name, strlen(profile) + sizeof("profile "), "profile %s",
@@ -545,7 +535,7 @@ awsconf_load(const char *profile, struct awsconf **out, char *err,
 
 	if (explicit && conf->section[AWSCONF_CONFIG] == NULL &&
 	    conf->section[AWSCONF_CREDENTIALS] == NULL) {
-		seterr(err, errsz, "profile \"%s\" not found in %s or %s",
+		msg_seterr(err, errsz, "profile \"%s\" not found in %s or %s",
 		    profile, cf->path ? cf->path : "(no config file)",
 		    cr->path ? cr->path : "(no credentials file)");
 		goto out;
@@ -632,7 +622,7 @@ awsconf_region(const struct awsconf *conf, const char *explicit_region,
 		src = "explicit";
 	}
 	for (i = 0; r == NULL && i < sizeof(vars) / sizeof(vars[0]); i++) {
-		r = env_nonempty(vars[i]);
+		r = awsconf_env(vars[i]);
 		src = vars[i];
 	}
 	if (r == NULL) {
@@ -664,7 +654,7 @@ region_valid(const char *r)
 static void
 no_region_msg(const struct awsconf *conf, char *err, size_t errsz)
 {
-	seterr(err, errsz, "no AWS region configured: use --region, set "
+	msg_seterr(err, errsz, "no AWS region configured: use --region, set "
 	    "AWS_REGION or AWS_DEFAULT_REGION, or set region in profile "
 	    "\"%s\" of %s", conf != NULL ? conf->profile : "default",
 	    (conf != NULL && conf->files[AWSCONF_CONFIG].path != NULL) ?
@@ -685,8 +675,8 @@ awsconf_region_required(const struct awsconf *conf,
 		return -1;
 	}
 	if (!region_valid(r)) {
-		seterr(err, errsz, "invalid AWS region \"%.64s\" (from %s): "
-		    "expected something like us-east-1", r, src);
+		msg_seterr(err, errsz, "invalid AWS region \"%.64s\" (from "
+		    "%s): expected something like us-east-1", r, src);
 		return -1;
 	}
 	*region = r;
@@ -777,7 +767,7 @@ awsconf_endpoint(const struct awsconf *conf, const char *service_id,
 		url = explicit_url;
 		src = "explicit";
 	}
-	ign = env_nonempty("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	ign = awsconf_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	if (ign == NULL && conf != NULL)
 		ign = awsconf_get(conf, "ignore_configured_endpoint_urls");
 	ignore = awsconf_is_true(ign);
@@ -785,11 +775,11 @@ awsconf_endpoint(const struct awsconf *conf, const char *service_id,
 	if (url == NULL && !ignore) {
 		service_id_form(service_id, ID_ENV, id, sizeof(id));
 		snprintf(var, sizeof(var), "AWS_ENDPOINT_URL_%s", id);
-		url = env_nonempty(var);
+		url = awsconf_env(var);
 		if (url != NULL) {
 			src = "AWS_ENDPOINT_URL_<ID>";
 		} else {
-			url = env_nonempty("AWS_ENDPOINT_URL");
+			url = awsconf_env("AWS_ENDPOINT_URL");
 			if (url != NULL)
 				src = "AWS_ENDPOINT_URL";
 		}
@@ -819,7 +809,7 @@ awsconf_endpoint(const struct awsconf *conf, const char *service_id,
 	}
 	if (url != NULL) {
 		if (!url_valid(url)) {
-			seterr(err, errsz, "invalid endpoint URL from %s: "
+			msg_seterr(err, errsz, "invalid endpoint URL from %s: "
 			    "expected http://HOST or https://HOST[:PORT][/PATH]",
 			    src);
 			goto out;
@@ -829,7 +819,7 @@ awsconf_endpoint(const struct awsconf *conf, const char *service_id,
 			n--;
 		out->url = xstrndup(url, n);
 		if (out->url == NULL) {
-			seterr(err, errsz, "out of memory");
+			msg_seterr(err, errsz, "out of memory");
 			goto out;
 		}
 		out->custom = 1;
@@ -842,7 +832,7 @@ awsconf_endpoint(const struct awsconf *conf, const char *service_id,
 		goto out;
 	}
 	if (!region_valid(region)) {
-		seterr(err, errsz, "invalid AWS region \"%.64s\": expected "
+		msg_seterr(err, errsz, "invalid AWS region \"%.64s\": expected "
 		    "something like us-east-1", region);
 		goto out;
 	}
@@ -851,7 +841,7 @@ awsconf_endpoint(const struct awsconf *conf, const char *service_id,
 	    strlen(region_domain(region)) + 1;
 	out->url = malloc(n);
 	if (out->url == NULL) {
-		seterr(err, errsz, "out of memory");
+		msg_seterr(err, errsz, "out of memory");
 		goto out;
 	}
 	snprintf(out->url, n, "https://%s.%s.%s", host, region,
@@ -878,7 +868,7 @@ void
 awsconf_tls(const struct awsconf *conf, const char *explicit_ca,
     int no_verify, struct awsconf_tls *out)
 {
-	const char *env = env_nonempty("AWS_CA_BUNDLE");
+	const char *env = awsconf_env("AWS_CA_BUNDLE");
 	const char *prof = conf != NULL ? awsconf_get(conf, "ca_bundle") : NULL;
 
 	memset(out, 0, sizeof(*out));

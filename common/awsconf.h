@@ -78,6 +78,11 @@ const char *awsconf_get_sub(const struct awsconf *conf, const char *key,
  * 0 for NULL or anything else. */
 int awsconf_is_true(const char *value);
 
+/* The value of environment variable name, or NULL when it is unset or
+ * empty: like the AWS CLI, an empty variable counts as unset.  Borrowed
+ * from the environment. */
+const char *awsconf_env(const char *name);
+
 /*
  * Region: explicit (--region) > $AWS_REGION > $AWS_DEFAULT_REGION > the
  * profile's "region".  Empty values count as unset.  Returns a pointer

@@ -57,3 +57,15 @@ msg_usage(const char *usage, const char *fmt, ...)
 	fprintf(stderr, "usage: %s\n", usage);
 	return KP_EXIT_USAGE;
 }
+
+void
+msg_seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}

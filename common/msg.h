@@ -8,6 +8,7 @@
 #define KP_MSG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum {
 	KP_EXIT_OK = 0,       /* everything read was delivered */
@@ -38,5 +39,14 @@ void msg_verr(const char *fmt, va_list ap);
  */
 int msg_usage(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * For library functions that hand their error back as text instead of
+ * printing it: formats the message into the caller's buffer err of errsz
+ * bytes (truncated to fit, always NUL-terminated).  Nothing is written
+ * when err is NULL or errsz is 0.  Prints nothing.
+ */
+void msg_seterr(char *err, size_t errsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif
