@@ -220,6 +220,150 @@ append_line(char **value, const char *s, size_t n)
 	return 0;
 }
 
+/* The state of parse_file() between lines. */
+struct parser {
+	struct inifile *f;
+	char *section;       /* the current section, normalized; owned */
+	size_t lineno;
+	size_t key_indent;   /* indent of the last top-level property */
+	long cur;            /* index of that property, -1: none yet */
+	int cur_nested;      /* it had an empty value: sub-properties follow */
+	char *err;
+	size_t errsz;
+};
+
+/* The line handlers return 0, -1 with a message in ps->err, or -2 on no
+ * memory. */
+
+/* A more-indented line under a property: a sub-property of a property
+ * with an empty value, else one more line of its value. */
+static int
+parse_continuation(struct parser *ps, const char *p, size_t n)
+{
+	struct inifile *f = ps->f;
+	char *key = NULL, *value = NULL, *parent;
+	int r;
+
+	if (!ps->cur_nested)
+		return append_line(&f->props[ps->cur].value, p, n) < 0 ?
+		    -2 : 0;
+	r = split_kv(p, n, &key, &value);
+	if (r == -2)
+		return -2;
+	if (r < 0) {
+		msg_seterr(ps->err, ps->errsz, "%s:%zu: expected 'key = "
+		    "value' in a sub-property", f->path, ps->lineno);
+		return -1;
+	}
+	parent = strdup(f->props[ps->cur].key);
+	if (parent == NULL) {
+		free(key);
+		free(value);
+		return -2;
+	}
+	/* add_prop() takes the strings, even when it fails. */
+	return add_prop(f, ps->section, parent, key, value) < 0 ? -2 : 0;
+}
+
+/* "[name]", an optional comment after it. */
+static int
+parse_section(struct parser *ps, const char *p, size_t n)
+{
+	const char *close = memchr(p, ']', n);
+	const char *name, *rest;
+	size_t nn, rn;
+
+	if (close == NULL) {
+		msg_seterr(ps->err, ps->errsz, "%s:%zu: section header "
+		    "without ']'", ps->f->path, ps->lineno);
+		return -1;
+	}
+	rest = close + 1;
+	rn = n - (size_t)(rest - p);
+	rest = trim(rest, &rn);
+	if (rn > 0 && *rest != '#' && *rest != ';') {
+		msg_seterr(ps->err, ps->errsz, "%s:%zu: text after a section "
+		    "header", ps->f->path, ps->lineno);
+		return -1;
+	}
+	nn = (size_t)(close - p) - 1;
+	name = trim(p + 1, &nn);
+	if (nn == 0) {
+		msg_seterr(ps->err, ps->errsz, "%s:%zu: empty section name",
+		    ps->f->path, ps->lineno);
+		return -1;
+	}
+	free(ps->section);
+	ps->section = normalize_section(name, nn);
+	if (ps->section == NULL)
+		return -2;
+	if (add_prop(ps->f, ps->section, NULL, NULL, NULL) < 0)
+		return -2;
+	ps->cur = -1;
+	return 0;
+}
+
+/* "key = value" at the top level of a section. */
+static int
+parse_property(struct parser *ps, const char *p, size_t n, size_t indent)
+{
+	char *key = NULL, *value = NULL;
+	int r;
+
+	if (ps->section == NULL) {
+		msg_seterr(ps->err, ps->errsz, "%s:%zu: property before any "
+		    "[section]", ps->f->path, ps->lineno);
+		return -1;
+	}
+	r = split_kv(p, n, &key, &value);
+	if (r == -2)
+		return -2;
+	if (r < 0) {
+		msg_seterr(ps->err, ps->errsz, "%s:%zu: expected 'key = "
+		    "value'", ps->f->path, ps->lineno);
+		return -1;
+	}
+	ps->cur_nested = (*value == '\0');
+	if (add_prop(ps->f, ps->section, key, NULL, value) < 0)
+		return -2;
+	ps->cur = (long)ps->f->n - 1;
+	ps->key_indent = indent;
+	return 0;
+}
+
+/* One line, its end of line removed. */
+static int
+parse_line(struct parser *ps, const char *p, size_t n)
+{
+	size_t indent;
+
+	/* A UTF-8 byte order mark is not part of the first line. */
+	if (ps->lineno == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+		p += 3;
+		n -= 3;
+	}
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' ||
+	    p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (memchr(p, '\0', n) != NULL) {
+		msg_seterr(ps->err, ps->errsz, "%s:%zu: NUL byte", ps->f->path,
+		    ps->lineno);
+		return -1;
+	}
+	for (indent = 0; indent < n && (p[indent] == ' ' ||
+	    p[indent] == '\t'); indent++)
+		;
+	if (indent == n)
+		return 0; /* blank lines do not end a property */
+	if (p[indent] == '#' || p[indent] == ';')
+		return 0;
+	if (indent > 0 && ps->cur >= 0 && indent > ps->key_indent)
+		return parse_continuation(ps, p + indent, n - indent);
+	if (p[indent] == '[')
+		return parse_section(ps, p + indent, n - indent);
+	return parse_property(ps, p + indent, n - indent, indent);
+}
+
 /*
  * Parses one file into f.  A missing file leaves f empty.  Error messages
  * name the file and line but never quote it: a line may hold a secret.
@@ -227,16 +371,18 @@ append_line(char **value, const char *s, size_t n)
 static int
 parse_file(struct inifile *f, char *err, size_t errsz)
 {
+	struct parser ps;
 	FILE *fp = NULL;
-	char *line = NULL, *section = NULL, *key = NULL, *value = NULL;
-	size_t linecap = 0, lineno = 0, indent, n;
-	size_t key_indent = 0;
+	char *line = NULL;
+	size_t linecap = 0;
 	ssize_t got;
-	long cur = -1;       /* index of the last top-level property */
-	int cur_nested = 0;  /* it had an empty value: sub-properties follow */
 	int rc = -1, r;
-	const char *p;
 
+	memset(&ps, 0, sizeof(ps));
+	ps.f = f;
+	ps.cur = -1;
+	ps.err = err;
+	ps.errsz = errsz;
 	if (f->path == NULL)
 		return 0;
 	fp = fopen(f->path, "r");
@@ -260,135 +406,23 @@ parse_file(struct inifile *f, char *err, size_t errsz)
 			}
 			break;
 		}
-		if (++lineno > MAX_FILE_LINES) {
+		if (++ps.lineno > MAX_FILE_LINES) {
 			msg_seterr(err, errsz, "%s: more than %d lines",
 			    f->path, MAX_FILE_LINES);
 			goto out;
 		}
-		n = (size_t)got;
-		p = line;
-		/* A UTF-8 byte order mark is not part of the first line. */
-		if (lineno == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
-			p += 3;
-			n -= 3;
-		}
-		while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' ||
-		    p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (memchr(p, '\0', n) != NULL) {
-			msg_seterr(err, errsz, "%s:%zu: NUL byte", f->path,
-			    lineno);
-			goto out;
-		}
-		for (indent = 0; indent < n && (p[indent] == ' ' ||
-		    p[indent] == '\t'); indent++)
-			;
-		if (indent == n)
-			continue; /* blank lines do not end a property */
-		if (p[indent] == '#' || p[indent] == ';')
-			continue;
-		if (indent > 0 && cur >= 0 && indent > key_indent) {
-			/* Continuation of the property above. */
-			const char *c = p + indent;
-			size_t cn = n - indent;
-
-			if (cur_nested) {
-				r = split_kv(c, cn, &key, &value);
-				if (r == -2)
-					goto nomem;
-				if (r < 0) {
-					msg_seterr(err, errsz, "%s:%zu: "
-					    "expected 'key = value' in a "
-					    "sub-property",
-					    f->path, lineno);
-					goto out;
-				}
-				{
-					char *parent = strdup(
-					    f->props[cur].key);
-
-					if (parent == NULL)
-						goto nomem;
-					r = add_prop(f, section, parent, key,
-					    value);
-					key = value = NULL;
-					if (r < 0)
-						goto nomem;
-				}
-			} else if (append_line(&f->props[cur].value, c,
-			    cn) < 0) {
-				goto nomem;
-			}
-			continue;
-		}
-		p += indent;
-		n -= indent;
-		if (*p == '[') {
-			const char *close = memchr(p, ']', n);
-			const char *name, *rest;
-			size_t nn, rn;
-
-			if (close == NULL) {
-				msg_seterr(err, errsz, "%s:%zu: section header "
-				    "without ']'", f->path, lineno);
-				goto out;
-			}
-			rest = close + 1;
-			rn = n - (size_t)(rest - p);
-			rest = trim(rest, &rn);
-			if (rn > 0 && *rest != '#' && *rest != ';') {
-				msg_seterr(err, errsz, "%s:%zu: text after a "
-				    "section header", f->path, lineno);
-				goto out;
-			}
-			nn = (size_t)(close - p) - 1;
-			name = trim(p + 1, &nn);
-			if (nn == 0) {
-				msg_seterr(err, errsz, "%s:%zu: empty section "
-				    "name", f->path, lineno);
-				goto out;
-			}
-			free(section);
-			section = normalize_section(name, nn);
-			if (section == NULL)
-				goto nomem;
-			if (add_prop(f, section, NULL, NULL, NULL) < 0)
-				goto nomem;
-			cur = -1;
-			continue;
-		}
-		if (section == NULL) {
-			msg_seterr(err, errsz, "%s:%zu: property before any "
-			    "[section]", f->path, lineno);
-			goto out;
-		}
-		r = split_kv(p, n, &key, &value);
+		r = parse_line(&ps, line, (size_t)got);
 		if (r == -2)
-			goto nomem;
-		if (r < 0) {
-			msg_seterr(err, errsz, "%s:%zu: expected 'key = value'",
-			    f->path, lineno);
-			goto out;
-		}
-		cur_nested = (*value == '\0');
-		r = add_prop(f, section, key, NULL, value);
-		key = value = NULL;
+			msg_seterr(err, errsz, "%s: out of memory", f->path);
 		if (r < 0)
-			goto nomem;
-		cur = (long)f->n - 1;
-		key_indent = indent;
+			goto out;
 	}
 	rc = 0;
-	goto out;
-nomem:
-	msg_seterr(err, errsz, "%s: out of memory", f->path);
 out:
 	if (fp != NULL)
 		fclose(fp);
 	free(line);
-	free(section);
-	free(key);
-	free(value);
+	free(ps.section);
 	return rc;
 }
 
