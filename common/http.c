@@ -19,6 +19,7 @@ struct http_xfer {
 	size_t body_cap;
 	void *user;
 	int running;
+	int too_large;      /* the body went past o.max_body */
 	struct http_xfer *next_done;
 };
 
@@ -55,6 +56,8 @@ http_client_new(const struct http_opts *o)
 		c->o.connect_timeout_ms = 10000;
 	if (c->o.timeout_ms <= 0)
 		c->o.timeout_ms = 120000;
+	if (c->o.max_body == 0 || c->o.max_body > HTTP_MAX_BODY)
+		c->o.max_body = HTTP_MAX_BODY;
 	c->multi = curl_multi_init();
 	if (c->multi == NULL)
 		goto fail;
@@ -90,16 +93,20 @@ static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct http_xfer *x = arg;
-	size_t len = size * n;
+	size_t len = size * n, max = x->c->o.max_body;
 
+	if (len > max - x->resp.body_len) {
+		x->too_large = 1;
+		return 0; /* aborts the transfer */
+	}
 	if (x->resp.body_len + len + 1 > x->body_cap) {
 		size_t ncap = x->body_cap ? x->body_cap : 4096;
 		char *nb;
 
 		while (ncap < x->resp.body_len + len + 1)
 			ncap *= 2;
-		if (ncap > HTTP_MAX_BODY)
-			return 0; /* aborts the transfer */
+		if (ncap > max + 1)
+			ncap = max + 1;
 		nb = realloc(x->resp.body, ncap);
 		if (nb == NULL)
 			return 0;
@@ -252,6 +259,12 @@ http_start(struct http_client *c, const struct http_request *req, void *user)
 	SET(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
 	SET(x->easy, CURLOPT_NOSIGNAL, 1L);
 	SET(x->easy, CURLOPT_TCP_NODELAY, 1L);
+	SET(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	SET(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+	if (c->o.no_proxy)
+		SET(x->easy, CURLOPT_NOPROXY, "*");
 	SET(x->easy, CURLOPT_CONNECTTIMEOUT_MS, c->o.connect_timeout_ms);
 	SET(x->easy, CURLOPT_TIMEOUT_MS, c->o.timeout_ms);
 	if (c->o.low_speed_secs > 0) {
@@ -333,7 +346,10 @@ collect(struct http_client *c)
 		} else {
 			x->resp.status = 0;
 			x->resp.transport_retryable = transient(m->data.result);
-			if (x->resp.error[0] == '\0')
+			if (x->too_large)
+				snprintf(x->resp.error, sizeof(x->resp.error),
+				    "response too large");
+			else if (x->resp.error[0] == '\0')
 				snprintf(x->resp.error, sizeof(x->resp.error), "%s",
 				    curl_easy_strerror(m->data.result));
 		}

@@ -3,6 +3,8 @@
  * are reused and several requests can be in flight; a synchronous call on
  * top.  Retrying is the caller's (see retry.h, aws.h): this layer reports
  * what happened, classifying transport errors as transient or not.
+ * Only http and https are spoken, and redirects are never followed: a 3xx
+ * comes back to the caller as it is.
  */
 #ifndef KP_HTTP_H
 #define KP_HTTP_H
@@ -16,6 +18,11 @@ struct http_opts {
 	long connect_timeout_ms;     /* 0: 10 s */
 	long timeout_ms;             /* whole request; 0: 120 s */
 	long low_speed_secs;         /* abort below 1 B/s for this long; 0: off */
+	int no_proxy;                /* 1: never through a proxy, whatever
+	                              * http_proxy & co. say */
+	size_t max_body;             /* a longer response body fails the
+	                              * request, error "response too large";
+	                              * 0: 256 MiB */
 };
 
 struct http_request {
