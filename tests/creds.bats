@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# The credentials chain (common/creds.c) and the shared config, region,
-# endpoint and TLS rules (common/awsconf.c), through tests/c/creds_test.c.
+# The credentials chain (common/creds.c and its providers, common/creds_*.c)
+# and the shared config, region, endpoint and TLS rules (common/awsconf.c),
+# through tests/c/creds_test.c.
 #
 # Every test runs with HOME in its own temporary folder, every AWS_*
 # variable cleared, AWS_EC2_METADATA_DISABLED=true and the IMDS endpoint on
@@ -660,6 +661,14 @@ PROC_JSON='{"Version": 1, "AccessKeyId": "ASIAPROCEXAMPLE", "SecretAccessKey": "
 	[[ $stderr == *'error code "ThrottlingException"'* ]]
 }
 
+@test "container: a body over 64 KiB is refused, without its content" {
+	start_server --ecs-body "{\"AccessKeyId\": \"A\", \"SecretAccessKey\": \"big-secret\", \"Pad\": \"$(head -c 70000 /dev/zero | tr '\0' x)\"}"
+	export AWS_CONTAINER_CREDENTIALS_FULL_URI=$BASE/ecs/credentials
+	run -1 --separate-stderr "$CT" creds
+	[[ $stderr == *"container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI): response too large"* ]]
+	no_secret big-secret
+}
+
 @test "container: an http FULL_URI must name a loopback, ECS or EKS host" {
 	local u
 	for u in http://10.1.2.3/creds http://example.com/creds http://127.0.0.1.example.com/x; do
@@ -790,6 +799,21 @@ PROC_JSON='{"Version": 1, "AccessKeyId": "ASIAPROCEXAMPLE", "SecretAccessKey": "
 	export AWS_EC2_METADATA_DISABLED=false AWS_EC2_METADATA_SERVICE_ENDPOINT=$BASE
 	run -1 --separate-stderr "$CT" creds
 	[[ $stderr == *'EC2 metadata service: error code "AssumeRoleUnauthorizedAccess"'* ]]
+}
+
+@test "imds: an empty or blank session token is an error" {
+	start_server --token-body ''
+	export AWS_EC2_METADATA_DISABLED=false AWS_EC2_METADATA_SERVICE_ENDPOINT=$BASE
+	run -1 --separate-stderr "$CT" creds
+	[[ $stderr == *"EC2 metadata service: malformed session token"* ]]
+	[ "$(wc -l <"$LOG")" -eq 1 ]
+	kill "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null || true
+	rm "$T/port"
+	start_server --token-body $' \r\n'
+	export AWS_EC2_METADATA_SERVICE_ENDPOINT=$BASE
+	run -1 --separate-stderr "$CT" creds
+	[[ $stderr == *"EC2 metadata service: malformed session token"* ]]
 }
 
 @test "imds: endpoint from variable, profile, or mode (no request made)" {

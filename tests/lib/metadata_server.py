@@ -8,8 +8,9 @@ to --log: method, path, the IMDS token headers, Authorization, status.
 
 IMDS (as the EC2 user guide describes IMDSv2):
   PUT /latest/api/token                needs X-aws-ec2-metadata-token-ttl-seconds
-                                       (1..21600) else 400; answers the token,
-                                       or --token-status if that is not 200
+                                       (1..21600) else 400; answers the token
+                                       (or --token-body as it is), or
+                                       --token-status if that is not 200
   GET /latest/meta-data/iam/security-credentials/        the role name
   GET /latest/meta-data/iam/security-credentials/ROLE    the credentials JSON
   Both GETs need X-aws-ec2-metadata-token equal to the issued token (401
@@ -41,6 +42,8 @@ def parse_args():
     p.add_argument("--token", default="imds-session-token")
     p.add_argument("--expiration", default="2030-01-01T00:00:00Z")
     p.add_argument("--token-status", type=int, default=200)
+    p.add_argument("--token-body",
+                   help="raw body of a 200 answer to the token request")
     p.add_argument("--no-role", action="store_true",
                    help="404 on the role listing: no instance profile")
     p.add_argument("--creds-status", type=int, default=200)
@@ -109,6 +112,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, "missing or invalid ttl")
         if ARGS.token_status != 200:
             return self.reply(ARGS.token_status, "token refused")
+        if ARGS.token_body is not None:
+            return self.reply(200, ARGS.token_body)
         return self.reply(200, IMDS_TOKEN)
 
     def do_GET(self):
