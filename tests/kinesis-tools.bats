@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # kin-put and kin-read against a real Kinesis server on loopback.
 # tests/run runs this file once against kinesalite and once against
-# kinesis-local (KP_KINESIS).
+# kinesis-local (KP_KINESIS).  One test also reads a moto_server stream (pip's
+# moto[server]) and skips where moto_server is not installed.
 
 bats_require_minimum_version 1.5.0
 
@@ -26,13 +27,15 @@ setup() {
 	S=$(kp_unique_name kin)
 	M3K=$BATS_FILE_TMPDIR/m3k.ndjson
 	FP_PID=
+	MOTO_PID=
 }
 
 teardown() {
-	if [[ -n $FP_PID ]]; then
-		kill "$FP_PID" 2>/dev/null || true
-		wait "$FP_PID" 2>/dev/null || true
-	fi
+	local pid
+	for pid in $FP_PID $MOTO_PID; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 }
 
 # per_key FILE KEY: the lines of one symbol, in order.
@@ -422,6 +425,55 @@ fp_start() {
 	assert_output ''
 	run kin-read --stream "$S" -v --count 1
 	assert_output --partial 'records written'
+}
+
+@test "kin-read --progress: records written, rate, and how far behind the tip" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	head -n 100 "$M3K" | kin-put --stream "$S" --partition-key k
+	# The first GetRecords says the shard is 90 s behind and hands out an
+	# iterator that the second finds expired: the read then starts again.
+	fp_start '[{"match":{"target":"GetRecords","nth":1},"action":{"status":200,
+	    "body":{"Records":[],"MillisBehindLatest":90000,"NextShardIterator":"stale"}}},
+	    {"match":{"target":"GetRecords","nth":2},"action":{"preset":"expired-iterator"}}]'
+	run --separate-stderr kin-read --stream "$S" --endpoint-url "$FPURL" --progress \
+	    --poll-interval 1500ms
+	assert_success
+	[ "${#lines[@]}" -eq 100 ]
+	[[ $stderr == *"kin-read: 0 records written, 0/s, 1m30s behind the tip"* ]]
+	[[ $stderr == *"kin-read: 100 records written, "*"/s, at the tip"* ]]
+	run --separate-stderr kin-read --stream "$S" --no-progress
+	assert_success
+	[ -z "$stderr" ]
+}
+
+@test "kin-read reads a moto stream, whose shard iterators end in a newline" {
+	[[ $KP_KINESIS == kinesalite ]] || skip "moto: run once, in the kinesalite pass"
+	command -v moto_server >/dev/null ||
+	    skip "moto_server is not installed (pip install 'moto[server]')"
+	moto_server -H 127.0.0.1 -p 0 >"$T/moto.log" 2>&1 3>&- &
+	MOTO_PID=$!
+	local url= i
+	for ((i = 0; i < 300; i++)); do
+		url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$T/moto.log" | head -n 1)
+		[[ -n $url ]] && break
+		sleep 0.1
+	done
+	[[ -n $url ]]
+	export AWS_ENDPOINT_URL_KINESIS=$url
+	kp_admin create-stream "$S" 2 >/dev/null
+	head -n 50 "$M3K" >"$T/in"
+	kin-put --stream "$S" --partition-key-field symbol <"$T/in"
+	kin-read --stream "$S" >"$T/out"
+	same_per_key "$T/in" "$T/out"
+	# What makes moto the test of the GetRecords body: its iterators end in
+	# a newline (base64 with a line end), which the body must escape.
+	jq -n --arg s "$S" '{StreamName: $s, ShardId: "shardId-000000000000",
+	    ShardIteratorType: "TRIM_HORIZON"}' >"$T/req"
+	curl -sS -f -X POST "$url/" -H 'Content-Type: application/x-amz-json-1.1' \
+	    -H 'X-Amz-Target: Kinesis_20131202.GetShardIterator' -H 'X-Amz-Date: 20150830T123600Z' \
+	    -H "Authorization: AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/20150830/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=00" \
+	    --data-binary @"$T/req" >"$T/it"
+	jq -e '.ShardIterator | endswith("\n")' "$T/it" >/dev/null
 }
 
 @test "secrets never appear in any output" {
