@@ -116,6 +116,24 @@ fp_start() {
 	diff <(head -n 300 "$M3K") "$T/out"
 }
 
+@test "numeric partition keys are their own text: long numbers stay distinct" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	# Both were read as doubles by earlier releases, and became one key.
+	printf '%s\n' '{"k":123456789012345678901234567890}' '{"k":99999999999999999999}' |
+	    kin-put --stream "$S" --partition-key-field k --receipts >"$T/r"
+	[ "$(wc -l <"$T/r")" -eq 2 ]
+	kin-read --stream "$S" --envelope >"$T/env"
+	[ "$(jq -r .pk "$T/env" | paste -sd' ')" = '123456789012345678901234567890 99999999999999999999' ]
+}
+
+@test "an escaped partition key survives an escaped --pace-field time" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	# Both strings are decoded; the time's decoding once overwrote the key.
+	printf '%s\n' '{"k":"a\u0062","t":"2024-01-01T00:00:00\u005A"}' |
+	    kin-put --stream "$S" --partition-key-field k --pace-field t
+	[ "$(kin-read --stream "$S" --envelope | jq -r .pk)" = ab ]
+}
+
 @test "default random partition keys spread records over the shards" {
 	kp_admin create-stream "$S" 4 >/dev/null
 	head -n 400 "$M3K" | kin-put --stream "$S" --receipts >"$T/r"
@@ -500,6 +518,12 @@ fp_start() {
 	assert_failure 2
 	run kin-read --stream s extra
 	assert_failure 2
+	run kin-put --stream s --max-in-flight 0
+	assert_failure 2
+	assert_output --partial 'kin-put: --max-in-flight: not a whole number between 1 and 64: 0'
+	run kin-read --stream s --bogus
+	assert_failure 2
+	assert_output --partial 'kin-read: unknown option: --bogus'
 	for t in kin-put kin-read; do
 		run "$t" --help
 		assert_success

@@ -11,23 +11,23 @@
  * sent before the later records of its key.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 
-#include "aws.h"
 #include "buf.h"
 #include "cli.h"
+#include "htab.h"
 #include "jfield.h"
 #include "jscan.h"
+#include "kinesis.h"
 #include "kpl.h"
 #include "kptime.h"
 #include "msg.h"
 #include "ndjson.h"
+#include "progress.h"
 #include "sig.h"
 
 #define USAGE "kin-put [-hqv] --stream NAME|ARN [--ca-bundle FILE] " \
@@ -92,8 +92,6 @@ static const struct cli_option options[] = {
 	{ NULL, 0, 0 },
 };
 
-#define KINESIS_MAX_PK 256
-
 /* One input line on its way to Kinesis.  data, pk and ehk share one block. */
 struct rec {
 	struct rec *next;
@@ -103,28 +101,28 @@ struct rec {
 	size_t pklen;
 	char *ehk;            /* NULL without --explicit-hash-key-field */
 	unsigned long long lineno;
-	int attempts;
+	int attempts;         /* requests it was in, answered or not */
+	struct retry_state retry; /* from its first attempt (retry.h) */
 	int64_t not_before;   /* monotonic ms: retry backoff or --pace-field */
 	int64_t arrived;      /* monotonic ms: when it was read */
-	int64_t first_try;    /* monotonic ms of its first attempt */
 	struct key *key;
 };
 
-/* Per partition key: how many of its records are in flight. */
+/* Per partition key: how many of its records are in flight.  Kept in
+ * st->keys (htab.h) while a record refers to it. */
 struct key {
-	struct key *next;     /* hash chain */
-	char *name;
 	int inflight;
 	uint64_t blocked;     /* batch scan in which it was skipped */
 	uint64_t failed;      /* batch generation in which an entry failed */
 	int pending;          /* records of this key waiting in the queue */
+	size_t len;
+	char name[];          /* the partition key's bytes: the table's key */
 };
 
 struct batch {
 	struct rec **recs;
 	size_t n;
 	struct buf body;
-	uint64_t gen;
 };
 
 struct opts {
@@ -141,90 +139,89 @@ struct opts {
 	double speed;
 	int speed_set;
 	int receipts;
-	const char *dead;
-	int strict;
-	size_t max_line;
-	int progress;
-	struct aws_opts aws;
 };
 
 struct state {
 	struct opts *o;
-	struct aws_client *aws;
+	struct cli *cli;            /* the shared options */
+	struct kinesis *k;
 	struct nd_writer *out;
 	struct nd_reject rej;
 	struct jscan *js;
 	int f_pk, f_ehk, f_pace;    /* the scanner's fields */
-	struct buf pkbuf, ehkbuf;   /* decoded field strings */
-	const char *stream_member;
+	struct buf pkbuf, ehkbuf, tbuf; /* decoded field strings */
 	/* queue of records not yet accepted by Kinesis, in input order */
 	struct rec *head, *tail;
 	size_t queued, queued_bytes;
-	struct key **keys;
-	size_t nkeys_buckets, nkeys;
+	struct htab keys;           /* partition key -> struct key */
 	uint64_t gen;
 	/* pacing */
 	int64_t pace_t0, pace_w0;
 	int paced;
 	/* counters */
-	unsigned long long lines, sent, ok, retried, undeliverable, reordered;
-	unsigned long long requests;
+	unsigned long long lines, ok, retried, undeliverable, reordered;
 	int fatal;
-	int oom;
+	int broken;           /* memory or randomness failed: reading stops */
 	unsigned long long control;  /* control lines skipped */
-	uint64_t rng;
-	int64_t start_ms, last_progress;
+	unsigned char pool[256];     /* random bytes not used yet */
+	size_t pool_used;
+	struct progress prog;
 };
 
-static uint64_t
-fnv(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
+/* The input side of the loop. */
+struct loop {
+	struct nd_reader *r;
+	int eof;
+	int stalled;          /* no input within this round */
+	int64_t pace_at;      /* --pace-field: reading waits until then */
+	size_t queue_limit;   /* reading pauses while this much waits */
+	int status;
+};
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+/* The partition key and explicit hash key of one line. */
+struct line_keys {
+	const char *pk;
+	size_t pklen;
+	const char *ehk;      /* NULL: none */
+	size_t ehklen;
+	char rnd[33];         /* a random key */
+};
+
+/*
+ * n (at most 256) random bytes from the kernel, drawn a pool at a time:
+ * random partition keys and the seeds of retry jitter.  0, or -1.
+ */
+static int
+random_bytes(struct state *st, void *out, size_t n)
+{
+	if (sizeof(st->pool) - st->pool_used < n) {
+		/* Up to 256 bytes, getrandom() is never cut short. */
+		if (getrandom(st->pool, sizeof(st->pool), 0) !=
+		    (ssize_t)sizeof(st->pool))
+			return -1;
+		st->pool_used = 0;
+	}
+	memcpy(out, st->pool + st->pool_used, n);
+	st->pool_used += n;
+	return 0;
 }
 
 static struct key *
-key_get(struct state *st, const char *name)
+key_get(struct state *st, const char *name, size_t len)
 {
-	uint64_t h = fnv(name);
-	struct key *k;
-	size_t b;
+	struct key *k = htab_get(&st->keys, name, len);
 
-	if (st->nkeys >= st->nkeys_buckets) {
-		size_t nb = st->nkeys_buckets ? st->nkeys_buckets * 2 : 1024, i;
-		struct key **nt = calloc(nb, sizeof(*nt));
-
-		if (nt == NULL)
-			return NULL;
-		for (i = 0; i < st->nkeys_buckets; i++) {
-			while (st->keys[i] != NULL) {
-				struct key *e = st->keys[i];
-
-				st->keys[i] = e->next;
-				b = fnv(e->name) & (nb - 1);
-				e->next = nt[b];
-				nt[b] = e;
-			}
-		}
-		free(st->keys);
-		st->keys = nt;
-		st->nkeys_buckets = nb;
-	}
-	b = h & (st->nkeys_buckets - 1);
-	for (k = st->keys[b]; k != NULL; k = k->next)
-		if (strcmp(k->name, name) == 0)
-			return k;
-	k = calloc(1, sizeof(*k));
-	if (k == NULL || (k->name = strdup(name)) == NULL) {
+	if (k != NULL)
+		return k;
+	k = calloc(1, sizeof(*k) + len + 1);
+	if (k == NULL)
+		return NULL;
+	memcpy(k->name, name, len);
+	k->len = len;
+	if (htab_put(&st->keys, k->name, len, k) != 0) {
 		free(k);
 		return NULL;
 	}
-	k->next = st->keys[b];
-	st->keys[b] = k;
-	st->nkeys++;
 	return k;
 }
 
@@ -232,35 +229,28 @@ key_get(struct state *st, const char *name)
 static void
 key_release(struct state *st, struct key *k)
 {
-	struct key **pp;
-
 	if (k->inflight > 0 || k->pending > 0)
 		return;
-	pp = &st->keys[fnv(k->name) & (st->nkeys_buckets - 1)];
-	while (*pp != k)
-		pp = &(*pp)->next;
-	*pp = k->next;
-	st->nkeys--;
-	free(k->name);
+	htab_del(&st->keys, k->name, k->len);
 	free(k);
 }
 
-static void
+/* 32 random hexadecimal digits.  0, or -1. */
+static int
 random_key(struct state *st, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
+	unsigned char r[16];
 	int i;
 
-	for (i = 0; i < 32; i++) {
-		uint64_t x = st->rng;
-
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		st->rng = x;
-		out[i] = hex[x >> 60];
+	if (random_bytes(st, r, sizeof(r)) != 0)
+		return -1;
+	for (i = 0; i < 16; i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
 	}
 	out[32] = '\0';
+	return 0;
 }
 
 /* The string form of a key field: a string as is, a number as written. */
@@ -288,23 +278,130 @@ key_text(const struct jscan_field *f, struct buf *tmp, const char **s,
 	}
 }
 
-/* Counts Unicode code points of UTF-8 text (Kinesis limits keys in those). */
-static size_t
-utf8_chars(const char *s, size_t n)
-{
-	size_t i, c = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			c++;
-	return c;
-}
-
+/* Rejects the line being read with a reason.  0, or -1 to stop. */
 static int
 bad(struct state *st, struct nd_reader *r, const char *line, size_t len,
-    const char *fmt, const char *a, const char *b)
+    const char *why)
 {
-	return nd_reject(&st->rej, nd_name(r), nd_lineno(r), line, len, fmt, a, b);
+	return nd_reject(&st->rej, nd_name(r), nd_lineno(r), line, len, "%s",
+	    why);
+}
+
+/* The keys of the line last scanned.  0, or -1 with the reason in why. */
+static int
+line_keys(struct state *st, struct line_keys *kv, char *why, size_t whysz)
+{
+	const struct opts *o = st->o;
+	const char *w = NULL;
+
+	kv->pk = o->pk;
+	kv->pklen = o->pk != NULL ? strlen(o->pk) : 0;
+	kv->ehk = NULL;
+	if (o->has_pk_field && key_text(jscan_get(st->js, st->f_pk),
+	    &st->pkbuf, &kv->pk, &kv->pklen, &w) != 0) {
+		snprintf(why, whysz, "partition key field %s: %s",
+		    o->pk_field.text, w);
+		return -1;
+	}
+	if (kv->pk == NULL) {
+		if (random_key(st, kv->rnd) != 0) {
+			snprintf(why, whysz, "no random bytes: %s",
+			    strerror(errno));
+			st->broken = 1;
+			return -1;
+		}
+		kv->pk = kv->rnd;
+		kv->pklen = 32;
+	}
+	if (!kinesis_pk_valid(kv->pk, kv->pklen)) {
+		snprintf(why, whysz, "partition key must have 1 to 256 "
+		    "characters");
+		return -1;
+	}
+	if (o->has_ehk_field) {
+		const struct jscan_field *f = jscan_get(st->js, st->f_ehk);
+		unsigned char h[16];
+
+		if (jscan_string(f, &st->ehkbuf, &kv->ehk, &kv->ehklen) != 0)
+			w = f->type == JSCAN_MISSING ? "missing" :
+			    "not a string";
+		else if (kpl_dec128(kv->ehk, kv->ehklen, h) != 0)
+			w = "not a decimal 128-bit number";
+		if (w != NULL) {
+			snprintf(why, whysz, "explicit hash key field %s: %s",
+			    o->ehk_field.text, w);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --pace-field: when the line last scanned is due.  0, or -1 with why. */
+static int
+pace_time(struct state *st, int64_t *pace_at, char *why, size_t whysz)
+{
+	const char *w = NULL;
+	int64_t t;
+
+	/* A buffer of its own: the partition key may be in pkbuf. */
+	if (jscan_time(jscan_get(st->js, st->f_pace), KPTIME_AUTO, &st->tbuf,
+	    &t, &w) != 0) {
+		snprintf(why, whysz, "pace field %s: %s", st->o->pace_field.text,
+		    w);
+		return -1;
+	}
+	if (!st->paced) {
+		st->paced = 1;
+		st->pace_t0 = t;
+		st->pace_w0 = kptime_mono_ms();
+	}
+	*pace_at = st->pace_w0 +
+	    (int64_t)((double)(t - st->pace_t0) / st->o->speed);
+	return 0;
+}
+
+/* Queues a record of the line.  0, or -1 when memory is short. */
+static int
+queue_record(struct state *st, struct nd_reader *r, const char *line,
+    size_t len, const struct line_keys *kv, int64_t pace_at)
+{
+	struct rec *rc = malloc(sizeof(*rc) + len + 1 + kv->pklen + 1 +
+	    (kv->ehk ? kv->ehklen + 1 : 0));
+
+	if (rc == NULL)
+		return -1;
+	memset(rc, 0, sizeof(*rc));
+	rc->data = (char *)(rc + 1);
+	memcpy(rc->data, line, len);
+	rc->data[len] = '\0';
+	rc->len = len;
+	rc->pk = rc->data + len + 1;
+	memcpy(rc->pk, kv->pk, kv->pklen);
+	rc->pk[kv->pklen] = '\0';
+	rc->pklen = kv->pklen;
+	if (kv->ehk != NULL) {
+		rc->ehk = rc->pk + kv->pklen + 1;
+		memcpy(rc->ehk, kv->ehk, kv->ehklen);
+		rc->ehk[kv->ehklen] = '\0';
+	}
+	rc->lineno = nd_lineno(r);
+	rc->key = key_get(st, rc->pk, rc->pklen);
+	if (rc->key == NULL) {
+		free(rc);
+		return -1;
+	}
+	rc->key->pending++;
+	rc->arrived = kptime_mono_ms();
+	if (pace_at > rc->arrived)
+		rc->not_before = pace_at;
+	if (st->tail)
+		st->tail->next = rc;
+	else
+		st->head = rc;
+	st->tail = rc;
+	st->queued++;
+	st->queued_bytes += len + kv->pklen;
+	return 0;
 }
 
 /*
@@ -315,15 +412,14 @@ static int
 take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
     int64_t *pace_at)
 {
-	struct opts *o = st->o;
-	const char *pk = o->pk, *ehk = NULL, *why = NULL;
-	size_t pklen = pk ? strlen(pk) : 0, ehklen = 0;
-	char rnd[33];
-	struct rec *rc;
+	struct line_keys kv;
+	const char *w = NULL;
+	char why[512];
+
 	*pace_at = -1;
-	if (!o->raw) {
-		if (jscan_line(st->js, line, len, &why) != 0)
-			return bad(st, r, line, len, "%s%s", why, "");
+	if (!st->o->raw) {
+		if (jscan_line(st->js, line, len, &w) != 0)
+			return bad(st, r, line, len, w);
 		/* Control lines steer a processing pipeline; they are not
 		 * data for the stream.  Skipped, counted. */
 		if (jscan_is_control(st->js)) {
@@ -331,91 +427,24 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 			return 0;
 		}
 	}
-	if (o->has_pk_field && key_text(jscan_get(st->js, st->f_pk),
-	    &st->pkbuf, &pk, &pklen, &why) != 0)
-		return bad(st, r, line, len, "partition key field %s: %s",
-		    o->pk_field.text, why);
-	if (pk == NULL) {
-		random_key(st, rnd);
-		pk = rnd;
-		pklen = 32;
-	}
-	if (pklen == 0 || utf8_chars(pk, pklen) > KINESIS_MAX_PK)
-		return bad(st, r, line, len, "partition key must have 1 to 256 "
-		    "characters%s%s", "", "");
-	if (o->has_ehk_field) {
-		const struct jscan_field *f = jscan_get(st->js, st->f_ehk);
-		unsigned char h[16];
-
-		if (jscan_string(f, &st->ehkbuf, &ehk, &ehklen) != 0)
-			return bad(st, r, line, len, "explicit hash key field "
-			    "%s: %s", o->ehk_field.text, f->type ==
-			    JSCAN_MISSING ? "missing" : "not a string");
-		if (kpl_dec128(ehk, ehklen, h) != 0)
-			return bad(st, r, line, len, "explicit hash key field "
-			    "%s: %s", o->ehk_field.text,
-			    "not a decimal 128-bit number");
-	}
-	if (len + pklen > o->record_bytes) {
-		char lim[32];
-
-		snprintf(lim, sizeof(lim), "%zu", o->record_bytes);
-		return bad(st, r, line, len, "record larger than %s bytes%s",
-		    lim, "");
-	}
-	if (o->has_pace) {
-		int64_t t;
-
-		if (jscan_time(jscan_get(st->js, st->f_pace), KPTIME_AUTO,
-		    &st->pkbuf, &t, &why) != 0)
-			return bad(st, r, line, len, "pace field %s: %s",
-			    o->pace_field.text, why);
-		if (!st->paced) {
-			st->paced = 1;
-			st->pace_t0 = t;
-			st->pace_w0 = kptime_mono_ms();
-		}
-		*pace_at = st->pace_w0 + (int64_t)((double)(t - st->pace_t0) / o->speed);
-	}
-	rc = malloc(sizeof(*rc) + len + 1 + pklen + 1 + (ehk ? ehklen + 1 : 0));
-	if (rc == NULL) {
-		msg_err("out of memory");
-		st->oom = 1;
+	if (line_keys(st, &kv, why, sizeof(why)) != 0) {
+		if (!st->broken)
+			return bad(st, r, line, len, why);
+		msg_err("%s", why);
 		return -1;
 	}
-	memset(rc, 0, sizeof(*rc));
-	rc->data = (char *)(rc + 1);
-	memcpy(rc->data, line, len);
-	rc->data[len] = '\0';
-	rc->len = len;
-	rc->pk = rc->data + len + 1;
-	memcpy(rc->pk, pk, pklen);
-	rc->pk[pklen] = '\0';
-	rc->pklen = pklen;
-	if (ehk != NULL) {
-		rc->ehk = rc->pk + pklen + 1;
-		memcpy(rc->ehk, ehk, ehklen);
-		rc->ehk[ehklen] = '\0';
+	if (len + kv.pklen > st->o->record_bytes) {
+		snprintf(why, sizeof(why), "record larger than %zu bytes",
+		    st->o->record_bytes);
+		return bad(st, r, line, len, why);
 	}
-	rc->lineno = nd_lineno(r);
-	rc->key = key_get(st, rc->pk);
-	if (rc->key == NULL) {
-		free(rc);
+	if (st->o->has_pace && pace_time(st, pace_at, why, sizeof(why)) != 0)
+		return bad(st, r, line, len, why);
+	if (queue_record(st, r, line, len, &kv, *pace_at) != 0) {
 		msg_err("out of memory");
-		st->oom = 1;
+		st->broken = 1;
 		return -1;
 	}
-	rc->key->pending++;
-	rc->arrived = kptime_mono_ms();
-	if (*pace_at > rc->arrived)
-		rc->not_before = *pace_at;
-	if (st->tail)
-		st->tail->next = rc;
-	else
-		st->head = rc;
-	st->tail = rc;
-	st->queued++;
-	st->queued_bytes += len + pklen;
 	return 0;
 }
 
@@ -469,37 +498,6 @@ form_batch(struct state *st, struct batch *b, int64_t now)
 	return b->n;
 }
 
-static int
-build_body(struct state *st, struct batch *b)
-{
-	struct buf *o = &b->body;
-	size_t i;
-
-	buf_reset(o);
-	buf_lit(o, "{\"");
-	buf_str(o, st->stream_member);
-	buf_lit(o, "\":");
-	buf_jstrz(o, st->o->stream);
-	buf_lit(o, ",\"Records\":[");
-	for (i = 0; i < b->n; i++) {
-		struct rec *rc = b->recs[i];
-
-		if (i > 0)
-			buf_char(o, ',');
-		buf_lit(o, "{\"Data\":\"");
-		buf_b64(o, rc->data, rc->len);
-		buf_lit(o, "\",\"PartitionKey\":");
-		buf_jstr(o, rc->pk, rc->pklen);
-		if (rc->ehk != NULL) {
-			buf_lit(o, ",\"ExplicitHashKey\":");
-			buf_jstrz(o, rc->ehk);
-		}
-		buf_char(o, '}');
-	}
-	buf_lit(o, "]}");
-	return o->failed ? -1 : 0;
-}
-
 static struct batch *
 batch_new(size_t cap)
 {
@@ -525,36 +523,35 @@ batch_free(struct batch *b)
 static int
 send_batch(struct state *st, struct batch *b)
 {
-	static const char *const hdrs[] = {
-		"Content-Type: application/x-amz-json-1.1",
-		"X-Amz-Target: Kinesis_20131202.PutRecords",
-	};
-	struct aws_call call;
 	char err[512];
 	size_t i;
 
-	if (build_body(st, b) != 0) {
+	kinesis_put_records_open(&b->body, st->o->stream);
+	for (i = 0; i < b->n; i++)
+		kinesis_put_records_add(&b->body, b->recs[i]->data,
+		    b->recs[i]->len, b->recs[i]->pk, b->recs[i]->pklen,
+		    b->recs[i]->ehk);
+	if (kinesis_put_records_close(&b->body) != 0) {
 		msg_err("out of memory");
 		return -1;
 	}
-	memset(&call, 0, sizeof(call));
-	call.method = "POST";
-	call.path = "/";
-	call.headers = hdrs;
-	call.nheaders = 2;
-	call.body = b->body.p;
-	call.body_len = b->body.len;
-	if (aws_start(st->aws, &call, b, err, sizeof(err)) == NULL) {
+	if (kinesis_put_records_start(st->k, &b->body, b, err,
+	    sizeof(err)) == NULL) {
 		msg_err("%s", err);
 		return -1;
 	}
 	for (i = 0; i < b->n; i++) {
-		b->recs[i]->key->inflight++;
-		if (b->recs[i]->first_try == 0)
-			b->recs[i]->first_try = kptime_mono_ms();
+		struct rec *rc = b->recs[i];
+		uint64_t seed = rc->lineno;
+
+		rc->key->inflight++;
+		/* The retry budget runs from the first attempt; each record
+		 * jitters on its own. */
+		if (rc->attempts == 0) {
+			random_bytes(st, &seed, sizeof(seed));
+			retry_start(&rc->retry, kptime_mono_ms(), seed);
+		}
 	}
-	st->requests++;
-	st->sent += b->n;
 	return 0;
 }
 
@@ -585,34 +582,19 @@ give_up(struct state *st, struct rec *rc, const char *why)
 }
 
 /*
- * Puts failed records back at the head of the queue, in their order, with
- * a backoff; they are older than any queued record of their key.  The
- * caller has already counted them in their keys' pending counts, so that
- * no key is released while they are between lists.
+ * Puts failed records back at the head of the queue, in their order (each
+ * with its backoff in not_before); they are older than any queued record
+ * of their key.  The caller has already counted them in their keys'
+ * pending counts, so that no key is released while they are between lists.
  */
 static void
-requeue(struct state *st, struct rec **failed, size_t n, int64_t retry_after)
+requeue(struct state *st, struct rec **failed, size_t n)
 {
-	const struct retry_policy *p = aws_client_retry(st->aws);
-	int64_t now = kptime_mono_ms();
 	size_t i;
 
 	for (i = n; i-- > 0;) {
 		struct rec *rc = failed[i];
-		int64_t ceiling = p->base_ms, delay;
-		int a;
 
-		for (a = 1; a < rc->attempts && ceiling < p->cap_ms; a++)
-			ceiling *= 2;
-		if (ceiling > p->cap_ms)
-			ceiling = p->cap_ms;
-		st->rng ^= st->rng << 13;
-		st->rng ^= st->rng >> 7;
-		st->rng ^= st->rng << 17;
-		delay = 1 + (int64_t)(st->rng % (uint64_t)(ceiling + 1));
-		if (retry_after >= 0)
-			delay = retry_after < p->cap_ms ? retry_after : p->cap_ms;
-		rc->not_before = now + delay;
 		rc->next = st->head;
 		st->head = rc;
 		if (st->tail == NULL)
@@ -638,111 +620,106 @@ write_receipt(struct state *st, struct rec *rc, const char *shard,
 	nd_end(st->out);
 }
 
+/*
+ * Settles one record of a finished request: e is its entry of the parsed
+ * response, NULL when the whole request failed (err says why; retry_after
+ * is the server's Retry-After, or -1).  A record to retry goes to
+ * failed[*nfailed] with its backoff.
+ */
+static void
+settle(struct state *st, struct rec *rc, const struct kinesis_put_result *e,
+    int64_t retry_after, char *err, size_t errsz, struct rec **failed,
+    size_t *nfailed)
+{
+	const struct retry_policy *p = aws_client_retry(st->k->aws);
+	int64_t now = kptime_mono_ms(), delay;
+
+	rc->key->inflight--;
+	rc->attempts++;
+	if (e != NULL && e->code == NULL) {
+		if (rc->key->failed == st->gen)
+			st->reordered++;
+		st->ok++;
+		if (st->o->receipts)
+			write_receipt(st, rc, e->shard, e->seq);
+		free_rec(st, rc);
+		return;
+	}
+	if (e != NULL)
+		snprintf(err, errsz, "%s: %s", e->code, e->message);
+	rc->key->failed = st->gen;
+	/* The one retry policy (retry.h): attempts, budget, backoff. */
+	delay = st->fatal ? -1 : retry_next(p, &rc->retry, now, retry_after);
+	if (delay < 0 || failed == NULL) {
+		give_up(st, rc, st->fatal ? "stopped after a permanent error" :
+		    delay < 0 ? err : "out of memory");
+		free_rec(st, rc);
+		return;
+	}
+	rc->not_before = now + delay;
+	rc->key->pending++;
+	failed[(*nfailed)++] = rc;
+}
+
 /* Settles a finished PutRecords request. */
 static void
 finish(struct state *st, struct http_xfer *x)
 {
 	struct batch *b = http_xfer_user(x);
 	struct http_response *resp = http_xfer_response(x);
-	const struct retry_policy *p = aws_client_retry(st->aws);
-	struct json_object *root = NULL, *arr = NULL;
-	struct rec **failed = NULL;
+	struct kinesis_put_response pr;
+	struct rec **failed;
 	size_t nfailed = 0, i;
 	char err[512];
 	enum retry_kind kind = RETRY_NO;
+	int parsed = 0;
 
+	memset(&pr, 0, sizeof(pr));
 	failed = calloc(b->n ? b->n : 1, sizeof(*failed));
 	if (resp->status >= 200 && resp->status < 300) {
-		root = json_tokener_parse(resp->body ? resp->body : "");
-		if (root == NULL || !json_object_object_get_ex(root, "Records", &arr) ||
-		    !json_object_is_type(arr, json_type_array) ||
-		    json_object_array_length(arr) != b->n) {
-			snprintf(err, sizeof(err), "malformed PutRecords response");
-			kind = RETRY_YES;
-			arr = NULL;
-		}
+		parsed = kinesis_put_records_parse(resp->body, resp->body_len,
+		    b->n, &pr, err, sizeof(err)) == 0;
+		/* The server may have stored the batch: sent again, it may
+		 * be stored twice, never lost. */
+		kind = parsed ? RETRY_NO : RETRY_YES;
 	} else {
 		kind = aws_outcome(resp, err, sizeof(err));
 	}
-	if (arr == NULL && kind == RETRY_NO) {
+	if (!parsed && kind == RETRY_NO) {
 		/* Permanent failure of the whole request (no such stream,
 		 * access denied, ...): nothing more can be delivered. */
 		msg_err("PutRecords: %s", err);
 		st->fatal = 1;
 	}
 	if (kind == RETRY_CREDENTIALS)
-		aws_client_credentials_expired(st->aws);
+		aws_client_credentials_expired(st->k->aws);
 	st->gen++;
-	for (i = 0; i < b->n; i++) {
-		struct rec *rc = b->recs[i];
-		struct json_object *e = arr ? json_object_array_get_idx(arr, i) : NULL;
-		struct json_object *v;
-		const char *code = NULL;
-
-		rc->key->inflight--;
-		rc->attempts++;
-		if (e != NULL && json_object_object_get_ex(e, "ErrorCode", &v) &&
-		    json_object_get_type(v) == json_type_string) {
-			struct json_object *m;
-
-			code = json_object_get_string(v);
-			snprintf(err, sizeof(err), "%s: %s", code,
-			    json_object_object_get_ex(e, "ErrorMessage", &m) ?
-			    json_object_get_string(m) : "");
-		}
-		if (e != NULL && code == NULL) {
-			struct json_object *sh = NULL, *sq = NULL;
-
-			json_object_object_get_ex(e, "ShardId", &sh);
-			json_object_object_get_ex(e, "SequenceNumber", &sq);
-			if (rc->key->failed == st->gen)
-				st->reordered++;
-			st->ok++;
-			if (st->o->receipts)
-				write_receipt(st, rc, sh ? json_object_get_string(sh) : "",
-				    sq ? json_object_get_string(sq) : "");
-			free_rec(st, rc);
-			continue;
-		}
-		rc->key->failed = st->gen;
-		if (st->fatal || rc->attempts >= p->max_attempts ||
-		    kptime_mono_ms() - rc->first_try > p->budget_ms) {
-			give_up(st, rc, st->fatal ? "stopped after a permanent error" : err);
-			free_rec(st, rc);
-			continue;
-		}
-		if (failed == NULL) {
-			give_up(st, rc, "out of memory");
-			free_rec(st, rc);
-			continue;
-		}
-		rc->key->pending++;
-		failed[nfailed++] = rc;
-	}
+	for (i = 0; i < b->n; i++)
+		settle(st, b->recs[i], parsed ? &pr.entry[i] : NULL,
+		    parsed ? -1 : resp->retry_after_ms, err, sizeof(err), failed,
+		    &nfailed);
 	if (nfailed > 0) {
 		st->retried += nfailed;
 		msg_warn("PutRecords: %zu of %zu records failed (%s); retrying them",
 		    nfailed, b->n, err);
-		requeue(st, failed, nfailed, arr ? -1 : resp->retry_after_ms);
+		requeue(st, failed, nfailed);
 	}
 	free(failed);
-	json_object_put(root);
+	kinesis_put_response_free(&pr);
 	batch_free(b);
 	http_xfer_free(x);
 }
 
 static void
-progress(struct state *st, int final)
+show_progress(struct state *st, int final)
 {
-	int64_t now = kptime_mono_ms();
-	double secs = (double)(now - st->start_ms) / 1000.0;
+	double secs = progress_elapsed(&st->prog);
 
-	if (!st->o->progress || (!final && now - st->last_progress < 1000))
+	if (!final && !progress_due(&st->prog))
 		return;
-	st->last_progress = now;
-	fprintf(stderr, "\r%s: %llu records sent, %.0f/s, %llu retries, %llu rejected%s",
-	    msg_prog(), st->ok, secs > 0 ? (double)st->ok / secs : 0.0,
-	    st->retried, st->rej.count, final ? "\n" : "");
+	progress_show(&st->prog, final, "%llu records sent, %.0f/s, %llu "
+	    "retries, %llu rejected", st->ok, secs > 0 ? (double)st->ok / secs :
+	    0.0, st->retried, st->rej.count);
 }
 
 static int
@@ -782,7 +759,7 @@ option(struct cli *c, int id, const char *arg)
 		o->max_inflight = (int)n;
 		break;
 	case OPT_BATCH_RECORDS:
-		rc = cli_count(c, arg, 1, 500, &n);
+		rc = cli_count(c, arg, 1, KINESIS_PUT_MAX_RECORDS, &n);
 		o->batch_records = n;
 		break;
 	case OPT_BATCH_BYTES:
@@ -804,35 +781,16 @@ option(struct cli *c, int id, const char *arg)
 	return rc;
 }
 
-/* Returns CLI_RUN, CLI_DONE or an exit status. */
+/* The checks of options against each other. */
 static int
-parse_opts(int argc, char **argv, struct cli *c, struct opts *o)
+check_opts(struct cli *c, struct opts *o)
 {
-	int rc;
-
-	memset(o, 0, sizeof(*o));
-	o->linger_ms = 100;
-	o->max_inflight = 4;
-	o->batch_records = 500;
-	o->batch_bytes = 5 * 1024 * 1024;
-	o->record_bytes = 0;	/* 1 MiB, or --max-batch-bytes if smaller */
-	o->speed = 1.0;
-	c->usage = USAGE;
-	c->help = help_text;
-	c->groups = CLI_INPUT | CLI_PROGRESS | CLI_AWS;
-	c->options = options;
-	c->handle = option;
-	c->ctx = o;
-	rc = cli_parse(c, argc, argv);
-	if (rc != CLI_RUN)
-		return rc;
 	if (o->stream == NULL || *o->stream == '\0')
 		return cli_usage(c, "--stream is required");
 	if (o->pk != NULL && o->has_pk_field)
 		return cli_usage(c, "--partition-key and --partition-key-field "
 		    "exclude each other");
-	if (o->pk != NULL && (*o->pk == '\0' ||
-	    utf8_chars(o->pk, strlen(o->pk)) > KINESIS_MAX_PK))
+	if (o->pk != NULL && !kinesis_pk_valid(o->pk, strlen(o->pk)))
 		return cli_usage(c, "--partition-key must have 1 to 256 "
 		    "characters");
 	if (o->raw && (o->has_pk_field || o->has_ehk_field || o->has_pace))
@@ -840,265 +798,368 @@ parse_opts(int argc, char **argv, struct cli *c, struct opts *o)
 	if (o->speed_set && !o->has_pace)
 		return cli_usage(c, "--speed needs --pace-field");
 	if (o->record_bytes == 0)
-		o->record_bytes = o->batch_bytes < 1024 * 1024 ?
-		    o->batch_bytes : 1024 * 1024;
+		o->record_bytes = o->batch_bytes < KINESIS_RECORD_MAX_BYTES ?
+		    o->batch_bytes : KINESIS_RECORD_MAX_BYTES;
 	if (o->record_bytes > o->batch_bytes)
 		return cli_usage(c, "--max-record-bytes exceeds "
 		    "--max-batch-bytes");
-	o->dead = c->dead_letter;
-	o->strict = c->strict;
-	o->max_line = c->max_line;
-	o->progress = c->progress;
-	o->aws = c->aws;
 	return CLI_RUN;
+}
+
+/* Returns CLI_RUN, CLI_DONE or an exit status. */
+static int
+parse_opts(int argc, char **argv, struct cli *c, struct opts *o)
+{
+	int rc;
+
+	*c = (struct cli){ .usage = USAGE, .help = help_text,
+	    .groups = CLI_INPUT | CLI_PROGRESS | CLI_AWS, .options = options,
+	    .handle = option, .ctx = o };
+	o->linger_ms = 100;
+	o->max_inflight = 4;
+	o->batch_records = KINESIS_PUT_MAX_RECORDS;
+	o->batch_bytes = KINESIS_PUT_MAX_BYTES;
+	o->record_bytes = 0;	/* 1 MiB, or --max-batch-bytes if smaller */
+	o->speed = 1.0;
+	rc = cli_parse(c, argc, argv);
+	return rc == CLI_RUN ? check_opts(c, o) : rc;
 }
 
 /* Whether reading may go on: memory stays bounded by the queue's size. */
 static int
-room(const struct state *st, size_t limit)
+room(const struct state *st, const struct loop *lp)
 {
-	return st->queued_bytes < limit &&
+	return st->queued_bytes < lp->queue_limit &&
 	    st->queued < st->o->batch_records * (size_t)(st->o->max_inflight + 1);
+}
+
+static int
+can_read(const struct state *st, const struct loop *lp)
+{
+	return !lp->eof && !sig_stop && !st->fatal && room(st, lp);
+}
+
+/*
+ * Acts on one result of nd_next().  Returns 1 when reading pauses (end of
+ * input, an error, --strict, no input for now), else 0.
+ */
+static int
+input(struct state *st, struct loop *lp, int rc, const char *line,
+    size_t len)
+{
+	switch (rc) {
+	case ND_LINE:
+		st->lines++;
+		if (take_line(st, lp->r, line, len, &lp->pace_at) == 0)
+			return 0;
+		lp->status = st->rej.strict && !st->rej.failed && !st->broken ?
+		    KP_EXIT_REJECTED : KP_EXIT_FAILURE;
+		break;
+	case ND_TOOLONG:
+		if (!st->cli->strict)
+			return 0;
+		lp->status = KP_EXIT_REJECTED;
+		break;
+	case ND_TIMEOUT:
+	case ND_INTR:
+		return 1;
+	case ND_ERROR:
+		msg_err("<stdin>: read error: %s", strerror(errno));
+		lp->status = KP_EXIT_FAILURE;
+		break;
+	default:  /* ND_EOF */
+		break;
+	}
+	lp->eof = 1;
+	return 1;
+}
+
+/* Step 1: reads what input is available, without waiting. */
+static void
+read_available(struct state *st, struct loop *lp, int64_t now)
+{
+	char *line = NULL;
+	size_t len = 0;
+	int rc;
+
+	lp->stalled = 0;
+	if (!can_read(st, lp))
+		return;
+	while (lp->pace_at < 0) {
+		rc = nd_next(lp->r, &line, &len, 0);
+		if (rc == ND_TIMEOUT)
+			lp->stalled = 1;
+		if (input(st, lp, rc, line, len) != 0)
+			break;
+		if (rc != ND_LINE)
+			continue;
+		if (lp->pace_at >= 0 && lp->pace_at <= now)
+			lp->pace_at = -1;
+		if (!room(st, lp))
+			break;
+	}
+}
+
+/* Step 2: starts requests while slots are free and a batch is due. */
+static void
+send_ready(struct state *st, struct loop *lp)
+{
+	const struct opts *o = st->o;
+	struct http_client *h = aws_client_http(st->k->aws);
+	int64_t now = kptime_mono_ms();
+	size_t i;
+
+	while (!st->fatal && st->head != NULL &&
+	    http_inflight(h) < o->max_inflight) {
+		int full = st->queued >= o->batch_records ||
+		    st->queued_bytes >= o->batch_bytes;
+		int due = lp->eof || lp->stalled || o->has_pace ||
+		    now - st->head->arrived >= o->linger_ms;
+		struct batch *b;
+
+		if (!full && !due)
+			break;
+		b = batch_new(o->batch_records);
+		if (b == NULL) {
+			msg_err("out of memory");
+			st->fatal = 1;
+			break;
+		}
+		if (form_batch(st, b, now) == 0) {
+			batch_free(b);
+			break;
+		}
+		if (send_batch(st, b) != 0) {
+			/* Put them back; this is a local failure. */
+			for (i = 0; i < b->n; i++)
+				b->recs[i]->key->pending++;
+			requeue(st, b->recs, b->n);
+			batch_free(b);
+			st->fatal = 1;
+			break;
+		}
+	}
+}
+
+/* Step 3: settles the finished requests.  Returns how many. */
+static int
+collect(struct state *st)
+{
+	struct http_xfer *x;
+	int n = 0;
+
+	while ((x = http_wait(aws_client_http(st->k->aws), 0)) != NULL) {
+		finish(st, x);
+		n++;
+	}
+	if (n > 0)
+		nd_flush(st->out);	/* receipts reach a live reader */
+	show_progress(st, 0);
+	return n;
+}
+
+/* After a permanent error: everything queued is undeliverable. */
+static void
+drain(struct state *st)
+{
+	while (st->head != NULL) {
+		struct rec *q = st->head;
+
+		unlink_rec(st, NULL, q);
+		give_up(st, q, "stopped after a permanent error");
+		free_rec(st, q);
+	}
+}
+
+/* How long step 4 may wait: until input, a response, or the first
+ * linger, backoff or pace deadline. */
+static int64_t
+wait_time(const struct state *st, const struct loop *lp, int64_t now)
+{
+	int64_t wait_ms = 1000;
+
+	if (st->head != NULL) {
+		int64_t due = st->head->arrived + st->o->linger_ms - now;
+
+		if (due < wait_ms)
+			wait_ms = due < 1 ? 1 : due;
+		if (st->head->not_before > now &&
+		    st->head->not_before - now < wait_ms)
+			wait_ms = st->head->not_before - now;
+	}
+	if (lp->pace_at >= 0 && lp->pace_at - now < wait_ms)
+		wait_ms = lp->pace_at - now < 1 ? 1 : lp->pace_at - now;
+	return wait_ms;
+}
+
+/* Step 4: waits.  Returns 0, or -1 when the loop must end. */
+static int
+wait_step(struct state *st, struct loop *lp)
+{
+	struct http_client *h = aws_client_http(st->k->aws);
+	int64_t wait_ms = wait_time(st, lp, kptime_mono_ms());
+	int reading = can_read(st, lp) && lp->pace_at < 0, rc;
+	char *line = NULL;
+	size_t len = 0;
+
+	if (http_inflight(h) > 0) {
+		if (http_poll_fd(h, reading ? 0 : -1, (int)wait_ms) < 0) {
+			msg_err("HTTP error");
+			lp->status = KP_EXIT_FAILURE;
+			return -1;
+		}
+	} else if (reading) {
+		/* Block on input alone, up to the next deadline. */
+		rc = nd_next(lp->r, &line, &len, (int)wait_ms);
+		input(st, lp, rc, line, len);
+	} else if (st->head != NULL || lp->pace_at >= 0) {
+		retry_sleep(wait_ms, &sig_stop);
+	}
+	return 0;
+}
+
+/* Reads, sends and collects until the input is drained and delivered. */
+static void
+run(struct state *st, struct loop *lp)
+{
+	struct http_client *h = aws_client_http(st->k->aws);
+	int collected;
+
+	for (;;) {
+		read_available(st, lp, kptime_mono_ms());
+		if (lp->pace_at >= 0 && lp->pace_at <= kptime_mono_ms())
+			lp->pace_at = -1;
+		if (sig_stop)
+			lp->eof = 1;
+		send_ready(st, lp);
+		collected = collect(st);
+		if (st->fatal && http_inflight(h) == 0) {
+			drain(st);
+			break;
+		}
+		if (lp->eof && st->head == NULL && http_inflight(h) == 0)
+			break;
+		/* Freed slots are used at once. */
+		if (collected > 0)
+			continue;
+		if (wait_step(st, lp) != 0)
+			break;
+	}
+}
+
+/* Everything a run needs.  Returns CLI_RUN or an exit status. */
+static int
+start(struct state *st, struct loop *lp)
+{
+	const struct opts *o = st->o;
+	struct cli *c = st->cli;
+	char err[1024];
+	int usage_error = 0;
+
+	c->aws.stop = &sig_stop;
+	st->js = jscan_new();
+	if (sig_setup() != 0 || st->js == NULL ||
+	    (o->has_pk_field &&
+	    (st->f_pk = jscan_want(st->js, &o->pk_field)) < 0) ||
+	    (o->has_ehk_field &&
+	    (st->f_ehk = jscan_want(st->js, &o->ehk_field)) < 0) ||
+	    (o->has_pace &&
+	    (st->f_pace = jscan_want(st->js, &o->pace_field)) < 0)) {
+		msg_err("cannot initialise");
+		return KP_EXIT_FAILURE;
+	}
+	if (nd_reject_init(&st->rej, c->dead_letter, c->strict) != 0)
+		return KP_EXIT_USAGE;
+	st->k = kinesis_new(o->stream, &c->aws, err, sizeof(err),
+	    &usage_error);
+	if (st->k == NULL) {
+		msg_err("%s", err);
+		return usage_error ? KP_EXIT_USAGE : KP_EXIT_FAILURE;
+	}
+	st->out = nd_writer_new(1);
+	lp->r = nd_reader_new(0, "<stdin>", c->max_line);
+	if (st->out == NULL || lp->r == NULL) {
+		msg_err("out of memory");
+		return KP_EXIT_FAILURE;
+	}
+	nd_reader_set_reject(lp->r, &st->rej);
+	st->pool_used = sizeof(st->pool);
+	progress_init(&st->prog, c->progress);
+	lp->pace_at = -1;
+	lp->queue_limit = o->batch_bytes * (size_t)(o->max_inflight + 1);
+	return CLI_RUN;
+}
+
+/* Reports and closes; returns the final status. */
+static int
+report(struct state *st, int status)
+{
+	show_progress(st, 1);
+	if (st->reordered > 0)
+		msg_warn("%llu records were stored after a failed record of the "
+		    "same partition key in the same request (reordered)",
+		    st->reordered);
+	msg_info("%llu lines, %llu records delivered in %llu requests, %llu "
+	    "retried, %llu rejected, %llu undeliverable, %llu control lines "
+	    "skipped", st->lines, st->ok, st->k->calls, st->retried,
+	    st->rej.count, st->undeliverable, st->control);
+	if (nd_writer_close(st->out) == ND_ERROR && status == KP_EXIT_OK)
+		status = KP_EXIT_FAILURE;
+	if (nd_reject_close(&st->rej) != 0 && status == KP_EXIT_OK)
+		status = KP_EXIT_FAILURE;
+	if (st->fatal)
+		status = KP_EXIT_FAILURE;
+	else if (status == KP_EXIT_OK &&
+	    (st->rej.count > 0 || st->undeliverable > 0))
+		status = KP_EXIT_REJECTED;
+	return status;
+}
+
+static void
+cleanup(struct state *st, struct loop *lp)
+{
+	size_t i;
+
+	/* Records and keys left by a run cut short. */
+	while (st->head != NULL) {
+		struct rec *q = st->head;
+
+		st->head = q->next;
+		free(q);
+	}
+	for (i = 0; i < st->keys.nslot; i++)
+		free(st->keys.slot[i].value);
+	htab_free(&st->keys);
+	nd_reject_close(&st->rej);
+	nd_reader_free(lp->r);
+	nd_writer_free(st->out);
+	jscan_free(st->js);
+	buf_free(&st->pkbuf);
+	buf_free(&st->ehkbuf);
+	buf_free(&st->tbuf);
+	kinesis_free(st->k);
+	jf_path_free(&st->o->pk_field);
+	jf_path_free(&st->o->ehk_field);
+	jf_path_free(&st->o->pace_field);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o;
+	struct opts o = { 0 };
 	struct cli cli;
-	struct state st;
-	struct nd_reader *r = NULL;
-	char err[1024];
-	int rc, usage_error = 0, eof = 0, status = KP_EXIT_OK;
-	int64_t pace_at = -1;
-	size_t queue_limit;
-	uint64_t seed = 0;
+	struct state st = { .o = &o, .cli = &cli };
+	struct loop lp = { 0 };
+	int rc;
 
 	msg_init(argv[0]);
-	memset(&st, 0, sizeof(st));
-	memset(&cli, 0, sizeof(cli));
 	rc = parse_opts(argc, argv, &cli, &o);
-	if (rc != CLI_RUN)
-		return rc == CLI_DONE ? KP_EXIT_OK : rc;
-	o.aws.stop = &sig_stop;
-	st.o = &o;
-	st.js = jscan_new();
-	if (sig_setup() != 0 || st.js == NULL ||
-	    (o.has_pk_field && (st.f_pk = jscan_want(st.js, &o.pk_field)) < 0) ||
-	    (o.has_ehk_field &&
-	    (st.f_ehk = jscan_want(st.js, &o.ehk_field)) < 0) ||
-	    (o.has_pace && (st.f_pace = jscan_want(st.js, &o.pace_field)) < 0)) {
-		msg_err("cannot initialise");
-		return KP_EXIT_FAILURE;
+	if (rc == CLI_RUN)
+		rc = start(&st, &lp);
+	if (rc == CLI_RUN) {
+		run(&st, &lp);
+		rc = report(&st, lp.status);
 	}
-	if (nd_reject_init(&st.rej, o.dead, o.strict) != 0)
-		return KP_EXIT_USAGE;
-	st.aws = aws_client_new("Kinesis", "kinesis", &o.aws, err, sizeof(err),
-	    &usage_error);
-	if (st.aws == NULL) {
-		msg_err("%s", err);
-		return usage_error ? KP_EXIT_USAGE : KP_EXIT_FAILURE;
-	}
-	st.stream_member = strncmp(o.stream, "arn:", 4) == 0 ? "StreamARN" : "StreamName";
-	st.out = nd_writer_new(1);
-	r = nd_reader_new(0, "<stdin>", o.max_line);
-	if (st.out == NULL || r == NULL) {
-		msg_err("out of memory");
-		return KP_EXIT_FAILURE;
-	}
-	nd_reader_set_reject(r, &st.rej);
-	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		seed = (uint64_t)kptime_now_ms() ^ (uint64_t)getpid() << 32;
-	st.rng = seed | 1;
-	st.start_ms = kptime_mono_ms();
-	/* Memory stays bounded: reading pauses while this much waits. */
-	queue_limit = o.batch_bytes * (size_t)(o.max_inflight + 1);
-
-	for (;;) {
-		struct http_xfer *x;
-		int64_t now = kptime_mono_ms(), wait_ms = 1000;
-		int stalled = 0, can_read, collected;
-
-		/* 1. read what is available */
-		can_read = !eof && !sig_stop && !st.fatal && room(&st, queue_limit);
-		while (can_read && pace_at < 0) {
-			char *line;
-			size_t len;
-
-			rc = nd_next(r, &line, &len, 0);
-			if (rc == ND_LINE) {
-				st.lines++;
-				if (take_line(&st, r, line, len, &pace_at) != 0) {
-					eof = 1;
-					status = st.rej.strict && !st.rej.failed &&
-					    !st.oom ? KP_EXIT_REJECTED : KP_EXIT_FAILURE;
-					break;
-				}
-				if (pace_at >= 0 && pace_at <= now)
-					pace_at = -1;
-				if (!room(&st, queue_limit))
-					break;
-				continue;
-			}
-			if (rc == ND_TOOLONG) {
-				if (o.strict) {
-					eof = 1;
-					status = KP_EXIT_REJECTED;
-					break;
-				}
-				continue;
-			}
-			if (rc == ND_TIMEOUT) {
-				stalled = 1;
-				break;
-			}
-			if (rc == ND_INTR)
-				break;
-			if (rc == ND_ERROR) {
-				msg_err("<stdin>: read error: %s", strerror(errno));
-				status = KP_EXIT_FAILURE;
-			}
-			eof = 1;
-			break;
-		}
-		if (pace_at >= 0 && pace_at <= kptime_mono_ms())
-			pace_at = -1;
-		if (sig_stop)
-			eof = 1;
-
-		/* 2. send what may go */
-		now = kptime_mono_ms();
-		while (!st.fatal && st.head != NULL &&
-		    http_inflight(aws_client_http(st.aws)) < o.max_inflight) {
-			int full = st.queued >= o.batch_records ||
-			    st.queued_bytes >= o.batch_bytes;
-			int due = eof || stalled || o.has_pace ||
-			    now - st.head->arrived >= o.linger_ms;
-			struct batch *b;
-
-			if (!full && !due)
-				break;
-			b = batch_new(o.batch_records);
-			if (b == NULL) {
-				msg_err("out of memory");
-				st.fatal = 1;
-				break;
-			}
-			if (form_batch(&st, b, now) == 0) {
-				batch_free(b);
-				break;
-			}
-			if (send_batch(&st, b) != 0) {
-				/* Put them back; this is a local failure. */
-				for (size_t i = 0; i < b->n; i++)
-					b->recs[i]->key->pending++;
-				requeue(&st, b->recs, b->n, 0);
-				batch_free(b);
-				st.fatal = 1;
-				break;
-			}
-		}
-
-		/* 3. collect finished requests; freed slots are used at once */
-		collected = 0;
-		while ((x = http_wait(aws_client_http(st.aws), 0)) != NULL) {
-			finish(&st, x);
-			collected++;
-		}
-		if (collected > 0)
-			nd_flush(st.out);	/* receipts reach a live reader */
-		progress(&st, 0);
-
-		if (st.fatal && http_inflight(aws_client_http(st.aws)) == 0) {
-			/* Nothing more will go: everything queued is undeliverable. */
-			while (st.head != NULL) {
-				struct rec *q = st.head;
-
-				unlink_rec(&st, NULL, q);
-				give_up(&st, q, "stopped after a permanent error");
-				free_rec(&st, q);
-			}
-			break;
-		}
-		if (eof && st.head == NULL &&
-		    http_inflight(aws_client_http(st.aws)) == 0)
-			break;
-		if (collected > 0)
-			continue;
-
-		/* 4. wait for input, a response, a linger or backoff deadline */
-		now = kptime_mono_ms();
-		if (st.head != NULL) {
-			int64_t due = st.head->arrived + o.linger_ms - now;
-
-			if (due < wait_ms)
-				wait_ms = due < 1 ? 1 : due;
-			if (st.head->not_before > now && st.head->not_before - now < wait_ms)
-				wait_ms = st.head->not_before - now;
-		}
-		if (pace_at >= 0 && pace_at - now < wait_ms)
-			wait_ms = pace_at - now < 1 ? 1 : pace_at - now;
-		can_read = !eof && !sig_stop && !st.fatal && room(&st, queue_limit) &&
-		    pace_at < 0;
-		if (http_inflight(aws_client_http(st.aws)) > 0) {
-			if (http_poll_fd(aws_client_http(st.aws), can_read ? 0 : -1,
-			    (int)wait_ms) < 0) {
-				msg_err("HTTP error");
-				status = KP_EXIT_FAILURE;
-				break;
-			}
-		} else if (can_read) {
-			char *line;
-			size_t len;
-
-			/* Block on input alone, up to the next deadline. */
-			rc = nd_next(r, &line, &len, (int)wait_ms);
-			if (rc == ND_LINE) {
-				st.lines++;
-				if (take_line(&st, r, line, len, &pace_at) != 0) {
-					eof = 1;
-					status = st.rej.strict && !st.rej.failed &&
-					    !st.oom ? KP_EXIT_REJECTED : KP_EXIT_FAILURE;
-				}
-			} else if (rc == ND_EOF) {
-				eof = 1;
-			} else if (rc == ND_ERROR) {
-				msg_err("<stdin>: read error: %s", strerror(errno));
-				status = KP_EXIT_FAILURE;
-				eof = 1;
-			} else if (rc == ND_TOOLONG && o.strict) {
-				eof = 1;
-				status = KP_EXIT_REJECTED;
-			}
-		} else if (st.head != NULL || pace_at >= 0) {
-			retry_sleep(wait_ms, &sig_stop);
-		}
-	}
-
-	progress(&st, 1);
-	if (st.reordered > 0)
-		msg_warn("%llu records were stored after a failed record of the same "
-		    "partition key in the same request (reordered)", st.reordered);
-	msg_info("%llu lines, %llu records delivered in %llu requests, %llu retried, "
-	    "%llu rejected, %llu undeliverable, %llu control lines skipped", st.lines,
-	    st.ok, st.requests, st.retried, st.rej.count, st.undeliverable, st.control);
-	if (nd_writer_close(st.out) == ND_ERROR && status == KP_EXIT_OK)
-		status = KP_EXIT_FAILURE;
-	if (nd_reject_close(&st.rej) != 0 && status == KP_EXIT_OK)
-		status = KP_EXIT_FAILURE;
-	if (st.fatal)
-		status = KP_EXIT_FAILURE;
-	else if (status == KP_EXIT_OK && (st.rej.count > 0 || st.undeliverable > 0))
-		status = KP_EXIT_REJECTED;
-	nd_reader_free(r);
-	nd_writer_free(st.out);
-	jscan_free(st.js);
-	buf_free(&st.pkbuf);
-	buf_free(&st.ehkbuf);
-	aws_client_free(st.aws);
-	free(st.keys);
-	jf_path_free(&o.pk_field);
-	jf_path_free(&o.ehk_field);
-	jf_path_free(&o.pace_field);
-	return status;
+	cleanup(&st, &lp);
+	return rc == CLI_DONE ? KP_EXIT_OK : rc;
 }
