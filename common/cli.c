@@ -29,9 +29,13 @@ static const struct cli_option general[] = {
 	{ NULL, 0, 0 },
 };
 
-static const struct cli_option input[] = {
+static const struct cli_option reject[] = {
 	{ "dead-letter", 1, O_DEAD },
 	{ "strict", 0, O_STRICT },
+	{ NULL, 0, 0 },
+};
+
+static const struct cli_option lines[] = {
 	{ "max-line", 1, O_MAX_LINE },
 	{ NULL, 0, 0 },
 };
@@ -55,11 +59,15 @@ static const struct cli_option aws[] = {
 	{ NULL, 0, 0 },
 };
 
-const char cli_help_input[] =
-    "Input:\n"
-    "  --dead-letter FILE       append rejected lines to FILE, verbatim\n"
+#define HELP_REJECT \
+    "Input:\n" \
+    "  --dead-letter FILE       append rejected lines to FILE, verbatim\n" \
     "  --strict                 stop at the first rejected line\n"
+
+const char cli_help_input[] = HELP_REJECT
     "  --max-line BYTES         longest accepted line (default 1MiB + 4KiB)\n";
+
+const char cli_help_reject[] = HELP_REJECT;
 
 const char cli_help_progress[] =
     "Progress:\n"
@@ -108,8 +116,10 @@ static int
 print_help(const struct cli *c)
 {
 	printf("usage: %s\n\n%s", c->usage, c->help);
-	if (c->groups & CLI_INPUT)
+	if ((c->groups & CLI_INPUT) == CLI_INPUT)
 		fputs(cli_help_input, stdout);
+	else if (c->groups & CLI_REJECT)
+		fputs(cli_help_reject, stdout);
 	if (c->groups & CLI_PROGRESS)
 		fputs(cli_help_progress, stdout);
 	if (c->groups & CLI_AWS)
@@ -476,8 +486,10 @@ cli_parse(struct cli *c, int argc, char **argv)
 	aws_opts_init(&c->aws);
 	n = add_options(lo, n, c->options);
 	n = add_options(lo, n, general);
-	if (c->groups & CLI_INPUT)
-		n = add_options(lo, n, input);
+	if (c->groups & CLI_REJECT)
+		n = add_options(lo, n, reject);
+	if (c->groups & CLI_LINES)
+		n = add_options(lo, n, lines);
 	if (c->groups & CLI_PROGRESS)
 		n = add_options(lo, n, progress);
 	if (c->groups & CLI_AWS)

@@ -24,9 +24,13 @@ struct jf_path;
 
 /* Groups of shared options, besides -h, -q, -v, --help, --version. */
 enum {
-	CLI_INPUT = 1 << 0,     /* --dead-letter FILE, --strict, --max-line BYTES */
+	CLI_REJECT = 1 << 0,    /* --dead-letter FILE, --strict: bad input */
 	CLI_PROGRESS = 1 << 1,  /* --progress, --no-progress */
 	CLI_AWS = 1 << 2,       /* --region ... --retry-budget (aws.h) */
+	CLI_LINES = 1 << 3,     /* --max-line BYTES; only with CLI_REJECT */
+	/* A tool that reads NDJSON lines takes both; kin-read, whose input
+	 * is records, not lines, takes CLI_REJECT alone. */
+	CLI_INPUT = CLI_REJECT | CLI_LINES,
 };
 
 /* Ids of a tool's own options start here (and stay below 0x1000). */
@@ -59,9 +63,9 @@ struct cli {
 	int max_operands;         /* operands allowed after the options */
 
 	/* Results. */
-	const char *dead_letter;  /* CLI_INPUT */
+	const char *dead_letter;  /* CLI_REJECT */
 	int strict;
-	size_t max_line;
+	size_t max_line;          /* CLI_LINES */
 	int progress;             /* CLI_PROGRESS: default isatty(2) */
 	struct aws_opts aws;      /* CLI_AWS */
 	char **operands;
@@ -73,8 +77,8 @@ struct cli {
 };
 
 /* Help lines of the shared groups, printed by --help after the tool's. */
-extern const char cli_help_input[], cli_help_progress[], cli_help_aws[],
-    cli_help_general[];
+extern const char cli_help_input[], cli_help_reject[], cli_help_progress[],
+    cli_help_aws[], cli_help_general[];
 
 /*
  * Parses argv into c (the tool set usage, help, groups, options, handle

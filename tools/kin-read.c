@@ -900,7 +900,7 @@ parse_opts(int argc, char **argv, struct cli *c, struct opts *o)
 	int rc;
 
 	*c = (struct cli){ .usage = USAGE, .help = help_text,
-	    .groups = CLI_INPUT | CLI_PROGRESS | CLI_AWS, .options = options,
+	    .groups = CLI_REJECT | CLI_PROGRESS | CLI_AWS, .options = options,
 	    .handle = option, .ctx = o };
 	o->limit = KINESIS_GET_MAX_LIMIT;
 	o->poll_ms = 1000;

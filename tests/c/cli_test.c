@@ -202,6 +202,7 @@ test_errors(void)
 	    "and 1GiB: 0");
 	usage_error("--max-line 3GiB", CLI_INPUT, "--max-line: not a size "
 	    "between 1 and 1GiB: 3GiB");
+	usage_error("--max-line 4KiB", CLI_REJECT, "unknown option: --max-line");
 	usage_error("--timeout soon", CLI_AWS, "--timeout: not a duration "
 	    "between 1ms and 1d: soon");
 	usage_error("--connect-timeout 0", CLI_AWS, "--connect-timeout: not a "
@@ -307,6 +308,19 @@ test_help(void)
 	    strstr(out, cli_help_aws) != NULL &&
 	    strstr(out, cli_help_general) != NULL,
 	    "--help: then the help of the groups it takes");
+	free(err);
+	free(out);
+	rc = parse("--help", CLI_REJECT, &c, &v, &err, &out);
+	check(rc == CLI_DONE && strstr(out, cli_help_reject) != NULL &&
+	    strstr(out, "--max-line") == NULL,
+	    "--help of CLI_REJECT alone: --dead-letter and --strict, no "
+	    "--max-line");
+	free(err);
+	free(out);
+	rc = parse("--dead-letter d --strict", CLI_REJECT, &c, &v, &err, &out);
+	check(rc == CLI_RUN && c.dead_letter != NULL &&
+	    strcmp(c.dead_letter, "d") == 0 && c.strict,
+	    "CLI_REJECT alone: --dead-letter and --strict");
 	free(err);
 	free(out);
 	rc = parse("-h", 0, &c, &v, &err, &out);
