@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "kpfs.h"
 
 int
@@ -200,4 +202,166 @@ fail:
 	unlinkat(dirfd, tmp, 0);
 	errno = e;
 	return -1;
+}
+
+/* The MD5 of the file name in dirfd.  Returns 0, or -1. */
+static int
+file_md5(int dirfd, const char *name, unsigned char md5[16])
+{
+	unsigned char buf[64 * 1024];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int fd, rc = -1;
+	ssize_t k = -1;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || md == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1)
+		goto out;
+	for (;;) {
+		k = read(fd, buf, sizeof(buf));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		if (EVP_DigestUpdate(md, buf, (size_t)k) != 1)
+			goto out;
+	}
+	if (k == 0 && EVP_DigestFinal_ex(md, md5, &n) == 1)
+		rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* The bytes of next(arg) into the new file tmp in dfd, fsynced, and
+ * their MD5.  Returns 0, or -1 with err set. */
+static int
+publish_write(int dfd, const char *tmp, kpfs_source next, void *arg,
+    unsigned char md5[16], char *err, size_t errsz)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	const char *why = "read error";
+	const void *data;
+	unsigned int n = 0;
+	size_t len;
+	int fd, r, rc = -1;
+
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd < 0 || md == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1) {
+		snprintf(err, errsz, "%s: %s", tmp,
+		    fd < 0 ? strerror(errno) : "MD5 failed");
+		goto out;
+	}
+	while ((r = next(arg, &data, &len, &why)) == 1) {
+		if (kpfs_write_all(fd, data, len) != 0) {
+			snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+			goto out;
+		}
+		if (EVP_DigestUpdate(md, data, len) != 1) {
+			snprintf(err, errsz, "%s: MD5 failed", tmp);
+			goto out;
+		}
+	}
+	if (r < 0) {
+		snprintf(err, errsz, "%s", why);
+		goto out;
+	}
+	if (EVP_DigestFinal_ex(md, md5, &n) != 1 || fsync(fd) != 0) {
+		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	r = close(fd);
+	fd = -1;
+	if (r != 0) {
+		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/*
+ * Gives tmp the name name unless that exists (link() is the local
+ * If-None-Match).  An existing name with the same MD5 is this very file,
+ * delivered by an earlier run.  Returns 0 (linked), 1 (the same file was
+ * there), or -1 with err set.
+ */
+static int
+publish_link(int dfd, const char *tmp, const char *name,
+    const unsigned char md5[16], char *err, size_t errsz)
+{
+	unsigned char other[16];
+
+	if (linkat(dfd, tmp, dfd, name, 0) == 0) {
+		if (unlinkat(dfd, tmp, 0) != 0) {
+			snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != EEXIST) {
+		snprintf(err, errsz, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	if (file_md5(dfd, name, other) != 0 || memcmp(other, md5, 16) != 0) {
+		snprintf(err, errsz, "already exists with other content "
+		    "(--no-overwrite)");
+		return -1;
+	}
+	unlinkat(dfd, tmp, 0);
+	return 1;
+}
+
+int
+kpfs_publish(int rootfd, const char *rel, int no_overwrite,
+    kpfs_source next, void *arg, unsigned char md5[16], char *err,
+    size_t errsz)
+{
+	const char *slash = strrchr(rel, '/'), *name = slash ? slash + 1 : rel;
+	char tmp[NAME_MAX + 1];
+	int dfd, n, rc = -1;
+
+	if (!kpfs_rel_ok(rel, strlen(rel))) {
+		snprintf(err, errsz, "not a relative path below the directory: "
+		    "%s", rel);
+		return -1;
+	}
+	dfd = kpfs_open_under(rootfd, rel, slash ? (size_t)(slash - rel) : 0, 1);
+	if (dfd < 0) {
+		snprintf(err, errsz, "directory of %s: %s", rel, strerror(errno));
+		return -1;
+	}
+	n = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		snprintf(err, errsz, "name too long: %s", name);
+		close(dfd);
+		return -1;
+	}
+	if (publish_write(dfd, tmp, next, arg, md5, err, errsz) != 0)
+		goto out;
+	if (no_overwrite) {
+		rc = publish_link(dfd, tmp, name, md5, err, errsz);
+	} else if (renameat(dfd, tmp, dfd, name) != 0) {
+		snprintf(err, errsz, "%s: %s", name, strerror(errno));
+	} else {
+		rc = 0;
+	}
+	if (rc >= 0 && kpfs_fsync_dir(dfd) != 0) {
+		snprintf(err, errsz, "fsync: %s", strerror(errno));
+		rc = -1;
+	}
+out:
+	/* Whatever failed, no temporary file is left behind (once renamed
+	 * or linked away, there is none to remove). */
+	if (rc < 0)
+		unlinkat(dfd, tmp, 0);
+	close(dfd);
+	return rc;
 }

@@ -18,3 +18,5 @@ load helpers
 @test "unit under valgrind: cli" { kp_unit cli 70 valgrind; }
 @test "unit: htab" { kp_unit htab 40; }
 @test "unit under valgrind: htab" { kp_unit htab 40 valgrind; }
+@test "unit: spool" { kp_unit spool 50; }
+@test "unit under valgrind: spool" { kp_unit spool 50 valgrind; }
