@@ -20,3 +20,5 @@ load helpers
 @test "unit under valgrind: htab" { kp_unit htab 40 valgrind; }
 @test "unit: spool" { kp_unit spool 50; }
 @test "unit under valgrind: spool" { kp_unit spool 50 valgrind; }
+@test "unit: s3" { kp_unit s3 60; }
+@test "unit under valgrind: s3" { kp_unit s3 60 valgrind; }

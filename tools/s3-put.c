@@ -1620,8 +1620,8 @@ on_done(struct sink *s, struct http_xfer *x)
 		case R_CREATE: {
 			char id[800];
 
-			if (s3_xml_value(resp->body, "UploadId", id,
-			    sizeof(id)) != 0 || id[0] == '\0') {
+			s3_xml_copy(resp->body, "UploadId", id, sizeof(id));
+			if (id[0] == '\0') {
 				snprintf(j->why, sizeof(j->why), "%s: no UploadId "
 				    "in the answer", req_name[rq->kind]);
 				job_fail(s, j);
@@ -1665,8 +1665,8 @@ on_done(struct sink *s, struct http_xfer *x)
 		case R_COMPLETE: {
 			char etag[160];
 
-			if (s3_xml_value(resp->body, "ETag", etag,
-			    sizeof(etag)) != 0)
+			s3_xml_copy(resp->body, "ETag", etag, sizeof(etag));
+			if (etag[0] == '\0')
 				snprintf(etag, sizeof(etag), "%s", resp->etag);
 			etag_plain(etag, j->etag, sizeof(j->etag));
 			free(j->upload_id);
