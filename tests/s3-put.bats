@@ -2,9 +2,9 @@
 # s3-put against a real s3rver on loopback: round trips of the bundled real
 # trades, bucketing across midnight, every rolling rule, multipart and its
 # abort, the local-directory target, kill -9 and restart, an outage with
-# back-pressure, bad input, control lines, headers, every option, usage
-# errors.  (tests/manpages.bats checks --help and the usage line against the
-# man page.)
+# back-pressure, bad input, control lines, headers (long values whole),
+# every option, usage errors.  (tests/manpages.bats checks --help and the
+# usage line against the man page.)
 #
 # Faults come from tests/lib/faultproxy.js in front of s3rver.  s3rver keeps
 # Content-Type, Content-Encoding and the storage class but not the other
@@ -523,6 +523,29 @@ gz/2024-08-09--00/part-gz-1.json.gz"
 	    grep -qx 'x-amz-storage-class: STANDARD_IA'
 }
 
+@test "headers: a long --content-type and --sse-kms-key-id are sent whole, on a PUT and a multipart upload" {
+	rec_start
+	printf '%s\n' '{"timestamp":"2024-08-08T23:54:15.342Z","a":1}' >"$T/in"
+	# 239 and 2048 characters: they were cut to 177 and 146 (fixed
+	# 192-byte header buffers), with exit 0.
+	type=text/x-$(printf 'n%.0s' {1..232})
+	key=arn:aws:kms:us-east-1:123456789012:key/$(printf 'k%.0s' {1..2009})
+	assert_equal "${#type} ${#key}" '239 2048'
+	run --separate-stderr s3-put --content-type "$type" --sse aws:kms --sse-kms-key-id "$key" \
+	    --run-id lh "s3://b-k/p/" <"$T/in"
+	assert_success
+	req=$(jq -c 'select(.method == "PUT")' "$T/rec.log")
+	assert_equal "$(jq -r '.headers["content-type"]' <<<"$req")" "$type"
+	assert_equal "$(jq -r '.headers["x-amz-server-side-encryption-aws-kms-key-id"]' <<<"$req")" "$key"
+	: >"$T/rec.log"
+	run --separate-stderr s3-put --content-type "$type" --sse aws:kms --sse-kms-key-id "$key" \
+	    --bucket-format '' --run-id lhm "s3://b-k/m/" <"$BIG"
+	assert_success
+	create=$(jq -c 'select(.method == "POST" and (.url | test("\\?uploads$")))' "$T/rec.log")
+	assert_equal "$(jq -r '.headers["content-type"]' <<<"$create")" "$type"
+	assert_equal "$(jq -r '.headers["x-amz-server-side-encryption-aws-kms-key-id"]' <<<"$create")" "$key"
+}
+
 @test "headers of a multipart upload: checksum algorithm, per-part checksums, the Complete body" {
 	rec_start
 	run --separate-stderr s3-put --bucket-format '' --run-id m --content-type text/x-ndjson \
@@ -786,6 +809,19 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	concat "$B" so/ | cmp - "$TRADES"
 }
 
+@test "--progress: objects and bytes delivered, records taken, bytes spooled; --no-progress: nothing" {
+	head -n 30000 "$TRADES" >"$T/in"
+	run --separate-stderr s3-put --progress --max-records 10000 --spool-dir "$T/spool" "$T/dir" <"$T/in"
+	assert_success
+	bytes=$(printf '%s\n' "${lines[@]}" | jq -s 'map(.bytes) | add')
+	# The line is rewritten in place (CR); the last one ends the run.
+	final=$(printf '%s' "$stderr" | tr '\r' '\n' | sed 's/ *$//' | grep -v '^$' | tail -n 1)
+	assert_equal "$final" "s3-put: 3 objects ($bytes bytes) delivered, 30000 records taken, 0 bytes spooled"
+	run --separate-stderr s3-put --no-progress --max-records 10000 --spool-dir "$T/spool" "$T/dir2" <"$T/in"
+	assert_success
+	assert_equal "$stderr" ''
+}
+
 @test "AWS options: --endpoint-url, --region, --profile, retries, timeouts, TLS options" {
 	# --endpoint-url wins over the environment (which points nowhere).
 	export AWS_ENDPOINT_URL_S3=$KP_DEAD_ENDPOINT
@@ -867,6 +903,16 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	check 'unknown option: -x' -x "$T/x"
 	check 'option takes no argument: --gzip=1' --gzip=1 "$T/x"
 	check 'option needs an argument: --max-bytes' --max-bytes
+	# Nothing was created for a command refused.
+	[ ! -e "$T/x" ]
+}
+
+@test "a dead-letter file that cannot be opened is a configuration error: exit 2, nothing created" {
+	run --separate-stderr s3-put --dead-letter "$T/no/such/dir/dead" "$T/out" </dev/null
+	assert_failure 2
+	assert_output ''
+	assert_equal "$stderr" "s3-put: $T/no/such/dir/dead: No such file or directory"
+	[ ! -e "$T/out" ]
 }
 
 @test "--help on stdout with exit 0; --version" {
