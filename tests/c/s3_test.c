@@ -7,14 +7,12 @@
  * an <Error> inside a 200 answer, the XML value reader that aws_error()
  * shares); digests and the single and multipart ETags.
  *
- *   s3_test
+ *   s3_test [-v]
  *
- * Prints TAP: "ok N - what" or "not ok N - what" per check, "# ..."
- * diagnostics after a failure, the plan "1..N" last.  Exits 0 when every
- * check passed, 1 otherwise.  Inputs the parsers read are heap copies of
- * exactly their size, so that ASan or valgrind catches a read past them.
+ * Prints TAP (tap.h) and exits 0 when every check passed.  Inputs the
+ * parsers read are heap copies of exactly their size, so that ASan or
+ * valgrind catches a read past them.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,28 +22,7 @@
 #include "http.h"
 #include "s3.h"
 #include "sigv4.h"
-
-static int ntests, nfailed;
-
-static int
-check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-check(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntests++;
-	if (!cond)
-		nfailed++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	return cond;
-}
+#include "tap.h"
 
 /* A check of two strings, with both shown when they differ. */
 static void
@@ -54,8 +31,8 @@ check_str(const char *got, const char *want, const char *what)
 	int same = got != NULL && strcmp(got, want) == 0;
 
 	if (!check(same, "%s", what)) {
-		printf("#   got:  %s\n", got != NULL ? got : "(null)");
-		printf("#   want: %s\n", want);
+		diag("got:  %s", got != NULL ? got : "(null)");
+		diag("want: %s", want);
 	}
 }
 
@@ -116,7 +93,7 @@ test_uri_and_keys(void)
 	const char *why = "";
 	char *k, *p;
 
-	printf("# URIs, bucket names, keys\n");
+	section("URIs, bucket names, keys");
 	k = dup_exact("s3://my-bucket/a/b");
 	check(s3_uri_parse(k, &u, err, sizeof(err)) == 0 &&
 	    strcmp(u.bucket, "my-bucket") == 0 && strcmp(u.prefix, "a/b/") == 0,
@@ -160,7 +137,7 @@ test_digests(void)
 	unsigned char raw[3] = { 0xde, 0xad, 0x01 };
 	char hx[7];
 
-	printf("# digests\n");
+	section("digests");
 	check(s3_digest(abc, 3, 1, &d) == 0, "digest of abc");
 	check_str(d.sha256_hex,
 	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
@@ -191,7 +168,7 @@ test_put_head(void)
 	const char *why = "";
 	char body[] = "{\"a\":1}\n";
 
-	printf("# PutObject, HeadObject\n");
+	section("PutObject, HeadObject");
 	s3_digest(body, strlen(body), 1, &d);
 	check(s3_put_object(&rq, "b-k", "p/x y.json", &o, body, strlen(body),
 	    &d, &why) == 0, "PutObject builds");
@@ -253,7 +230,7 @@ test_long_headers(void)
 	char *want;
 	size_t i;
 
-	printf("# long header values are sent whole\n");
+	section("long header values are sent whole");
 	memcpy(type, "text/", 5);
 	s3_digest("x", 1, 0, &d);
 	o.content_type = type;
@@ -296,7 +273,7 @@ test_multipart(void)
 	struct buf h = BUF_INIT;
 	const char *why = "";
 
-	printf("# multipart requests\n");
+	section("multipart requests");
 	o.storage_class = "GLACIER_IR";
 	check(s3_create_multipart(&rq, "b", "m/k", &o, &why) == 0,
 	    "CreateMultipartUpload builds");
@@ -399,7 +376,7 @@ test_answers(void)
 	char code[64], msg[64], etag[S3_ETAG_MAX], small[5];
 	char *body;
 
-	printf("# answers\n");
+	section("answers");
 	body = dup_exact("<R><UploadId>up&amp;1</UploadId></R>");
 	check(s3_upload_id(body, &b) == 0 && strcmp(buf_cstr(&b), "up&1") == 0,
 	    "UploadId, entity decoded");
@@ -461,7 +438,7 @@ test_etags(void)
 	unsigned char md5s[2][16], one[16];
 	char out[S3_ETAG_MAX], tiny[40];
 
-	printf("# ETags\n");
+	section("ETags");
 	check(s3_etag_md5("\"5d41402abc4b2a76b9719d911017c592\"", md5s[0]) == 0,
 	    "a quoted part ETag is an MD5");
 	check(s3_etag_md5("7d793037a0760186574b0282f2f435e7", md5s[1]) == 0,
@@ -496,7 +473,7 @@ test_aws_error(void)
 	struct http_response r;
 	char code[32], msg[16];
 
-	printf("# aws_error over XML\n");
+	section("aws_error over XML");
 	memset(&r, 0, sizeof(r));
 	r.status = 404;
 	r.body = dup_exact("<Error><Code>NoSuchUpload</Code><Message>a &amp; "
@@ -509,8 +486,10 @@ test_aws_error(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (tap_begin("s3_test", argc, argv) != 0)
+		return 2;
 	test_uri_and_keys();
 	test_digests();
 	test_put_head();
@@ -519,6 +498,5 @@ main(void)
 	test_answers();
 	test_etags();
 	test_aws_error();
-	printf("1..%d\n", ntests);
-	return nfailed == 0 ? 0 : 1;
+	return tap_end();
 }

@@ -14,12 +14,11 @@
  * what s3rver implements is used (PutObject, HeadObject, GetObject and
  * multipart create, part and complete); with it, also
  * AbortMultipartUpload, ListMultipartUploads and If-None-Match (moto).
- * Prints TAP and exits 0 when every check passed.  Files go to a folder
- * under $TMPDIR (or /tmp), removed at the end.
+ * Prints TAP (tap.h) and exits 0 when every check passed.  Files go to a
+ * folder under $TMPDIR (or /tmp), removed at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +34,13 @@
 #include "msg.h"
 #include "s3.h"
 #include "s3up.h"
+#include "tap.h"
 
 #define MiB (1024 * 1024)
 
-static int ntests, nfailed;
 /* The server has S3's multipart ETags, AbortMultipartUpload,
  * ListMultipartUploads, If-None-Match (moto; s3rver has not). */
 static int full;
-static char tmpdir[4096];
 static struct s3up_dest dest;
 static const char *bucket;
 
@@ -58,26 +56,6 @@ struct file {
 	unsigned char *data;
 	size_t len;
 };
-
-static int
-check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-check(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntests++;
-	if (!cond)
-		nfailed++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	return cond;
-}
 
 static int
 record(void *user, const char *upload_id)
@@ -166,7 +144,7 @@ engine(int if_none_match)
 	cfg.record = record;
 	e = s3up_new(&cfg, err, sizeof(err));
 	if (e == NULL) {
-		printf("# s3up_new: %s\n", err);
+		diag("s3up_new: %s", err);
 		exit(2);
 	}
 	return e;
@@ -198,7 +176,7 @@ run_job(struct s3up *e, struct s3up_job *j, struct s3up_result *out)
 
 	memset(out, 0, sizeof(*out));
 	if (got == NULL || got != j) {
-		printf("# no job, or another one\n");
+		section("no job, or another one");
 		return -1;
 	}
 	r = (struct s3up_result *)s3up_result(got);
@@ -207,7 +185,7 @@ run_job(struct s3up *e, struct s3up_job *j, struct s3up_result *out)
 	r->parts = NULL;
 	s3up_job_free(got);
 	if (!out->ok)
-		printf("# why: %s\n", out->why);
+		diag("why: %s", out->why);
 	return 0;
 }
 
@@ -314,7 +292,7 @@ make_bucket(void)
 	rq.method = "PUT";
 	st = call(&rq, &resp);
 	if (st != 200 && st != 409)
-		printf("# CreateBucket: HTTP %ld\n", st);
+		diag("CreateBucket: HTTP %ld", st);
 	http_response_clear(&resp);
 	s3_request_clear(&rq);
 }
@@ -331,7 +309,7 @@ test_staged(const struct file *a)
 	size_t i;
 	int parts_ok = 1;
 
-	printf("# stage, then complete after a restart\n");
+	section("stage, then complete after a restart");
 	run_job(e, s3up_stage(e, "st/a.json", &src, &rec), &r);
 	check(r.ok, "STAGE of 11 MiB");
 	check(r.upload_id != NULL && r.upload_id[0] != '\0',
@@ -390,7 +368,7 @@ test_put(const struct file *a, const struct file *small)
 	struct s3up_result r;
 	int i, ok = 1;
 
-	printf("# one-shot PUT\n");
+	section("one-shot PUT");
 	j1 = s3up_put(e, "put/1.json", &sa, NULL, &rec);
 	j2 = s3up_put(e, "put/2.json", &ss, NULL, &rec);
 	j3 = s3up_put(e, "put/3.json.gz", &sg, NULL, &rec);
@@ -438,7 +416,7 @@ test_abort(const struct file *b)
 	struct s3up_result r, x;
 	char etag[S3_ETAG_MAX];
 
-	printf("# abort by id\n");
+	section("abort by id");
 	run_job(e, s3up_stage(e, "ab/b.json", &src, &rec), &r);
 	check(r.ok && r.nparts == 2, "STAGE of 6 MiB: two parts");
 	check(open_uploads("ab/b.json") == 1, "one upload open");
@@ -473,7 +451,7 @@ test_no_overwrite(const struct file *a, const struct file *b,
 	struct s3up_result r, c;
 	char want[S3_ETAG_MAX], etag[S3_ETAG_MAX];
 
-	printf("# If-None-Match\n");
+	section("If-None-Match");
 	expected_etag(a, 1, want, sizeof(want));
 	run_job(e, s3up_put(e, "st/a.json", &sa, NULL, &rec), &r);
 	check(r.ok && r.existed, "multipart, the same object there: 412, HEAD, "
@@ -531,7 +509,7 @@ test_local(const struct file *small)
 	unsigned char *got = malloc(small->len + 1);
 	ssize_t n = -1;
 
-	printf("# a directory\n");
+	section("a directory");
 	aws_opts_init(&ao);
 	snprintf(dir, sizeof(dir), "file://%s/out/", tmpdir);
 	check(s3up_dest_open(&dest, dir, &ao, err, sizeof(err), &cfg) == 0 &&
@@ -571,25 +549,19 @@ test_local(const struct file *small)
 int
 main(int argc, char **argv)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct file a, b, small, small2;
 	struct aws_opts ao;
 	char uri[256], err[512], cmd[4200];
 	int cfg = 0;
 
-	if (argc < 2) {
+	if (argc < 2 || argv[1][0] == '-') {
 		fprintf(stderr, "usage: s3up_test BUCKET [full]\n");
 		return 2;
 	}
 	bucket = argv[1];
 	full = argc > 2 && strcmp(argv[2], "full") == 0;
-	msg_init("s3up_test");
-	snprintf(tmpdir, sizeof(tmpdir), "%s/s3up_test.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (tap_begin("s3up_test", 1, argv) != 0)
 		return 2;
-	}
 	aws_opts_init(&ao);
 	ao.retry.max_attempts = 3;
 	snprintf(uri, sizeof(uri), "s3://%s/", bucket);
@@ -614,9 +586,8 @@ main(int argc, char **argv)
 	free(b.data);
 	free(small.data);
 	free(small2.data);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", tmpdir);
 	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
-	printf("1..%d\n", ntests);
-	return nfailed == 0 ? 0 : 1;
+		diag("could not empty %s", tmpdir);
+	return tap_end();
 }

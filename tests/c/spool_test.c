@@ -9,15 +9,13 @@
  * and without --no-overwrite, through symbolic links never, and without
  * leaving a temporary file after a failure.
  *
- *   spool_test
+ *   spool_test [-v]
  *
- * Prints TAP ("ok N - what", "not ok N - what", the plan "1..N" last) and
- * exits 0 when every check passed.  Files go to a folder under $TMPDIR (or
- * /tmp), removed at the end.
+ * Prints TAP (tap.h) and exits 0 when every check passed.  Files go to a
+ * folder under $TMPDIR (or /tmp), removed at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,53 +27,26 @@
 #include "kptime.h"
 #include "msg.h"
 #include "spool.h"
+#include "tap.h"
 
-static int ntests, nfailed;
-static char root[4096];
-
-static int
-check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-check(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntests++;
-	if (!cond)
-		nfailed++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	return cond;
-}
-
-/* root/rel into out. */
+/* tmpdir/rel into out. */
 static const char *
 path(char *out, size_t outsz, const char *rel)
 {
-	snprintf(out, outsz, "%s/%s", root, rel);
+	tmp_path(out, outsz, rel);
 	return out;
 }
 
-/* The contents of a file (up to 4 KiB) into out; -1 when it is missing. */
-static long
-slurp(const char *p, char *out, size_t outsz)
+/* The file at p holds exactly want. */
+static int
+file_is(const char *p, const char *want)
 {
-	int fd = open(p, O_RDONLY);
-	ssize_t n;
+	size_t n = 0;
+	char *got = slurp(p, &n);
+	int same = got != NULL && n == strlen(want) && strcmp(got, want) == 0;
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, out, outsz - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	out[n] = '\0';
-	return (long)n;
+	free(got);
+	return same;
 }
 
 static int
@@ -109,18 +80,18 @@ open_spool(const char *base, const char *ident)
 	    &cfg);
 
 	if (sp == NULL)
-		printf("# spool_open: %s\n", err);
+		diag("spool_open: %s", err);
 	return sp;
 }
 
 static void
 test_open(void)
 {
-	char base[4200], p[4400], buf[4096], err[512];
+	char base[4200], p[4400], err[512];
 	struct spool *a, *b;
 	int cfg = 0;
 
-	printf("# the spool directory of a destination\n");
+	section("the spool directory of a destination");
 	path(base, sizeof(base), "spool");
 	a = open_spool(base, "s3\nhttp://e\nbucket\np/\n");
 	check(a != NULL, "spool_open creates the directory");
@@ -129,8 +100,7 @@ test_open(void)
 	check(strlen(a->dir) == strlen(base) + 17 &&
 	    strncmp(a->dir, base, strlen(base)) == 0, "BASE/ and 16 hex digits");
 	snprintf(p, sizeof(p), "%s/dest", a->dir);
-	check(slurp(p, buf, sizeof(buf)) > 0 &&
-	    strcmp(buf, "s3\nhttp://e\nbucket\np/\n") == 0,
+	check(file_is(p, "s3\nhttp://e\nbucket\np/\n"),
 	    "dest holds the destination's text");
 	b = spool_open("s3-put", base, "s3\nhttp://e\nbucket\np/\n", err,
 	    sizeof(err), &cfg);
@@ -149,9 +119,9 @@ test_open(void)
 	b = spool_open("s3-put", NULL, "x", err, sizeof(err), &cfg);
 	check(b == NULL && cfg == 1 && strstr(err, "--spool-dir") != NULL,
 	    "no base directory at all is a configuration error");
-	setenv("XDG_STATE_HOME", root, 1);
+	setenv("XDG_STATE_HOME", tmpdir, 1);
 	b = open_spool(NULL, "x");
-	snprintf(p, sizeof(p), "%s/kinpipe/s3-put/", root);
+	path(p, sizeof(p), "kinpipe/s3-put/");
 	check(b != NULL && strncmp(b->dir, p, strlen(p)) == 0,
 	    "$XDG_STATE_HOME/kinpipe/TOOL by default");
 	spool_close(b);
@@ -160,12 +130,12 @@ test_open(void)
 static void
 test_parts(void)
 {
-	char base[4200], p[4400], buf[4096], err[512], big[70000];
+	char base[4200], p[4400], err[512], big[70000];
 	struct spool_meta m, back;
 	struct spool_part part;
 	struct spool *sp;
 
-	printf("# parts and manifests\n");
+	section("parts and manifests");
 	path(base, sizeof(base), "parts");
 	sp = open_spool(base, "parts");
 	if (!check(sp != NULL, "spool opened"))
@@ -181,7 +151,7 @@ test_parts(void)
 	    sizeof(err)) == 0 && part.records == 1 && part.bytes == 8,
 	    "a record is counted with its newline");
 	snprintf(p, sizeof(p), "%s/0000000000000000.ndjson", sp->dir);
-	check(slurp(p, buf, sizeof(buf)) == 0, "buffered, not written yet");
+	check(file_is(p, ""), "buffered, not written yet");
 	memset(big, 'x', sizeof(big));
 	check(spool_part_append(sp, &part, big, sizeof(big), err,
 	    sizeof(err)) == 0, "a record larger than the buffer");
@@ -206,10 +176,10 @@ test_parts(void)
 	    "an upload id, escaped and read back");
 	spool_meta_clear(&back);
 	snprintf(p, sizeof(p), "%s/0000000000000000.meta", sp->dir);
-	check(slurp(p, buf, sizeof(buf)) > 0 && strcmp(buf, "{\"version\":1,"
+	check(file_is(p, "{\"version\":1,"
 	    "\"key\":\"p/2024-08-08--23/part-x-0.json\",\"gzip\":true,"
 	    "\"bucket_by\":\"event-time\",\"time_field\":\"t.at\",\"opened\":"
-	    "\"2024-08-08T23:54:15.342Z\",\"upload_id\":\"up&\\\"1\"}") == 0,
+	    "\"2024-08-08T23:54:15.342Z\",\"upload_id\":\"up&\\\"1\"}"),
 	    "the manifest's JSON");
 	put_file(p, "{\"key\":\"../x\"}");
 	check(spool_meta_read(sp, 0, &back) == -1, "a key with '..' is refused");
@@ -250,7 +220,7 @@ test_recover(void)
 	char err[512];
 	size_t n = 0;
 
-	printf("# recovery\n");
+	section("recovery");
 	path(base, sizeof(base), "rec");
 	sp = open_spool(base, "rec");
 	if (!check(sp != NULL, "spool opened"))
@@ -277,7 +247,6 @@ test_recover(void)
 	m.upload_id = NULL;
 	leave_part(sp, 11, &m, "");
 	leave_part(sp, 12, NULL, "{}\n");
-	put_file(path(p, sizeof(p), "x"), "");
 	snprintf(p, sizeof(p), "%s/0000000000000012.meta", sp->dir);
 	put_file(p, "{");
 	snprintf(p, sizeof(p), "%s/.0000000000000013.meta.tmp", sp->dir);
@@ -361,21 +330,20 @@ publish(int rootfd, const char *rel, int no_overwrite, const char *a,
 static void
 test_publish(void)
 {
-	char dir[4200], p[4400], buf[4096], err[512], link[4400];
+	char dir[4200], p[4400], err[512], link[4400];
 	unsigned char md5[16];
 	const char *hello[] = { "hel", "lo\n", NULL };
 	struct pieces ps = { hello, 0, -1 };
 	int rootfd;
 
-	printf("# kpfs_publish\n");
+	section("kpfs_publish");
 	path(dir, sizeof(dir), "pub");
 	kpfs_mkdirs(dir, 0755);
 	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
 	check(kpfs_publish(rootfd, "a/b/c.json", 0, next_piece, &ps, md5, err,
 	    sizeof(err)) == 0, "published below new directories");
 	snprintf(p, sizeof(p), "%s/a/b/c.json", dir);
-	check(slurp(p, buf, sizeof(buf)) == 6 && strcmp(buf, "hello\n") == 0,
-	    "the bytes, in order");
+	check(file_is(p, "hello\n"), "the bytes, in order");
 	check(md5[0] == 0xb1 && md5[1] == 0x94 && md5[15] == 0x84,
 	    "the MD5 of the bytes");
 	snprintf(p, sizeof(p), "%s/a/b/.c.json.tmp", dir);
@@ -383,15 +351,14 @@ test_publish(void)
 	check(publish(rootfd, "a/b/c.json", 0, "new\n", NULL, -1, err,
 	    sizeof(err)) == 0, "without no_overwrite a file is replaced");
 	snprintf(p, sizeof(p), "%s/a/b/c.json", dir);
-	check(slurp(p, buf, sizeof(buf)) == 4, "replaced");
+	check(file_is(p, "new\n"), "replaced");
 	check(publish(rootfd, "a/b/c.json", 1, "new\n", NULL, -1, err,
 	    sizeof(err)) == 1, "no_overwrite: the same content counts as there");
 	check(publish(rootfd, "a/b/c.json", 1, "other\n", NULL, -1, err,
 	    sizeof(err)) == -1 && strcmp(err, "already exists with other "
 	    "content (--no-overwrite)") == 0,
 	    "no_overwrite: other content is refused");
-	check(slurp(p, buf, sizeof(buf)) == 4 && strcmp(buf, "new\n") == 0,
-	    "and the file is kept");
+	check(file_is(p, "new\n"), "and the file is kept");
 	check(publish(rootfd, "a/n.json", 1, "x", "y", -1, err,
 	    sizeof(err)) == 0, "no_overwrite: a new name is linked");
 	snprintf(p, sizeof(p), "%s/a/.n.json.tmp", dir);
@@ -410,7 +377,7 @@ test_publish(void)
 	check(publish(rootfd, "ln/x.json", 0, "x", NULL, -1, err,
 	    sizeof(err)) == -1 && strncmp(err, "directory of ln/x.json: ", 24)
 	    == 0, "a symbolic link on the way is not followed");
-	snprintf(link, sizeof(link), "%s/outside/x.json", root);
+	path(link, sizeof(link), "outside/x.json");
 	check(!exists(link), "nothing written outside");
 	check(publish(rootfd, "../x.json", 0, "x", NULL, -1, err,
 	    sizeof(err)) == -1, "'..' is refused");
@@ -418,26 +385,19 @@ test_publish(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const char *tmp = getenv("TMPDIR");
 	char cmd[4200];
 
-	snprintf(root, sizeof(root), "%s/spool_test.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
+	if (tap_begin("spool_test", argc, argv) != 0)
 		return 2;
-	}
-	msg_init("spool_test");
 	msg_verbosity = 0;
 	test_open();
 	test_parts();
 	test_recover();
 	test_publish();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", tmpdir);
 	if (system(cmd) != 0)
-		printf("# could not remove %s\n", root);
-	printf("1..%d\n", ntests);
-	return nfailed == 0 ? 0 : 1;
+		diag("could not empty %s", tmpdir);
+	return tap_end();
 }
