@@ -204,34 +204,82 @@ fail:
 	return -1;
 }
 
+/* A file read as a kpfs_source. */
+struct fd_source {
+	int fd;
+	unsigned char buf[64 * 1024];
+};
+
+static int
+fd_piece(void *arg, const void **data, size_t *len, const char **why)
+{
+	struct fd_source *fs = arg;
+	ssize_t k;
+
+	do
+		k = read(fs->fd, fs->buf, sizeof(fs->buf));
+	while (k < 0 && errno == EINTR);
+	if (k < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	*data = fs->buf;
+	*len = (size_t)k;
+	return k > 0;
+}
+
+/* The MD5 of every piece of next(arg), each also written to fd unless fd
+ * is -1.  Returns 0, or -1 with err set ("WHAT: reason", or the source's
+ * own reason). */
+static int
+md5_stream(kpfs_source next, void *arg, int fd, const char *what,
+    unsigned char md5[16], char *err, size_t errsz)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	const char *why = "read error";
+	const void *data;
+	unsigned int n = 0;
+	size_t len;
+	int r, rc = -1;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1) {
+		snprintf(err, errsz, "%s: MD5 failed", what);
+		goto out;
+	}
+	while ((r = next(arg, &data, &len, &why)) == 1) {
+		if (fd >= 0 && kpfs_write_all(fd, data, len) != 0) {
+			snprintf(err, errsz, "%s: %s", what, strerror(errno));
+			goto out;
+		}
+		if (EVP_DigestUpdate(md, data, len) != 1) {
+			snprintf(err, errsz, "%s: MD5 failed", what);
+			goto out;
+		}
+	}
+	if (r < 0)
+		snprintf(err, errsz, "%s", why);
+	else if (EVP_DigestFinal_ex(md, md5, &n) != 1)
+		snprintf(err, errsz, "%s: MD5 failed", what);
+	else
+		rc = 0;
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
 /* The MD5 of the file name in dirfd.  Returns 0, or -1. */
 static int
 file_md5(int dirfd, const char *name, unsigned char md5[16])
 {
-	unsigned char buf[64 * 1024];
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	int fd, rc = -1;
-	ssize_t k = -1;
+	struct fd_source fs;
+	char err[64];
+	int rc;
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || md == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1)
-		goto out;
-	for (;;) {
-		k = read(fd, buf, sizeof(buf));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		if (EVP_DigestUpdate(md, buf, (size_t)k) != 1)
-			goto out;
-	}
-	if (k == 0 && EVP_DigestFinal_ex(md, md5, &n) == 1)
-		rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	EVP_MD_CTX_free(md);
+	fs.fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fs.fd < 0)
+		return -1;
+	rc = md5_stream(fd_piece, &fs, -1, name, md5, err, sizeof(err));
+	close(fs.fd);
 	return rc;
 }
 
@@ -241,49 +289,27 @@ static int
 publish_write(int dfd, const char *tmp, kpfs_source next, void *arg,
     unsigned char md5[16], char *err, size_t errsz)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	const char *why = "read error";
-	const void *data;
-	unsigned int n = 0;
-	size_t len;
-	int fd, r, rc = -1;
+	int fd, rc = -1;
 
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0644);
-	if (fd < 0 || md == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1) {
-		snprintf(err, errsz, "%s: %s", tmp,
-		    fd < 0 ? strerror(errno) : "MD5 failed");
-		goto out;
-	}
-	while ((r = next(arg, &data, &len, &why)) == 1) {
-		if (kpfs_write_all(fd, data, len) != 0) {
-			snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
-			goto out;
-		}
-		if (EVP_DigestUpdate(md, data, len) != 1) {
-			snprintf(err, errsz, "%s: MD5 failed", tmp);
-			goto out;
-		}
-	}
-	if (r < 0) {
-		snprintf(err, errsz, "%s", why);
-		goto out;
-	}
-	if (EVP_DigestFinal_ex(md, md5, &n) != 1 || fsync(fd) != 0) {
+	if (fd < 0) {
 		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
-		goto out;
+		return -1;
 	}
-	r = close(fd);
-	fd = -1;
-	if (r != 0) {
+	if (md5_stream(next, arg, fd, tmp, md5, err, errsz) != 0)
+		goto out;
+	if (fsync(fd) != 0) {
 		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	EVP_MD_CTX_free(md);
+	/* close() may report a write error of its own. */
+	if (close(fd) != 0 && rc == 0) {
+		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+		rc = -1;
+	}
 	return rc;
 }
 

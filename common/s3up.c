@@ -2,7 +2,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,8 @@
 #define LOCAL_PIECE (1024 * 1024)
 /* Longest sleep while something is due but no request may start. */
 #define WAIT_MAX_MS 500
+/* A job's reason for failing, as msg_seterr()'s buffer. */
+#define WHY(j) (j)->res.why, sizeof((j)->res.why)
 
 enum req_kind { R_ABORT_OLD, R_PUT, R_CREATE, R_PART, R_COMPLETE, R_ABORT,
 	R_HEAD };
@@ -368,21 +369,6 @@ job_done(struct s3up_job *j)
 	j->state = J_DONE;
 }
 
-/* A failure's reason, printf-style. */
-static void
-job_why(struct s3up_job *j, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-job_why(struct s3up_job *j, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(j->res.why, sizeof(j->res.why), fmt, ap);
-	va_end(ap);
-}
-
 void
 s3up_job_free(struct s3up_job *j)
 {
@@ -698,7 +684,7 @@ req_start(struct s3up *e, struct req *rq)
 	struct aws_call call;
 
 	if (req_build(e, rq, &why) != 0) {
-		job_why(j, "%s: %s", req_name[rq->kind], why);
+		msg_seterr(WHY(j), "%s: %s", req_name[rq->kind], why);
 		return -1;
 	}
 	memset(&call, 0, sizeof(call));
@@ -753,12 +739,12 @@ chunk_new(struct s3up_job *j)
 		/* The chunk stays listed, without memory. */
 		free(c->buf);
 		c->buf = NULL;
-		job_why(j, "%s", j->src.why);
+		msg_seterr(WHY(j), "%s", j->src.why);
 		return NULL;
 	}
 	e->held++;
 	if (s3_digest(c->buf, c->len, want_md5, &c->d) != 0) {
-		job_why(j, "digest failed");
+		msg_seterr(WHY(j), "digest failed");
 		return NULL;
 	}
 	if (o->checksum == S3_CHECKSUM_SHA256)
@@ -767,7 +753,7 @@ chunk_new(struct s3up_job *j)
 	return c;
 nomem:
 	free(c);
-	job_why(j, "out of memory");
+	msg_seterr(WHY(j), "out of memory");
 	return NULL;
 }
 
@@ -813,7 +799,7 @@ static void
 parts_finished(struct s3up_job *j, int64_t now)
 {
 	if (parts_from_chunks(j) != 0) {
-		job_why(j, "out of memory");
+		msg_seterr(WHY(j), "out of memory");
 		j->failing = 1;
 		return;
 	}
@@ -824,7 +810,7 @@ parts_finished(struct s3up_job *j, int64_t now)
 	j->res.upload_id = strdup(j->upload_id);
 	j->res.parts = malloc(j->nparts * sizeof(*j->parts));
 	if (j->res.upload_id == NULL || j->res.parts == NULL) {
-		job_why(j, "out of memory");
+		msg_seterr(WHY(j), "out of memory");
 		j->failing = 1;
 		return;
 	}
@@ -891,7 +877,7 @@ step_local(struct s3up_job *j)
 	int rc;
 
 	if (j->op != OP_PUT) {
-		job_why(j, "a directory has no multipart upload");
+		msg_seterr(WHY(j), "a directory has no multipart upload");
 		job_fail(j);
 		return;
 	}
@@ -1044,7 +1030,7 @@ on_head(struct s3up_job *j, const char *etag, const char *uri, int64_t now)
 		j->res.existed = 1;
 		j->res.why[0] = '\0';
 	} else if (etag != NULL && !j->upload_gone) {
-		job_why(j, "already exists with other content (--no-overwrite: "
+		msg_seterr(WHY(j), "already exists with other content (--no-overwrite: "
 		    "PreconditionFailed, HTTP 412)");
 	}
 	if (single || j->upload_gone || (!same && j->op == OP_COMPLETE)) {
@@ -1067,14 +1053,14 @@ on_created(struct s3up_job *j, const struct http_response *resp, int64_t now)
 	struct buf id = BUF_INIT;
 
 	if (s3_upload_id(resp->body, &id) != 0) {
-		job_why(j, "CreateMultipartUpload: no UploadId in the answer");
+		msg_seterr(WHY(j), "CreateMultipartUpload: no UploadId in the answer");
 		job_fail(j);
 		goto out;
 	}
 	j->upload_id = strdup(buf_cstr(&id));
 	if (j->upload_id == NULL || (e->c.record != NULL &&
 	    e->c.record(j->user, j->upload_id) != 0)) {
-		job_why(j, "cannot record the upload id");
+		msg_seterr(WHY(j), "cannot record the upload id");
 		if (j->upload_id != NULL)
 			job_go(j, J_ABORT, R_ABORT, now);
 		else
@@ -1119,7 +1105,7 @@ on_ok(struct req *rq, const struct http_response *resp, const char *uri,
 		break;
 	case R_PUT:
 		if (resp->etag[0] == '\0') {
-			job_why(j, "PutObject: no ETag in the answer");
+			msg_seterr(WHY(j), "PutObject: no ETag in the answer");
 			job_fail(j);
 			break;
 		}
@@ -1131,7 +1117,7 @@ on_ok(struct req *rq, const struct http_response *resp, const char *uri,
 		break;
 	case R_PART:
 		if (resp->etag[0] == '\0') {
-			job_why(j, "UploadPart %d: no ETag in the answer",
+			msg_seterr(WHY(j), "UploadPart %d: no ETag in the answer",
 			    rq->chunk->part.number);
 			j->failing = 1;
 			break;
@@ -1186,7 +1172,7 @@ on_special(struct req *rq, const struct http_response *resp,
 	if (st == 404 && rq->kind == R_COMPLETE && j->op == OP_COMPLETE) {
 		/* Completed already, by an earlier process?  Then the object
 		 * there is this one. */
-		job_why(j, "CompleteMultipartUpload: %s", err);
+		msg_seterr(WHY(j), "CompleteMultipartUpload: %s", err);
 		j->upload_gone = 1;
 		job_go(j, J_HEAD, R_HEAD, now);
 		return 1;
@@ -1251,19 +1237,19 @@ on_failed(struct req *rq, const char *err, const char *reason,
 		break;
 	case R_HEAD:
 		if (!j->upload_gone)
-			job_why(j, "already exists (--no-overwrite: "
+			msg_seterr(WHY(j), "already exists (--no-overwrite: "
 			    "PreconditionFailed, HTTP 412), and cannot be "
 			    "compared: %s", err);
 		on_head(j, NULL, uri, now);
 		break;
 	case R_PUT:
 	case R_CREATE:
-		job_why(j, "%s", reason);
+		msg_seterr(WHY(j), "%s", reason);
 		job_fail(j);
 		break;
 	case R_PART:
 	case R_COMPLETE:
-		job_why(j, "%s", reason);
+		msg_seterr(WHY(j), "%s", reason);
 		/* A recorded upload stays for its commit to complete. */
 		if (j->op == OP_COMPLETE) {
 			job_fail(j);
@@ -1279,7 +1265,7 @@ on_failed(struct req *rq, const char *err, const char *reason,
 		msg_warn("%s: multipart upload %s not aborted: %s", uri,
 		    j->upload_id, err);
 		if (j->op == OP_ABORT || j->res.why[0] == '\0')
-			job_why(j, "%s", reason);
+			msg_seterr(WHY(j), "%s", reason);
 		if (j->abort_ok && j->op != OP_ABORT)
 			job_done(j);
 		else
