@@ -10,6 +10,7 @@
 #include "creds.h"
 #include "kptime.h"
 #include "msg.h"
+#include "s3.h"
 #include "sigv4.h"
 
 #define AWS_MAX_HEADERS 32
@@ -269,30 +270,6 @@ out:
 	return x;
 }
 
-/* Copies the text between <tag> and </tag> of an XML body. */
-static void
-xml_field(const char *body, const char *tag, char *out, size_t outsz)
-{
-	char open[64], close[64];
-	const char *p, *q;
-	size_t n;
-
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	p = strstr(body, open);
-	if (p == NULL)
-		return;
-	p += strlen(open);
-	q = strstr(p, close);
-	if (q == NULL)
-		return;
-	n = (size_t)(q - p);
-	if (n >= outsz)
-		n = outsz - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-}
-
 /* The first of the members k1, k2, k3 (NULL: none) of o that is a string,
  * or NULL. */
 static const char *
@@ -353,8 +330,8 @@ aws_error(const struct http_response *r, char *code, size_t codesz,
 	} else if (strstr(r->body, "<Error") != NULL ||
 	    strstr(r->body, "<ErrorResponse") != NULL) {
 		if (code[0] == '\0')
-			xml_field(r->body, "Code", code, codesz);
-		xml_field(r->body, "Message", message, msgsz);
+			s3_xml_copy(r->body, "Code", code, codesz);
+		s3_xml_copy(r->body, "Message", message, msgsz);
 	}
 }
 

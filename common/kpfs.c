@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "kpfs.h"
 
 int
@@ -200,4 +202,192 @@ fail:
 	unlinkat(dirfd, tmp, 0);
 	errno = e;
 	return -1;
+}
+
+/* A file read as a kpfs_source. */
+struct fd_source {
+	int fd;
+	unsigned char buf[64 * 1024];
+};
+
+static int
+fd_piece(void *arg, const void **data, size_t *len, const char **why)
+{
+	struct fd_source *fs = arg;
+	ssize_t k;
+
+	do
+		k = read(fs->fd, fs->buf, sizeof(fs->buf));
+	while (k < 0 && errno == EINTR);
+	if (k < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	*data = fs->buf;
+	*len = (size_t)k;
+	return k > 0;
+}
+
+/* The MD5 of every piece of next(arg), each also written to fd unless fd
+ * is -1.  Returns 0, or -1 with err set ("WHAT: reason", or the source's
+ * own reason). */
+static int
+md5_stream(kpfs_source next, void *arg, int fd, const char *what,
+    unsigned char md5[16], char *err, size_t errsz)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	const char *why = "read error";
+	const void *data;
+	unsigned int n = 0;
+	size_t len;
+	int r, rc = -1;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1) {
+		snprintf(err, errsz, "%s: MD5 failed", what);
+		goto out;
+	}
+	while ((r = next(arg, &data, &len, &why)) == 1) {
+		if (fd >= 0 && kpfs_write_all(fd, data, len) != 0) {
+			snprintf(err, errsz, "%s: %s", what, strerror(errno));
+			goto out;
+		}
+		if (EVP_DigestUpdate(md, data, len) != 1) {
+			snprintf(err, errsz, "%s: MD5 failed", what);
+			goto out;
+		}
+	}
+	if (r < 0)
+		snprintf(err, errsz, "%s", why);
+	else if (EVP_DigestFinal_ex(md, md5, &n) != 1)
+		snprintf(err, errsz, "%s: MD5 failed", what);
+	else
+		rc = 0;
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* The MD5 of the file name in dirfd.  Returns 0, or -1. */
+static int
+file_md5(int dirfd, const char *name, unsigned char md5[16])
+{
+	struct fd_source fs;
+	char err[64];
+	int rc;
+
+	fs.fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fs.fd < 0)
+		return -1;
+	rc = md5_stream(fd_piece, &fs, -1, name, md5, err, sizeof(err));
+	close(fs.fd);
+	return rc;
+}
+
+/* The bytes of next(arg) into the new file tmp in dfd, fsynced, and
+ * their MD5.  Returns 0, or -1 with err set. */
+static int
+publish_write(int dfd, const char *tmp, kpfs_source next, void *arg,
+    unsigned char md5[16], char *err, size_t errsz)
+{
+	int fd, rc = -1;
+
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (md5_stream(next, arg, fd, tmp, md5, err, errsz) != 0)
+		goto out;
+	if (fsync(fd) != 0) {
+		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	/* close() may report a write error of its own. */
+	if (close(fd) != 0 && rc == 0) {
+		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+/*
+ * Gives tmp the name name unless that exists (link() is the local
+ * If-None-Match).  An existing name with the same MD5 is this very file,
+ * delivered by an earlier run.  Returns 0 (linked), 1 (the same file was
+ * there), or -1 with err set.
+ */
+static int
+publish_link(int dfd, const char *tmp, const char *name,
+    const unsigned char md5[16], char *err, size_t errsz)
+{
+	unsigned char other[16];
+
+	if (linkat(dfd, tmp, dfd, name, 0) == 0) {
+		if (unlinkat(dfd, tmp, 0) != 0) {
+			snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != EEXIST) {
+		snprintf(err, errsz, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	if (file_md5(dfd, name, other) != 0 || memcmp(other, md5, 16) != 0) {
+		snprintf(err, errsz, "already exists with other content "
+		    "(--no-overwrite)");
+		return -1;
+	}
+	unlinkat(dfd, tmp, 0);
+	return 1;
+}
+
+int
+kpfs_publish(int rootfd, const char *rel, int no_overwrite,
+    kpfs_source next, void *arg, unsigned char md5[16], char *err,
+    size_t errsz)
+{
+	const char *slash = strrchr(rel, '/'), *name = slash ? slash + 1 : rel;
+	char tmp[NAME_MAX + 1];
+	int dfd, n, rc = -1;
+
+	if (!kpfs_rel_ok(rel, strlen(rel))) {
+		snprintf(err, errsz, "not a relative path below the directory: "
+		    "%s", rel);
+		return -1;
+	}
+	dfd = kpfs_open_under(rootfd, rel, slash ? (size_t)(slash - rel) : 0, 1);
+	if (dfd < 0) {
+		snprintf(err, errsz, "directory of %s: %s", rel, strerror(errno));
+		return -1;
+	}
+	n = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		snprintf(err, errsz, "name too long: %s", name);
+		close(dfd);
+		return -1;
+	}
+	if (publish_write(dfd, tmp, next, arg, md5, err, errsz) != 0)
+		goto out;
+	if (no_overwrite) {
+		rc = publish_link(dfd, tmp, name, md5, err, errsz);
+	} else if (renameat(dfd, tmp, dfd, name) != 0) {
+		snprintf(err, errsz, "%s: %s", name, strerror(errno));
+	} else {
+		rc = 0;
+	}
+	if (rc >= 0 && kpfs_fsync_dir(dfd) != 0) {
+		snprintf(err, errsz, "fsync: %s", strerror(errno));
+		rc = -1;
+	}
+out:
+	/* Whatever failed, no temporary file is left behind (once renamed
+	 * or linked away, there is none to remove). */
+	if (rc < 0)
+		unlinkat(dfd, tmp, 0);
+	close(dfd);
+	return rc;
 }

@@ -1,10 +1,11 @@
 /*
  * kpfs.h - durable files and directories: atomic replacement (write, fsync,
- * rename, fsync the directory), directory creation, and walks below a root
- * directory that can never leave it.
+ * rename, fsync the directory), directory creation, walks below a root
+ * directory that can never leave it, and publishing a file below one.
  *
  * Functions return 0 (or a descriptor) on success and -1 with errno set on
- * failure; nothing here prints.
+ * failure (kpfs_publish(): with a reason in a caller's buffer); nothing
+ * here prints.
  */
 #ifndef KP_KPFS_H
 #define KP_KPFS_H
@@ -47,5 +48,33 @@ int kpfs_write_atomic(int dirfd, const char *name, const void *data,
 
 /* write() of every byte, retried on EINTR. */
 int kpfs_write_all(int fd, const void *data, size_t len);
+
+/*
+ * Where kpfs_publish() gets a file's bytes: returns 1 with the next piece
+ * in *data, *len (valid until the next call), 0 at the end, or -1 with
+ * *why set (static or the source's own, valid until the next call).
+ */
+typedef int (*kpfs_source)(void *arg, const void **data, size_t *len,
+    const char **why);
+
+/*
+ * Publishes a file at rel, a kpfs_rel_ok() path, below the directory rootfd,
+ * the way an object store would: whole or not at all, and durably.  Its
+ * directories are opened and created with kpfs_open_under() (never through
+ * a symbolic link); the bytes from next(arg) go to ".NAME.tmp" beside it
+ * (O_NOFOLLOW), which is fsynced and then renamed over NAME, or, with
+ * no_overwrite, linked to NAME (link() fails when NAME exists: the local
+ * If-None-Match) and removed; the directory is then fsynced.  With
+ * no_overwrite, an existing NAME whose MD5 is that of the new bytes counts
+ * as published: the same file written by an earlier run.  md5 receives the
+ * MD5 of the bytes.  A failed publish removes its temporary file.
+ *
+ * Returns 0 (published), 1 (no_overwrite: already there with the same
+ * content), or -1 with the reason in err ("directory of REL: ...",
+ * "already exists with other content (--no-overwrite)", ...).
+ */
+int kpfs_publish(int rootfd, const char *rel, int no_overwrite,
+    kpfs_source next, void *arg, unsigned char md5[16], char *err,
+    size_t errsz);
 
 #endif

@@ -1,7 +1,12 @@
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
+#include "b64.h"
+#include "buf.h"
 #include "s3.h"
 #include "sigv4.h"
 
@@ -196,42 +201,459 @@ entity(const char *p, char *out, size_t *outlen)
 	return 0;
 }
 
-int
-s3_xml_value(const char *body, const char *tag, char *out, size_t outsz)
+/* The '<' of the first "<tag>" (or "</tag>" with close) at or after p. */
+static const char *
+find_tag(const char *p, const char *tag, size_t tl, int close)
 {
-	char open[80], close[80];
-	const char *p, *q;
-	size_t o = 0;
+	for (; (p = strchr(p, '<')) != NULL; p++) {
+		const char *q = p + 1;
 
-	if (body == NULL || outsz == 0)
+		if (close && *q++ != '/')
+			continue;
+		if (strncmp(q, tag, tl) == 0 && q[tl] == '>')
+			return p;
+	}
+	return NULL;
+}
+
+int
+s3_xml_value(const char *body, const char *tag, struct buf *out)
+{
+	size_t tl = strlen(tag);
+	const char *p, *q;
+
+	if (body == NULL || tl == 0)
 		return -1;
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	p = strstr(body, open);
+	p = find_tag(body, tag, tl, 0);
 	if (p == NULL)
 		return -1;
-	p += strlen(open);
-	q = strstr(p, close);
+	p += tl + 2;
+	q = find_tag(p, tag, tl, 1);
 	if (q == NULL)
 		return -1;
 	while (p < q) {
 		char tmp[4];
-		size_t tl = 1, used = 0;
+		size_t tlen = 0, used = 0;
 
 		if (*p == '&')
-			used = entity(p + 1, tmp, &tl);
+			used = entity(p + 1, tmp, &tlen);
 		if (used == 0) {
-			tmp[0] = *p;
-			tl = 1;
-			p++;
-		} else {
-			p += used + 1;
+			buf_char(out, *p++);
+			continue;
 		}
-		if (o + tl >= outsz)
-			return -1;
-		memcpy(out + o, tmp, tl);
-		o += tl;
+		buf_add(out, tmp, tlen);
+		p += used + 1;
 	}
-	out[o] = '\0';
+	return out->failed ? -1 : 0;
+}
+
+int
+s3_upload_id(const char *body, struct buf *out)
+{
+	buf_reset(out);
+	if (s3_xml_value(body, "UploadId", out) != 0 || out->len == 0 ||
+	    buf_cstr(out) == NULL)
+		return -1;
 	return 0;
+}
+
+void
+s3_xml_copy(const char *body, const char *tag, char *out, size_t outsz)
+{
+	struct buf b = BUF_INIT;
+	const char *v;
+
+	out[0] = '\0';
+	if (s3_xml_value(body, tag, &b) == 0 && (v = buf_cstr(&b)) != NULL)
+		snprintf(out, outsz, "%s", v);
+	buf_free(&b);
+}
+
+int
+s3_complete_error(const char *body, char *code, size_t codesz, char *msg,
+    size_t msgsz)
+{
+	code[0] = msg[0] = '\0';
+	if (body == NULL || strstr(body, "<Error>") == NULL)
+		return 0;
+	s3_xml_copy(body, "Code", code, codesz);
+	s3_xml_copy(body, "Message", msg, msgsz);
+	return 1;
+}
+
+void
+s3_etag_plain(const char *in, char *out, size_t outsz)
+{
+	size_t n = strlen(in);
+
+	if (outsz == 0)
+		return;
+	if (n >= 2 && in[0] == '"' && in[n - 1] == '"') {
+		in++;
+		n -= 2;
+	}
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, in, n);
+	out[n] = '\0';
+}
+
+void
+s3_complete_etag(const char *body, const char *header_etag, char *out,
+    size_t outsz)
+{
+	struct buf b = BUF_INIT;
+	const char *v = NULL;
+
+	if (s3_xml_value(body, "ETag", &b) == 0)
+		v = buf_cstr(&b);
+	s3_etag_plain(v != NULL ? v : header_etag, out, outsz);
+	buf_free(&b);
+}
+
+int
+s3_etag_md5(const char *etag, unsigned char md5[16])
+{
+	size_t n = strlen(etag), i;
+
+	if (n == 34 && etag[0] == '"' && etag[33] == '"')
+		etag++;
+	else if (n != 32)
+		return -1;
+	for (i = 0; i < 16; i++) {
+		char pair[3] = { etag[2 * i], etag[2 * i + 1], '\0' };
+		char *end;
+
+		if (strspn(pair, "0123456789abcdefABCDEF") != 2)
+			return -1;
+		md5[i] = (unsigned char)strtoul(pair, &end, 16);
+	}
+	return 0;
+}
+
+int
+s3_object_etag(const unsigned char (*md5s)[16], size_t n, int multipart,
+    char *out, size_t outsz)
+{
+	unsigned char sum[16];
+	unsigned int sl = 0;
+	int k;
+
+	if (outsz < 33 || n == 0 || (!multipart && n != 1))
+		return -1;
+	if (!multipart) {
+		sigv4_hex(md5s[0], 16, out);
+		return 0;
+	}
+	/* The ETag S3 gives a completed multipart upload: the MD5 of the
+	 * parts' binary MD5s, one after the other, and "-" their count. */
+	if (n > S3_MAX_PARTS ||
+	    EVP_Digest(md5s, n * 16, sum, &sl, EVP_md5(), NULL) != 1)
+		return -1;
+	sigv4_hex(sum, 16, out);
+	k = snprintf(out + 32, outsz - 32, "-%zu", n);
+	if (k < 0 || (size_t)k >= outsz - 32)
+		return -1;
+	return 0;
+}
+
+int
+s3_digest(const void *data, size_t len, int want_md5, struct s3_digest *d)
+{
+	unsigned int n = 0;
+	static const unsigned char none[1];
+
+	memset(d, 0, sizeof(*d));
+	if (data == NULL)
+		data = none;
+	if (EVP_Digest(data, len, d->sha256, &n, EVP_sha256(), NULL) != 1)
+		return -1;
+	sigv4_hex(d->sha256, 32, d->sha256_hex);
+	b64_encode(d->sha256, 32, d->sha256_b64);
+	if (want_md5) {
+		if (EVP_Digest(data, len, d->md5, &n, EVP_md5(), NULL) != 1)
+			return -1;
+		b64_encode(d->md5, 16, d->md5_b64);
+		d->has_md5 = 1;
+	}
+	return 0;
+}
+
+/* ---- requests ---- */
+
+void
+s3_request_clear(struct s3_request *rq)
+{
+	if (rq == NULL)
+		return;
+	free(rq->path);
+	buf_free(&rq->query);
+	buf_free(&rq->lines);
+	buf_free(&rq->xml);
+	memset(rq, 0, sizeof(*rq));
+}
+
+/* Starts a request: method and path; the rest is empty. */
+static int
+req_begin(struct s3_request *rq, const char *method, const char *bucket,
+    const char *key, const char **why)
+{
+	s3_request_clear(rq);
+	rq->method = method;
+	rq->path = s3_object_path(bucket, key);
+	if (rq->path == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+/* "Name: value" as the next header line.  A value is sent as it is, so
+ * it may hold no control character (no header injection). */
+static int
+req_header(struct s3_request *rq, const char *name, const char *value,
+    const char **why)
+{
+	const char *p;
+
+	if (rq->nheaders >= S3_MAX_HEADERS) {
+		*why = "too many headers";
+		return -1;
+	}
+	for (p = value; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			*why = "control character in a header value";
+			return -1;
+		}
+	}
+	buf_str(&rq->lines, name);
+	buf_lit(&rq->lines, ": ");
+	buf_str(&rq->lines, value);
+	buf_char(&rq->lines, '\0');
+	rq->nheaders++;
+	return 0;
+}
+
+/* Points headers[] at the lines, once they are all appended (the buffer
+ * may move while it grows). */
+static int
+req_seal(struct s3_request *rq, const char **why)
+{
+	size_t i, off = 0;
+
+	if (rq->lines.failed || rq->query.failed || rq->xml.failed ||
+	    buf_cstr(&rq->query) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < rq->nheaders; i++) {
+		rq->headers[i] = rq->lines.p + off;
+		off += strlen(rq->headers[i]) + 1;
+	}
+	return 0;
+}
+
+/* "uploadId=ID" (after "partNumber=N&" for a part), the id encoded. */
+static int
+req_upload_id(struct s3_request *rq, const char *upload_id, int part,
+    const char **why)
+{
+	size_t n = upload_id != NULL ? strlen(upload_id) : 0;
+	size_t room = SIGV4_URI_ENCODE_MAX(n);
+
+	if (n == 0) {
+		*why = "empty upload id";
+		return -1;
+	}
+	if (part != 0)
+		buf_printf(&rq->query, "partNumber=%d&", part);
+	buf_lit(&rq->query, "uploadId=");
+	if (buf_reserve(&rq->query, room) != 0 ||
+	    sigv4_uri_encode(upload_id, n, 1, rq->query.p + rq->query.len,
+	    room) != 0) {
+		*why = "out of memory";
+		return -1;
+	}
+	rq->query.len += strlen(rq->query.p + rq->query.len);
+	return 0;
+}
+
+/* The headers an object is created with. */
+static int
+req_object_headers(struct s3_request *rq, const struct s3_object_opts *o,
+    const char **why)
+{
+	static const char *const names[] = { "Content-Type", "Content-Encoding",
+	    "x-amz-server-side-encryption",
+	    "x-amz-server-side-encryption-aws-kms-key-id",
+	    "x-amz-storage-class" };
+	const char *values[] = { o->content_type, o->content_encoding, o->sse,
+	    o->sse_kms_key_id, o->storage_class };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (values[i] != NULL &&
+		    req_header(rq, names[i], values[i], why) != 0)
+			return -1;
+	return 0;
+}
+
+/* The integrity header of a body, and its payload hash for the signer. */
+static int
+req_body(struct s3_request *rq, const void *body, size_t len,
+    const struct s3_digest *d, enum s3_checksum ck, const char **why)
+{
+	rq->body = body;
+	rq->body_len = len;
+	rq->payload_hash = d->sha256_hex;
+	if (ck == S3_CHECKSUM_SHA256)
+		return req_header(rq, "x-amz-checksum-sha256", d->sha256_b64,
+		    why);
+	if (ck == S3_CHECKSUM_MD5) {
+		if (!d->has_md5) {
+			*why = "no MD5 for Content-MD5";
+			return -1;
+		}
+		return req_header(rq, "Content-MD5", d->md5_b64, why);
+	}
+	return 0;
+}
+
+int
+s3_put_object(struct s3_request *rq, const char *bucket, const char *key,
+    const struct s3_object_opts *o, const void *body, size_t len,
+    const struct s3_digest *d, const char **why)
+{
+	if (req_begin(rq, "PUT", bucket, key, why) != 0 ||
+	    req_object_headers(rq, o, why) != 0 ||
+	    req_body(rq, body, len, d, o->checksum, why) != 0)
+		return -1;
+	if (o->if_none_match && req_header(rq, "If-None-Match", "*", why) != 0)
+		return -1;
+	return req_seal(rq, why);
+}
+
+int
+s3_head_object(struct s3_request *rq, const char *bucket, const char *key,
+    const char **why)
+{
+	if (req_begin(rq, "HEAD", bucket, key, why) != 0)
+		return -1;
+	return req_seal(rq, why);
+}
+
+int
+s3_create_multipart(struct s3_request *rq, const char *bucket,
+    const char *key, const struct s3_object_opts *o, const char **why)
+{
+	if (req_begin(rq, "POST", bucket, key, why) != 0)
+		return -1;
+	buf_lit(&rq->query, "uploads");
+	if (req_object_headers(rq, o, why) != 0)
+		return -1;
+	if (o->checksum == S3_CHECKSUM_SHA256 &&
+	    req_header(rq, "x-amz-checksum-algorithm", "SHA256", why) != 0)
+		return -1;
+	return req_seal(rq, why);
+}
+
+int
+s3_upload_part(struct s3_request *rq, const char *bucket, const char *key,
+    const char *upload_id, int number, const void *body, size_t len,
+    const struct s3_digest *d, enum s3_checksum ck, const char **why)
+{
+	if (number < 1 || number > S3_MAX_PARTS) {
+		*why = "part number outside 1..10000";
+		return -1;
+	}
+	if (req_begin(rq, "PUT", bucket, key, why) != 0 ||
+	    req_upload_id(rq, upload_id, number, why) != 0 ||
+	    req_header(rq, "Content-Type", "application/octet-stream",
+	    why) != 0 || req_body(rq, body, len, d, ck, why) != 0)
+		return -1;
+	return req_seal(rq, why);
+}
+
+/* s[0..) as XML character data: & < > escaped. */
+static void
+xml_text(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '&')
+			buf_lit(b, "&amp;");
+		else if (*s == '<')
+			buf_lit(b, "&lt;");
+		else if (*s == '>')
+			buf_lit(b, "&gt;");
+		else
+			buf_char(b, *s);
+	}
+}
+
+/* The body of CompleteMultipartUpload, as the S3 API reference gives it. */
+static int
+complete_xml(struct buf *b, const struct s3_part *parts, size_t n,
+    int sha256, const char **why)
+{
+	size_t i;
+
+	if (n == 0 || n > S3_MAX_PARTS) {
+		*why = "no parts, or more than 10000";
+		return -1;
+	}
+	buf_lit(b, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/"
+	    "doc/2006-03-01/\">");
+	for (i = 0; i < n; i++) {
+		const struct s3_part *p = &parts[i];
+
+		/* S3 wants them in ascending order. */
+		if (p->number < 1 || p->number > S3_MAX_PARTS ||
+		    (i > 0 && p->number <= parts[i - 1].number)) {
+			*why = "part numbers not ascending within 1..10000";
+			return -1;
+		}
+		buf_printf(b, "<Part><PartNumber>%d</PartNumber><ETag>",
+		    p->number);
+		xml_text(b, p->etag);
+		buf_lit(b, "</ETag>");
+		if (sha256 && p->sha256_b64[0] != '\0') {
+			buf_lit(b, "<ChecksumSHA256>");
+			xml_text(b, p->sha256_b64);
+			buf_lit(b, "</ChecksumSHA256>");
+		}
+		buf_lit(b, "</Part>");
+	}
+	buf_lit(b, "</CompleteMultipartUpload>");
+	return 0;
+}
+
+int
+s3_complete_multipart(struct s3_request *rq, const char *bucket,
+    const char *key, const char *upload_id, const struct s3_part *parts,
+    size_t n, const struct s3_object_opts *o, const char **why)
+{
+	if (req_begin(rq, "POST", bucket, key, why) != 0 ||
+	    req_upload_id(rq, upload_id, 0, why) != 0 ||
+	    req_header(rq, "Content-Type", "application/xml", why) != 0)
+		return -1;
+	if (o->if_none_match && req_header(rq, "If-None-Match", "*", why) != 0)
+		return -1;
+	if (complete_xml(&rq->xml, parts, n,
+	    o->checksum == S3_CHECKSUM_SHA256, why) != 0)
+		return -1;
+	if (req_seal(rq, why) != 0)
+		return -1;
+	rq->body = rq->xml.p;
+	rq->body_len = rq->xml.len;
+	return 0;
+}
+
+int
+s3_abort_multipart(struct s3_request *rq, const char *bucket,
+    const char *key, const char *upload_id, const char **why)
+{
+	if (req_begin(rq, "DELETE", bucket, key, why) != 0 ||
+	    req_upload_id(rq, upload_id, 0, why) != 0)
+		return -1;
+	return req_seal(rq, why);
 }

@@ -1,19 +1,45 @@
 /*
- * s3.h - Amazon S3 REST helpers: s3:// URIs, bucket names and object keys,
- * path-style request paths, and the few values the object API answers in
- * XML (UploadId, ETag, Code).
+ * s3.h - the Amazon S3 object protocol, without the network: s3:// URIs,
+ * bucket names and object keys; the requests of PutObject, HeadObject and
+ * the multipart upload (CreateMultipartUpload, UploadPart,
+ * CompleteMultipartUpload and its XML body, AbortMultipartUpload) with the
+ * headers an object is created with; reading the answers (UploadId, ETag,
+ * an <Error> inside a 200 answer, the one XML value reader of kinpipe); the
+ * digests of a body (SHA-256 hex and base64, MD5) and the ETag S3 gives an
+ * object, single or multipart, so that an object found in place can be
+ * recognised as ours.
  *
  * Requests are addressed path-style, https://ENDPOINT/BUCKET/KEY, the one
  * form that the aws_client (one endpoint, one Host header) and every
- * S3-compatible server (s3rver, MinIO) accept.  Nothing here prints.
+ * S3-compatible server (s3rver, MinIO) accept.  A built struct s3_request
+ * is everything aws_start() needs besides signing: common/s3up.c sends
+ * them.  Every header, query and body is built with buf.h, so no value is
+ * ever cut short.  Nothing here prints.
  */
 #ifndef KP_S3_H
 #define KP_S3_H
 
 #include <stddef.h>
 
+#include "buf.h"
+#include "sigv4.h"
+
 /* Longest object key S3 accepts, in bytes of UTF-8. */
 #define S3_KEY_MAX 1024
+
+/* Parts of one multipart upload, and the smallest part but the last. */
+#define S3_MAX_PARTS 10000
+#define S3_PART_MIN (5ULL * 1024 * 1024)
+
+/* Longest ETag kept (a part's is 34 characters with its quotes). */
+#define S3_ETAG_MAX 128
+
+/* Lengths of the base64 forms of a SHA-256 and an MD5, without the NUL. */
+#define S3_SHA256_B64_LEN 44
+#define S3_MD5_B64_LEN 24
+
+/* Headers one request may carry, at most. */
+#define S3_MAX_HEADERS 12
 
 struct s3_uri {
 	char *bucket;
@@ -45,11 +71,167 @@ int s3_key_ok(const char *key, size_t len, const char **why);
  * S3 paths.  Returns a new string (free()), or NULL on no memory. */
 char *s3_object_path(const char *bucket, const char *key);
 
+/* ---- digests ---- */
+
+/* The integrity header sent with every body (x-amz-checksum-sha256,
+ * Content-MD5, or none). */
+enum s3_checksum { S3_CHECKSUM_SHA256, S3_CHECKSUM_MD5, S3_CHECKSUM_NONE };
+
+/* The digests of one body. */
+struct s3_digest {
+	unsigned char sha256[32];
+	unsigned char md5[16];      /* only when has_md5 */
+	int has_md5;
+	char sha256_hex[SIGV4_SHA256_HEX_LEN + 1];  /* signs the payload */
+	char sha256_b64[S3_SHA256_B64_LEN + 1];     /* x-amz-checksum-sha256 */
+	char md5_b64[S3_MD5_B64_LEN + 1];           /* Content-MD5 */
+};
+
 /*
- * The text of the first <tag>...</tag> in an XML body, with the five XML
- * entities and numeric character references decoded.  Returns 0, or -1
- * when the tag is absent or the value does not fit.
+ * Digests of data[0..len): SHA-256 always (SigV4 signs the payload hash),
+ * MD5 too when want_md5 (Content-MD5, or an ETag to compare).  Returns 0,
+ * or -1 when OpenSSL fails.
  */
-int s3_xml_value(const char *body, const char *tag, char *out, size_t outsz);
+int s3_digest(const void *data, size_t len, int want_md5, struct s3_digest *d);
+
+/* ---- requests ---- */
+
+/* What an object is created with, by PutObject or CreateMultipartUpload;
+ * the strings are borrowed. */
+struct s3_object_opts {
+	const char *content_type;      /* NULL: none */
+	const char *content_encoding;  /* NULL: none ("gzip") */
+	const char *sse;               /* NULL, "AES256" or "aws:kms" */
+	const char *sse_kms_key_id;    /* NULL: the account's default key */
+	const char *storage_class;     /* NULL: STANDARD */
+	enum s3_checksum checksum;     /* of every body, parts included */
+	int if_none_match;             /* If-None-Match: * on PutObject and
+	                                * CompleteMultipartUpload: never
+	                                * replace an object */
+};
+
+/* One part of a multipart upload, as CompleteMultipartUpload lists it. */
+struct s3_part {
+	int number;                              /* 1..S3_MAX_PARTS */
+	char etag[S3_ETAG_MAX];                  /* UploadPart's, quotes kept */
+	char sha256_b64[S3_SHA256_B64_LEN + 1];  /* "" unless SHA-256 */
+};
+
+/*
+ * One request, built by one of the functions below and ready to be signed
+ * and sent (aws.h: method, path, query, headers, body, payload_hash).  It
+ * owns its path, query, headers and any body built here (the XML of
+ * CompleteMultipartUpload); a body handed in (PutObject, UploadPart) and
+ * the digest are borrowed and must outlive the request.  A zeroed struct
+ * (S3_REQUEST_INIT) is empty; s3_request_clear() frees it and may be
+ * called again before the next build.
+ */
+struct s3_request {
+	const char *method;              /* static */
+	char *path;                      /* "/BUCKET/KEY", the key encoded */
+	struct buf query;                /* without '?'; empty: none */
+	struct buf lines;                /* the header lines, NUL-separated */
+	const char *headers[S3_MAX_HEADERS];  /* "Name: value", into lines */
+	size_t nheaders;
+	struct buf xml;                  /* a body built here */
+	const void *body;
+	size_t body_len;
+	const char *payload_hash;        /* hex SHA-256 of the body, or NULL:
+	                                  * the signer hashes it */
+};
+
+#define S3_REQUEST_INIT { NULL, NULL, BUF_INIT, BUF_INIT, { NULL }, 0, \
+	BUF_INIT, NULL, 0, NULL }
+
+void s3_request_clear(struct s3_request *rq);
+
+/*
+ * The builders.  Each clears rq first, and returns 0, or -1 with *why
+ * (static text): out of memory, a header value with a control character,
+ * an empty upload id, a part number outside 1..S3_MAX_PARTS.
+ *
+ * PUT /BUCKET/KEY with the object's headers, the body's checksum and
+ * If-None-Match: * when o asks for it; d is the body's digest.
+ */
+int s3_put_object(struct s3_request *rq, const char *bucket, const char *key,
+    const struct s3_object_opts *o, const void *body, size_t len,
+    const struct s3_digest *d, const char **why);
+
+/* HEAD /BUCKET/KEY: is there an object, and what is its ETag. */
+int s3_head_object(struct s3_request *rq, const char *bucket,
+    const char *key, const char **why);
+
+/* POST /BUCKET/KEY?uploads with the object's headers (and
+ * x-amz-checksum-algorithm: SHA256 when the parts carry SHA-256). */
+int s3_create_multipart(struct s3_request *rq, const char *bucket,
+    const char *key, const struct s3_object_opts *o, const char **why);
+
+/* PUT /BUCKET/KEY?partNumber=N&uploadId=ID with the part's checksum. */
+int s3_upload_part(struct s3_request *rq, const char *bucket, const char *key,
+    const char *upload_id, int number, const void *body, size_t len,
+    const struct s3_digest *d, enum s3_checksum ck, const char **why);
+
+/*
+ * POST /BUCKET/KEY?uploadId=ID with the <CompleteMultipartUpload> body
+ * listing parts[0..n) in order (each with its ChecksumSHA256 when o's
+ * checksum is SHA-256 and the part has one), and If-None-Match: * when o
+ * asks for it.
+ */
+int s3_complete_multipart(struct s3_request *rq, const char *bucket,
+    const char *key, const char *upload_id, const struct s3_part *parts,
+    size_t n, const struct s3_object_opts *o, const char **why);
+
+/* DELETE /BUCKET/KEY?uploadId=ID. */
+int s3_abort_multipart(struct s3_request *rq, const char *bucket,
+    const char *key, const char *upload_id, const char **why);
+
+/* ---- answers ---- */
+
+/*
+ * Appends to out the text of the first <tag>...</tag> of an XML body, with
+ * the five XML entities and numeric character references decoded.
+ * Returns 0, or -1 when the tag is absent (out unchanged) or memory is
+ * short.
+ */
+int s3_xml_value(const char *body, const char *tag, struct buf *out);
+
+/* The same into out[0..outsz), cut to fit; "" when absent. */
+void s3_xml_copy(const char *body, const char *tag, char *out, size_t outsz);
+
+/* The UploadId of a CreateMultipartUpload answer, into out (reset first).
+ * Returns 0, or -1 when there is none or it is empty. */
+int s3_upload_id(const char *body, struct buf *out);
+
+/*
+ * CompleteMultipartUpload may fail after its 200 status line: the body is
+ * then an <Error>.  Returns 1 with its code and message (either may be
+ * empty), or 0 when body is a result (or NULL).
+ */
+int s3_complete_error(const char *body, char *code, size_t codesz,
+    char *msg, size_t msgsz);
+
+/* The ETag of a completed upload: the <ETag> of the answer's body, else
+ * the header's; without quotes. */
+void s3_complete_etag(const char *body, const char *header_etag, char *out,
+    size_t outsz);
+
+/* An ETag without the quotes S3 puts around it (cut to outsz - 1). */
+void s3_etag_plain(const char *in, char *out, size_t outsz);
+
+/*
+ * The MD5 an ETag holds when it is one: 32 hex digits, quotes optional.
+ * A part's ETag is (unless the object is encrypted with SSE-KMS or
+ * SSE-C).  Returns 0, or -1.
+ */
+int s3_etag_md5(const char *etag, unsigned char md5[16]);
+
+/*
+ * The ETag S3 gives an object whose parts have the MD5s md5s[0..n): the
+ * hex MD5 of the body for a single PutObject (multipart 0, n 1), or the hex
+ * MD5 of the concatenated part MD5s followed by "-n" for a multipart upload.
+ * Into out (S3_ETAG_MAX bytes suffice).  Returns 0, or -1.
+ */
+int s3_object_etag(const unsigned char (*md5s)[16], size_t n, int multipart,
+    char *out, size_t outsz);
 
 #endif

@@ -112,19 +112,6 @@ valid_token(const char *s)
 }
 
 static void
-hex_encode(const unsigned char *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0x0f];
-	}
-	out[2 * len] = '\0';
-}
-
-static void
 buf_uri_encode(struct buf *b, const char *in, size_t len, int encode_slash)
 {
 	static const char digits[] = "0123456789ABCDEF";
@@ -173,6 +160,19 @@ out:
 
 /* ---- exported helpers ---- */
 
+void
+sigv4_hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}
+
 int
 sigv4_sha256_hex(const void *data, size_t len,
     char out[SIGV4_SHA256_HEX_LEN + 1])
@@ -194,7 +194,7 @@ sigv4_sha256_hex(const void *data, size_t len,
 		errno = EIO;
 		goto out;
 	}
-	hex_encode(md, SHA256_LEN, out);
+	sigv4_hex(md, SHA256_LEN, out);
 	ret = 0;
 out:
 	return ret;
@@ -680,7 +680,7 @@ signature(const char *secret, const char *date_stamp, const char *region,
 		goto out;
 	if (hmac_sha256(key, SHA256_LEN, sts, strlen(sts), mac) < 0)
 		goto out;
-	hex_encode(mac, SHA256_LEN, out);
+	sigv4_hex(mac, SHA256_LEN, out);
 	ret = 0;
 out:
 	OPENSSL_cleanse(key, sizeof(key));

@@ -159,6 +159,10 @@ int sigv4_presign(const struct sigv4_request *req,
 /* Frees the members of *s and zeroes it; s may be NULL.  Not s itself. */
 void sigv4_signed_free(struct sigv4_signed *s);
 
+/* len bytes as 2 * len lowercase hex digits and a NUL into out (the one
+ * hex encoder of kinpipe: digests in signatures, ETags, spool names). */
+void sigv4_hex(const unsigned char *in, size_t len, char *out);
+
 /* Lowercase hex SHA-256 of len bytes at data (data may be NULL if len is 0)
  * into out, NUL-terminated. */
 int sigv4_sha256_hex(const void *data, size_t len,

@@ -4,7 +4,8 @@
 # with KP_BUILD=build-asan), and the driver of the normal build under
 # valgrind.  Each must run at least as many cases as named here, all ok:
 # a driver that stops early, or a build that lost most of its cases, fails.
-# (common_test, sigv4_test and creds_test have files of their own.)
+# (common_test, sigv4_test and creds_test have files of their own, and
+# s3up_test, which needs S3 servers, runs from s3up.bats.)
 
 bats_require_minimum_version 1.5.0
 
@@ -20,3 +21,7 @@ load helpers
 @test "unit under valgrind: htab" { kp_unit htab 40 valgrind; }
 @test "unit: kinesis" { kp_unit kinesis 60; }
 @test "unit under valgrind: kinesis" { kp_unit kinesis 60 valgrind; }
+@test "unit: spool" { kp_unit spool 50; }
+@test "unit under valgrind: spool" { kp_unit spool 50 valgrind; }
+@test "unit: s3" { kp_unit s3 60; }
+@test "unit under valgrind: s3" { kp_unit s3 60 valgrind; }
