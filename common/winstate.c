@@ -183,12 +183,10 @@ win_drop_records(struct ws_win *w)
 static void
 key_free(struct ws_key *k)
 {
-	size_t i;
-
 	if (k == NULL)
 		return;
-	for (i = 0; i < k->nw; i++)
-		win_drop_records(&k->w[i]);
+	while (k->nw > 0)
+		win_drop_records(&k->w[--k->nw]);
 	free(k->w);
 	free(k->closed);
 	buf_free(&k->text);

@@ -598,13 +598,20 @@ static int
 get_num(struct loader *l, int i, double *v)
 {
 	const struct jscan_field *f = fld(l, i);
+	char tmp[40];
 
 	if (absent(f))
 		return lerr(l, "%s: missing", fname(l, i));
+	/* put_num() writes at most 24 characters: a longer number is not
+	 * one a writer wrote.  strtod reads a terminated copy, rounds
+	 * correctly and keeps -0. */
+	if (f->type == JSCAN_NUMBER && f->len >= sizeof(tmp))
+		return lerr(l, "%s: a number longer than %zu characters",
+		    fname(l, i), sizeof(tmp) - 1);
 	if (f->type == JSCAN_NUMBER) {
-		/* A valid JSON number followed by a delimiter of the line:
-		 * strtod stops at its end, rounds correctly, keeps -0. */
-		*v = strtod(f->tok, NULL);
+		memcpy(tmp, f->tok, f->len);
+		tmp[f->len] = '\0';
+		*v = strtod(tmp, NULL);
 		return 0;
 	}
 	if (f->type == JSCAN_STRING && f->len == 5 &&

@@ -836,7 +836,9 @@ finish(struct tool *t)
 static void
 tool_free(struct tool *t)
 {
-	struct opts *o = &t->o;
+	struct jf_path *paths[] = { &t->o.time, &t->o.value, &t->o.key,
+	    &t->o.weight, &t->o.wfield };
+	size_t i;
 
 	if (t->late != NULL)
 		fclose(t->late);
@@ -846,13 +848,10 @@ tool_free(struct tool *t)
 	nd_reader_free(t->in);
 	jscan_free(t->js);
 	ws_free(t->ws);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		jf_path_free(paths[i]);
 	buf_free(&t->sb);
 	buf_free(&t->tmp);
-	jf_path_free(&o->time);
-	jf_path_free(&o->value);
-	jf_path_free(&o->key);
-	jf_path_free(&o->weight);
-	jf_path_free(&o->wfield);
 }
 
 int

@@ -7,10 +7,10 @@
  *
  *   winstate_test [-v]
  *
- * Prints TAP: "ok N - what" or "not ok N - what" per check, "# ..."
- * diagnostics, and the plan "1..N" last.  Exits 0 when every check passed,
- * 1 otherwise.  -v prints the first difference of failed comparisons in
- * full.
+ * Prints TAP through tests/c/tap.h: "ok N - what" or "not ok N - what" per
+ * check, "# ..." diagnostics, and the plan "1..N" last.  Exits 0 when every
+ * check passed, 1 otherwise.  -v shows more of the first difference of a
+ * failed comparison.
  *
  * The round trips feed real trades (tests/data/market-trades.ndjson.gz,
  * found through $KP_ROOT or the driver's own path) and generated records
@@ -40,55 +40,8 @@
 #include "jfield.h"
 #include "jscan.h"
 #include "kptime.h"
+#include "tap.h"
 #include "winstate.h"
-
-static int ntests, nfailed, verbose;
-static char tmpdir[4096];
-
-/* ---- TAP ---- */
-
-static int
-check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-check(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntests++;
-	if (!cond)
-		nfailed++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	return cond;
-}
-
-static void
-diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("#   ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void
-section(const char *name)
-{
-	printf("# %s\n", name);
-	fflush(stdout);
-}
 
 static void
 die(const char *what)
@@ -1295,6 +1248,9 @@ test_refusals(void)
 		    "not a finite range" },
 		{ "\"shift\":1", "\"shift\":7", "outside" },
 		{ "\"m2\":0", "\"m2\":true", "acc.m2: not a number" },
+		{ "\"m2\":0",
+		    "\"m2\":0.000000000000000000000000000000000000000",
+		    "acc.m2: a number longer than 39 characters" },
 		{ "\"brace\":39", "\"brace\":38", "closing brace is at 39" },
 		{ "\"empty\":false", "\"empty\":true",
 		    "empty: does not match" },
@@ -1440,7 +1396,7 @@ test_fd(void)
 	    HAS(&a, "\"key\":\"\xc3\xa9\\\"q\\u0001\",") &&
 	    HAS(&a, "\"key\":true,"),
 	    "keys are written as their JSON text without blanks");
-	snprintf(path, sizeof(path), "%s/state", tmpdir);
+	tmp_path(path, sizeof(path), "state");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	check(fd >= 0 && ws_save_fd(r.s, fd, err, sizeof(err)) == 0,
 	    "ws_save_fd writes to a file");
@@ -1555,7 +1511,7 @@ roundtrip(const char *what, const struct recs *in, const struct ws_opts *o,
 	if (c.saved == NULL)
 		die("out of memory");
 	reference(in, o, &c, &ref);
-	snprintf(path, sizeof(path), "%s/cut", tmpdir);
+	tmp_path(path, sizeof(path), "cut");
 	memset(&r, 0, sizeof(r));
 	run_start(&r, o);
 	for (i = 0; i < in->n; i++) {
@@ -1659,21 +1615,10 @@ find_root(const char *argv0, char *root, size_t n)
 int
 main(int argc, char **argv)
 {
-	const char *t = getenv("TMPDIR");
-	char root[4096];
+	char root[4096], p[4200];
 
-	if (argc > 1 && strcmp(argv[1], "-v") == 0) {
-		verbose = 1;
-	} else if (argc > 1) {
-		fprintf(stderr, "usage: winstate_test [-v]\n");
+	if (tap_begin("winstate_test", argc, argv) != 0)
 		return 2;
-	}
-	snprintf(tmpdir, sizeof(tmpdir), "%s/winstate_test.XXXXXX",
-	    t && *t ? t : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror(tmpdir);
-		return 2;
-	}
 	find_root(argv[0], root, sizeof(root));
 	test_acc();
 	test_keys();
@@ -1686,17 +1631,9 @@ main(int argc, char **argv)
 	test_refusals();
 	test_fd();
 	test_roundtrips(root);
-	{
-		char p[4200];
-
-		snprintf(p, sizeof(p), "%s/state", tmpdir);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s/cut", tmpdir);
-		unlink(p);
-	}
-	rmdir(tmpdir);
-	printf("1..%d\n", ntests);
-	if (nfailed)
-		printf("# %d of %d failed\n", nfailed, ntests);
-	return nfailed ? 1 : 0;
+	tmp_path(p, sizeof(p), "state");
+	unlink(p);
+	tmp_path(p, sizeof(p), "cut");
+	unlink(p);
+	return tap_end();
 }
