@@ -116,6 +116,22 @@ ws_trailing(const struct ws_key *k, struct ws_acc *out)
 
 /* ---- the state ---- */
 
+void *
+wsi_grow(void *p, size_t *cap, size_t n, size_t sz, size_t first)
+{
+	size_t nc = *cap ? *cap * 2 : first;
+	void *np;
+
+	if (n < *cap)
+		return p;
+	if (nc > SIZE_MAX / sz)
+		return NULL;
+	np = realloc(p, nc * sz);
+	if (np != NULL)
+		*cap = nc;
+	return np;
+}
+
 int
 wsi_opts_check(const struct ws_opts *o, char *err, size_t errsz)
 {
@@ -244,17 +260,12 @@ wsi_win_due(const struct ws *s, const struct ws_win *w)
 struct ws_key *
 wsi_key_new(struct ws *s, const char *id, size_t idlen)
 {
-	struct ws_key *k = NULL;
+	struct ws_key *k = NULL, **nk;
 
-	if (s->nkeys == s->ckeys) {
-		size_t nc = s->ckeys ? s->ckeys * 2 : 16;
-		struct ws_key **nk = realloc(s->keys, nc * sizeof(*nk));
-
-		if (nk == NULL)
-			goto fail;
-		s->keys = nk;
-		s->ckeys = nc;
-	}
+	nk = wsi_grow(s->keys, &s->ckeys, s->nkeys, sizeof(*nk), 16);
+	if (nk == NULL)
+		goto fail;
+	s->keys = nk;
 	k = calloc(1, sizeof(*k));
 	if (k == NULL)
 		goto fail;
@@ -320,15 +331,11 @@ ws_key_json(const struct ws_key *k, struct buf *out)
 struct ws_win *
 wsi_win_push(struct ws_key *k)
 {
-	if (k->nw == k->cw) {
-		size_t nc = k->cw ? k->cw * 2 : 4;
-		struct ws_win *nw = realloc(k->w, nc * sizeof(*nw));
+	struct ws_win *nw = wsi_grow(k->w, &k->cw, k->nw, sizeof(*nw), 4);
 
-		if (nw == NULL)
-			return NULL;
-		k->w = nw;
-		k->cw = nc;
-	}
+	if (nw == NULL)
+		return NULL;
+	k->w = nw;
 	memset(&k->w[k->nw], 0, sizeof(k->w[k->nw]));
 	return &k->w[k->nw++];
 }
@@ -365,6 +372,8 @@ int
 wsi_win_keep(struct ws_win *w, const char *line, size_t len, size_t brace,
     int empty)
 {
+	struct ws_rec *nr;
+
 	if (len > w->bcap - w->blen) {
 		size_t nc = w->bcap ? w->bcap : 1024;
 		char *nb;
@@ -377,15 +386,10 @@ wsi_win_keep(struct ws_win *w, const char *line, size_t len, size_t brace,
 		w->buf = nb;
 		w->bcap = nc;
 	}
-	if (w->nrec == w->crec) {
-		size_t nc = w->crec ? w->crec * 2 : 16;
-		struct ws_rec *nr = realloc(w->recs, nc * sizeof(*nr));
-
-		if (nr == NULL)
-			return -1;
-		w->recs = nr;
-		w->crec = nc;
-	}
+	nr = wsi_grow(w->recs, &w->crec, w->nrec, sizeof(*nr), 16);
+	if (nr == NULL)
+		return -1;
+	w->recs = nr;
 	memcpy(w->buf + w->blen, line, len);
 	w->recs[w->nrec].off = w->blen;
 	w->recs[w->nrec].len = len;
@@ -504,6 +508,7 @@ key_sweep(struct ws *s, struct ws_key *k, int64_t wm)
 static int
 collect_due(struct ws *s, size_t first, size_t last, int eof)
 {
+	struct ws_due *nd;
 	size_t i, j;
 
 	s->ndue = 0;
@@ -516,16 +521,11 @@ collect_due(struct ws *s, size_t first, size_t last, int eof)
 		for (j = 0; j < k->nw; j++) {
 			if (k->w[j].fires > 0 || k->w[j].end > wm)
 				continue;
-			if (s->ndue == s->cdue) {
-				size_t nc = s->cdue ? s->cdue * 2 : 64;
-				struct ws_due *nd = realloc(s->due,
-				    nc * sizeof(*nd));
-
-				if (nd == NULL)
-					return WS_NOMEM;
-				s->due = nd;
-				s->cdue = nc;
-			}
+			nd = wsi_grow(s->due, &s->cdue, s->ndue, sizeof(*nd),
+			    64);
+			if (nd == NULL)
+				return WS_NOMEM;
+			s->due = nd;
 			s->due[s->ndue].k = k;
 			s->due[s->ndue].w = &k->w[j];
 			s->ndue++;

@@ -11,6 +11,14 @@
 
 #include "winstate.h"
 
+/*
+ * Room for element n of the array p of *cap elements of size sz: doubles
+ * the array (to first elements when empty) when n has reached *cap.
+ * Returns the array, moved or not, or NULL when memory is short (p is then
+ * unchanged and still the caller's).
+ */
+void *wsi_grow(void *p, size_t *cap, size_t n, size_t sz, size_t first);
+
 /* Checks o against the ranges of winstate.h.  Returns 0, or -1 with the
  * reason in err. */
 int wsi_opts_check(const struct ws_opts *o, char *err, size_t errsz);
