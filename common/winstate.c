@@ -168,14 +168,12 @@ ws_new(const struct ws_opts *o, char *err, size_t errsz)
 	if (wsi_opts_check(o, err, errsz) != 0)
 		return NULL;
 	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
+	if (s != NULL) {
+		s->o = *o;
+		ws_clear(s);  /* no key, no event time yet */
+	} else {
 		snprintf(err, errsz, "out of memory");
-		return NULL;
 	}
-	s->o = *o;
-	s->gmax = WS_NO_TIME;
-	s->gfloor = WS_NO_TIME;
-	s->gnext_due = INT64_MAX;
 	return s;
 }
 
