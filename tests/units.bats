@@ -19,6 +19,8 @@ load helpers
 @test "unit under valgrind: cli" { kp_unit cli 70 valgrind; }
 @test "unit: htab" { kp_unit htab 40; }
 @test "unit under valgrind: htab" { kp_unit htab 40 valgrind; }
+@test "unit: winstate" { kp_unit winstate 80; }
+@test "unit under valgrind: winstate" { kp_unit winstate 80 valgrind; }
 @test "unit: kinesis" { kp_unit kinesis 60; }
 @test "unit under valgrind: kinesis" { kp_unit kinesis 60 valgrind; }
 @test "unit: spool" { kp_unit spool 50; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # window-stats: windows, watermarks, lateness and emission modes with exact
-# outputs; bad input; control lines; stopping; --help against the man page;
-# the bundled real trades.
+# outputs; keys; bad input; control lines; stopping; usage errors; the
+# bundled real trades.  (manpages.bats checks --help and the usage line
+# against the man page.)
 
 bats_require_minimum_version 1.5.0
 
@@ -17,7 +18,6 @@ else
 fi
 
 setup() {
-	MAN=$KP_ROOT/man/man1/window-stats.1
 	T=$BATS_TEST_TMPDIR
 	MARKET=$KP_ROOT/tests/data/market-trades.ndjson.gz
 	BTC=$KP_ROOT/tests/data/btc-trades.ndjson.gz
@@ -366,6 +366,24 @@ EOF
 	assert_equal "$stderr" "window-stats: <stdin>:6: k: null"
 }
 
+@test "keys that are not strings compare by their JSON text: every digit of a number, no blanks" {
+	printf '%s\n' '{"timestamp":70,"price":1,"k":123456789012345678901234567890}' \
+	    '{"timestamp":70,"price":2,"k":99999999999999999999}' \
+	    '{"timestamp":70,"price":3,"k":123456789012345678901234567890}' \
+	    '{"timestamp":70,"price":4,"k":123456789012345678901234567891}' \
+	    '{"timestamp":70,"price":5,"k": {"a": [1, "b c"]} }' \
+	    '{"timestamp":70,"price":6,"k":{"a":[1,"b c"]}}' > "$T/in"
+	run --separate-stderr window-stats --key-field k < "$T/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output - <<EOF
+$(win 123456789012345678901234567890 60 120 "$S13")
+$(win 99999999999999999999 60 120 "$(one 2)")
+$(win 123456789012345678901234567891 60 120 "$(one 4)")
+$(win '{"a":[1,"b c"]}' 60 120 '"count":2,"mean":5.5,"stddev":0.5,"sample_stddev":0.7071067811865476,"min":5,"max":6,"first":5,"last":6,"sum":11')
+EOF
+}
+
 @test "--max-keys: records of further keys are rejected, earlier keys go on" {
 	printf '%s\n' '{"timestamp":70,"price":1,"k":"a"}' '{"timestamp":70,"price":2,"k":"b"}' \
 	    '{"timestamp":80,"price":3,"k":"a"}' '{"timestamp":80,"price":4,"k":"c"}' > "$T/in"
@@ -530,12 +548,12 @@ $(win null 60 120 "$(one 1)")"
 	assert_equal "$stderr" "window-stats: write error: No space left on device"
 }
 
-@test "--late-output or --dead-letter that cannot be opened: exit 1" {
+@test "--late-output or --dead-letter that cannot be opened: a configuration error, exit 2" {
 	run --separate-stderr window-stats --late-output "$T/no/such/dir" < <(basic)
-	assert_failure 1
+	assert_failure 2
 	assert_equal "$stderr" "window-stats: $T/no/such/dir: No such file or directory"
 	run --separate-stderr window-stats --dead-letter "$T/no/such/dir" < <(basic)
-	assert_failure 1
+	assert_failure 2
 }
 
 @test "the same input twice gives byte-identical output, in every mode" {
@@ -638,27 +656,8 @@ EOF
 	run --separate-stderr window-stats --help
 	assert_success
 	assert_equal "$stderr" ""
-	assert_line --index 0 --regexp '^usage: window-stats \[-qv\] '
+	assert_line --index 0 --regexp '^usage: window-stats \[-hqv\] '
 	run --separate-stderr window-stats --version
 	assert_success
 	assert_output --regexp '^window-stats [0-9]+\.[0-9]+\.[0-9]+$'
-}
-
-@test "--help and the man page list the same options" {
-	help_opts=$(window-stats --help | sed 1d | grep -oE -- '(^|[ ,])--?[a-z][a-z-]*' | tr -d ' ,' | sort -u)
-	man_opts=$(grep -E '^\.It Fl ' "$MAN" | grep -oE 'Fl -?[a-z][a-z-]*' | sed 's/^Fl /-/' | sort -u)
-	assert_equal "$man_opts" "$help_opts"
-	for o in $(window-stats --help | head -n 1 | grep -oE -- '--[a-z-]+' | sort -u); do
-		grep -qx -- "$o" <<<"$man_opts"
-	done
-}
-
-@test "USAGE equals the man page SYNOPSIS; mandoc -Tlint is clean" {
-	run mandoc -Tlint -Wwarning "$MAN"
-	assert_success
-	assert_output ''
-	synopsis=$(mandoc -Tascii "$MAN" | col -b |
-	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \t\n' ' ' | sed 's/^ //;s/ $//')
-	usage=$(window-stats --help | head -n 1 | sed 's/^usage: //')
-	assert_equal "$synopsis" "$usage"
 }

@@ -2,31 +2,22 @@
  * window-stats - event-time windows per key, and their statistics.
  *
  * Flink's TumblingEventTimeWindows and SlidingEventTimeWindows behind a
- * bounded-out-of-orderness watermark, as a filter.  Each record is assigned
- * to the windows [s, s + size) with s = ts - floormod(ts - offset, slide);
- * the watermark is W = largest event time seen - out-of-orderness, per key
- * (default) or over all keys; a window fires once W >= end.  Flink's own
- * BoundedOutOfOrdernessWatermarks emits max - ooo - 1 and fires a window at
- * W >= end - 1 (TimeWindow.maxTimestamp()), which is the same instant.
- * A window is kept --allowed-lateness longer (Flink's allowedLateness): a
- * record that still reaches it re-fires it at once; a record that reaches
- * none of its windows is late.  End of input fires every open window
- * (Flink's final MAX_WATERMARK).
+ * bounded-out-of-orderness watermark, as a filter.  The windows, their
+ * accumulators, the watermarks and lateness are the window state of
+ * winstate.h; this file holds the options, what a firing writes and the
+ * loop.
  *
  * What a firing writes depends on --emit: one statistics line per window,
  * every record of the window with the statistics spliced in, or (trailing)
  * every record at once with the statistics of its key's last closed windows.
  */
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <json.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -37,6 +28,7 @@
 #include "msg.h"
 #include "ndjson.h"
 #include "sig.h"
+#include "winstate.h"
 
 #define USAGE "window-stats [-hqv] [--allowed-lateness DURATION] " \
 	"[--dead-letter FILE] [--emit windows|records|trailing] " \
@@ -86,268 +78,33 @@ static const char help_text[] =
     "  --max-keys N             reject records of keys beyond the first N\n"
     "                           (default: no limit)\n";
 
-/* Most windows one record may belong to (size / slide). */
-#define MAX_WINDOWS_PER_RECORD 10000
-#define NO_TIME INT64_MIN
-
-enum emit {
-	EMIT_WINDOWS,
-	EMIT_RECORDS,
-	EMIT_TRAILING,
-};
 
 struct opts {
+	struct ws_opts ws;   /* what shapes the windows (its fields are set
+	                      * from the paths below) */
 	struct jf_path time, value, key, weight;
 	int has_key, has_weight;
-	int64_t size, slide, offset, ooo, lateness, idle;
-	int global;
-	enum emit emit;
-	uint64_t trailing;
-	const char *window_field;
-	struct jf_path wfield;  /* the same, as a one-member path */
-	uint64_t max_keys;  /* 0: no limit */
+	int64_t idle;
+	struct jf_path wfield;  /* --window-field, as a one-member path */
 	const char *late_output;
 };
 
-/* ---- statistics ---- */
-
-/*
- * Running statistics of one window.  Values are taken relative to the
- * window's first value (shift), so that prices around 60,000 with cent-size
- * deviations keep their low digits; the squared deviations follow Welford,
- * the sums are Neumaier-compensated.
- */
-struct acc {
-	uint64_t n;
-	double shift;
-	double wmean, m2;    /* Welford: mean of x - shift, squared deviations */
-	double sum, sumc;    /* sum of x - shift, and its compensation */
-	double min, max;
-	int64_t first_ts, last_ts;
-	double first, last;
-	double wsum, wsumc;  /* weights */
-	double wx, wxc;      /* weight * (x - shift) */
-};
-
-static void
-neu_add(double *s, double *c, double v)
-{
-	double t = *s + v;
-
-	if (fabs(*s) >= fabs(v))
-		*c += (*s - t) + v;
-	else
-		*c += (v - t) + *s;
-	*s = t;
-}
-
-static void
-acc_add(struct acc *a, int64_t ts, double x, double w)
-{
-	double d, delta;
-
-	if (a->n == 0) {
-		memset(a, 0, sizeof(*a));
-		a->shift = a->min = a->max = a->first = a->last = x;
-		a->first_ts = a->last_ts = ts;
-	}
-	d = x - a->shift;
-	a->n++;
-	delta = d - a->wmean;
-	a->wmean += delta / (double)a->n;
-	a->m2 += delta * (d - a->wmean);
-	neu_add(&a->sum, &a->sumc, d);
-	if (x < a->min)
-		a->min = x;
-	if (x > a->max)
-		a->max = x;
-	/* First and last by event time; equal times keep input order. */
-	if (ts < a->first_ts) {
-		a->first_ts = ts;
-		a->first = x;
-	}
-	if (ts >= a->last_ts) {
-		a->last_ts = ts;
-		a->last = x;
-	}
-	neu_add(&a->wsum, &a->wsumc, w);
-	neu_add(&a->wx, &a->wxc, w * d);
-}
-
-/*
- * Merges b (a newer window) into a: Chan, Golub and LeVeque's pairwise
- * update of the squared deviations, in a's frame of reference.
- */
-static void
-acc_merge(struct acc *a, const struct acc *b)
-{
-	double ds, delta, n;
-
-	if (b->n == 0)
-		return;
-	if (a->n == 0) {
-		*a = *b;
-		return;
-	}
-	ds = b->shift - a->shift;
-	delta = ds + (b->wmean - a->wmean);
-	n = (double)a->n + (double)b->n;
-	a->m2 += b->m2 + delta * delta * ((double)a->n * (double)b->n / n);
-	a->wmean += delta * ((double)b->n / n);
-	neu_add(&a->sum, &a->sumc, b->sum);
-	neu_add(&a->sum, &a->sumc, b->sumc);
-	neu_add(&a->sum, &a->sumc, ds * (double)b->n);
-	neu_add(&a->wx, &a->wxc, b->wx);
-	neu_add(&a->wx, &a->wxc, b->wxc);
-	neu_add(&a->wx, &a->wxc, ds * (b->wsum + b->wsumc));
-	neu_add(&a->wsum, &a->wsumc, b->wsum);
-	neu_add(&a->wsum, &a->wsumc, b->wsumc);
-	if (b->min < a->min)
-		a->min = b->min;
-	if (b->max > a->max)
-		a->max = b->max;
-	if (b->first_ts < a->first_ts) {
-		a->first_ts = b->first_ts;
-		a->first = b->first;
-	}
-	if (b->last_ts >= a->last_ts) {
-		a->last_ts = b->last_ts;
-		a->last = b->last;
-	}
-	a->n += b->n;
-}
-
-/* ---- text ---- */
-
-/* "count":N,...,"sum":S and the weighted members: the statistics every
- * emission mode writes, in this order. */
-static void
-sb_stats(struct buf *b, const struct acc *a, int weights)
-{
-	double n = (double)a->n, s = a->sum + a->sumc;
-
-	buf_lit(b, "\"count\":");
-	buf_u64(b, a->n);
-	buf_lit(b, ",\"mean\":");
-	buf_double(b, a->shift + s / n);
-	buf_lit(b, ",\"stddev\":");
-	buf_double(b, sqrt(a->m2 / n));
-	buf_lit(b, ",\"sample_stddev\":");
-	if (a->n < 2)
-		buf_add(b, "null", 4);
-	else
-		buf_double(b, sqrt(a->m2 / (n - 1)));
-	buf_lit(b, ",\"min\":");
-	buf_double(b, a->min);
-	buf_lit(b, ",\"max\":");
-	buf_double(b, a->max);
-	buf_lit(b, ",\"first\":");
-	buf_double(b, a->first);
-	buf_lit(b, ",\"last\":");
-	buf_double(b, a->last);
-	buf_lit(b, ",\"sum\":");
-	buf_double(b, n * a->shift + s);
-	if (weights) {
-		double ws = a->wsum + a->wsumc;
-
-		buf_lit(b, ",\"weight_sum\":");
-		buf_double(b, ws);
-		buf_lit(b, ",\"weighted_mean\":");
-		if (ws == 0)
-			buf_add(b, "null", 4);
-		else
-			buf_double(b, a->shift + (a->wx + a->wxc) / ws);
-	}
-}
-
-/* ---- state ---- */
-
-/* A buffered record (records mode): where its bytes are in the window's
- * buffer, and where its closing brace is. */
-struct rec {
-	size_t off, len, brace;
-	int empty;
-};
-
-struct win {
-	int64_t start, end;
-	uint32_t fires;      /* times fired so far */
-	struct acc acc;
-	/* Records mode: the window's records, verbatim and in input order,
-	 * until its first firing writes them. */
-	char *buf;
-	size_t blen, bcap;
-	struct rec *recs;
-	size_t nrec, crec;
-};
-
-/* A closed window as trailing mode remembers it. */
-struct closed {
-	int64_t start, end;
-	struct acc acc;
-};
-
-struct key {
-	char *id;            /* identity: "s" + string bytes, "j" + JSON text,
-	                      * or "" without --key-field */
-	size_t idlen;
-	uint64_t hash;
-	uint64_t seq;        /* first-seen order */
-	int64_t maxts;       /* largest event time of this key */
-	int64_t floor;       /* watermark raised by --idle-timeout */
-	struct win *w;       /* open (and retained fired) windows, by start */
-	size_t nw, cw;
-	int64_t next_due;    /* no window needs work before W reaches this */
-	struct closed *closed;  /* trailing: last N closed windows, oldest first */
-	size_t nclosed;
-	/* Derived, not state: the trailing fragment, rebuilt when stale. */
-	char *frag;
-	size_t fraglen;
-	int frag_ok;
-};
-
-/*
- * All window state lives here, so that a checkpoint (the exactly-once issue)
- * can serialise it in one place: the keys in first-seen order with their
- * windows and closed windows, the watermarks, and the counters.  Nothing
- * else carries anything from one record to the next.
- */
-struct wstate {
-	struct key **keys;   /* by seq */
-	size_t nkeys, ckeys;
-	uint32_t *slot;      /* open addressing: index + 1 into keys, 0 free */
-	size_t nslot;
-	int64_t gmax;        /* largest event time over all keys */
-	int64_t gfloor;      /* global watermark raised by --idle-timeout */
-	int64_t gnext_due;   /* lower bound of every key's next_due */
-	uint64_t unfired;    /* windows not fired yet */
-	unsigned long long records, late, fired, refired, control;
-};
-
-/* A window about to fire. */
-struct due {
-	struct key *k;
-	struct win *w;
-};
-
+/* Everything a run holds. */
 struct tool {
-	const struct opts *o;
-	struct wstate st;
+	struct opts o;
+	struct cli cli;
+	struct nd_reject rej;
+	struct nd_reader *in;
+	struct ws *ws;
 	struct nd_writer *out;
-	struct nd_reject *rej;
-	const char *src;
 	FILE *late;
 	struct buf sb;       /* the line or fragment being built */
 	struct jscan *js;    /* reads the fields of each line */
 	int f_time, f_value, f_key, f_weight, f_window;
 	struct buf tmp;      /* a decoded key or time */
 	struct progress prog;
-	struct due *due;
-	size_t ndue, cdue;
-	/* The record being processed, for records-mode re-firings. */
-	const char *line;
-	size_t len, brace;
-	int empty;
+	struct ws_record rec;  /* the record being processed */
+	int status, stopped, epipe;
 };
 
 static int
@@ -357,535 +114,168 @@ oom(void)
 	return ND_ERROR;
 }
 
-static int64_t
-watermark(const struct tool *t, const struct key *k)
-{
-	int64_t m = t->o->global ? t->st.gmax : k->maxts;
-	int64_t f = t->o->global ? t->st.gfloor : k->floor;
-	int64_t w = m == NO_TIME ? NO_TIME : m - t->o->ooo;
-
-	return w > f ? w : f;
-}
-
-/* When a window next needs work: its firing, then the end of its
- * allowed lateness, when it is dropped. */
-static int64_t
-win_due(const struct tool *t, const struct win *w)
-{
-	return w->fires ? w->end + t->o->lateness : w->end;
-}
-
-static uint64_t
-hash_id(char tag, const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	h = (h ^ (unsigned char)tag) * 1099511628211ULL;
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
+/* The state's out of memory as the writer's error, reported. */
 static int
-slots_grow(struct wstate *st)
+ws_rc(int rc)
 {
-	size_t n = st->nslot ? st->nslot * 2 : 64, i;
-	uint32_t *s = calloc(n, sizeof(*s));
-
-	if (s == NULL)
-		return -1;
-	for (i = 0; i < st->nkeys; i++) {
-		size_t j = (size_t)st->keys[i]->hash & (n - 1);
-
-		while (s[j] != 0)
-			j = (j + 1) & (n - 1);
-		s[j] = (uint32_t)(i + 1);
-	}
-	free(st->slot);
-	st->slot = s;
-	st->nslot = n;
-	return 0;
+	return rc == WS_NOMEM ? oom() : rc;
 }
 
+/* ---- what a firing writes ---- */
+
+/* ',"name":' then the double v ("null" when v is NaN or infinite). */
 static void
-key_free(struct key *k)
+sb_num(struct buf *b, const char *name, double v)
 {
+	buf_char(b, ',');
+	buf_jstrz(b, name);
+	buf_char(b, ':');
+	buf_double(b, v);
+}
+
+/* "count":N,...,"sum":S and the weighted members: the statistics every
+ * emission mode writes, in this order. */
+static void
+sb_stats(struct buf *b, const struct ws_acc *a, int weights)
+{
+	double n = (double)a->n, s = a->sum + a->sumc, ws = a->wsum + a->wsumc;
+	const struct {
+		const char *name;
+		double v;
+	} m[] = {
+		{ "mean", a->shift + s / n },
+		{ "stddev", sqrt(a->m2 / n) },
+		/* A sample of one has no deviation: null. */
+		{ "sample_stddev", a->n < 2 ? NAN : sqrt(a->m2 / (n - 1)) },
+		{ "min", a->min },
+		{ "max", a->max },
+		{ "first", a->first },
+		{ "last", a->last },
+		{ "sum", n * a->shift + s },
+		{ "weight_sum", ws },
+		{ "weighted_mean", ws == 0 ? NAN :
+		    a->shift + (a->wx + a->wxc) / ws },
+	};
 	size_t i;
 
-	if (k == NULL)
-		return;
-	for (i = 0; i < k->nw; i++) {
-		free(k->w[i].buf);
-		free(k->w[i].recs);
-	}
-	free(k->w);
-	free(k->closed);
-	free(k->frag);
-	free(k->id);
-	free(k);
+	buf_lit(b, "\"count\":");
+	buf_u64(b, a->n);
+	for (i = 0; i < sizeof(m) / sizeof(m[0]) - (weights ? 0 : 2); i++)
+		sb_num(b, m[i].name, m[i].v);
 }
-
-/*
- * The key with identity (tag, s, n), created on first sight.  Returns NULL
- * with *full = 1 when --max-keys would be passed, or NULL on allocation
- * failure.
- */
-static struct key *
-key_get(struct tool *t, char tag, const char *s, size_t n, int *full)
-{
-	struct wstate *st = &t->st;
-	uint64_t h = hash_id(tag, s, n);
-	struct key *k = NULL;
-	size_t j;
-
-	*full = 0;
-	if (st->nslot > 0) {
-		for (j = (size_t)h & (st->nslot - 1); st->slot[j] != 0;
-		    j = (j + 1) & (st->nslot - 1)) {
-			k = st->keys[st->slot[j] - 1];
-			if (k->hash == h && k->idlen == n + (tag != 0) &&
-			    (tag == 0 || k->id[0] == tag) &&
-			    memcmp(k->id + (tag != 0), s, n) == 0)
-				return k;
-		}
-	}
-	if (t->o->max_keys > 0 && st->nkeys >= t->o->max_keys) {
-		*full = 1;
-		return NULL;
-	}
-	if (st->nkeys >= UINT32_MAX - 1)
-		return NULL;
-	if ((st->nkeys + 1) * 2 > st->nslot && slots_grow(st) != 0)
-		return NULL;
-	if (st->nkeys == st->ckeys) {
-		size_t nc = st->ckeys ? st->ckeys * 2 : 16;
-		struct key **nk = realloc(st->keys, nc * sizeof(*nk));
-
-		if (nk == NULL)
-			return NULL;
-		st->keys = nk;
-		st->ckeys = nc;
-	}
-	k = calloc(1, sizeof(*k));
-	if (k == NULL)
-		return NULL;
-	k->idlen = n + (tag != 0);
-	k->id = malloc(k->idlen + 1);
-	if (k->id == NULL) {
-		free(k);
-		return NULL;
-	}
-	if (tag != 0)
-		k->id[0] = tag;
-	memcpy(k->id + (tag != 0), s, n);
-	k->id[k->idlen] = '\0';
-	k->hash = h;
-	k->seq = st->nkeys;
-	k->maxts = NO_TIME;
-	k->floor = NO_TIME;
-	k->next_due = INT64_MAX;
-	for (j = (size_t)h & (st->nslot - 1); st->slot[j] != 0;
-	    j = (j + 1) & (st->nslot - 1))
-		;
-	st->slot[j] = (uint32_t)(st->nkeys + 1);
-	st->keys[st->nkeys++] = k;
-	return k;
-}
-
-/* The window [start, end) of k, created when new.  NULL on allocation
- * failure. */
-static struct win *
-win_get(struct tool *t, struct key *k, int64_t start, int64_t end)
-{
-	size_t i = k->nw;
-	struct win *w;
-
-	/* New windows come last almost always: search from the end. */
-	while (i > 0 && k->w[i - 1].start > start)
-		i--;
-	if (i > 0 && k->w[i - 1].start == start)
-		return &k->w[i - 1];
-	if (k->nw == k->cw) {
-		size_t nc = k->cw ? k->cw * 2 : 4;
-		struct win *nw = realloc(k->w, nc * sizeof(*nw));
-
-		if (nw == NULL)
-			return NULL;
-		k->w = nw;
-		k->cw = nc;
-	}
-	memmove(k->w + i + 1, k->w + i, (k->nw - i) * sizeof(*k->w));
-	k->nw++;
-	w = &k->w[i];
-	memset(w, 0, sizeof(*w));
-	w->start = start;
-	w->end = end;
-	t->st.unfired++;
-	if (end < k->next_due)
-		k->next_due = end;
-	if (end < t->st.gnext_due)
-		t->st.gnext_due = end;
-	return w;
-}
-
-/* Keeps a record's bytes in its window until the window fires. */
-static int
-win_keep(struct win *w, const char *line, size_t len, size_t brace, int empty)
-{
-	if (w->blen + len > w->bcap) {
-		size_t nc = w->bcap ? w->bcap : 1024;
-		char *nb;
-
-		while (nc < w->blen + len)
-			nc *= 2;
-		nb = realloc(w->buf, nc);
-		if (nb == NULL)
-			return -1;
-		w->buf = nb;
-		w->bcap = nc;
-	}
-	if (w->nrec == w->crec) {
-		size_t nc = w->crec ? w->crec * 2 : 16;
-		struct rec *nr = realloc(w->recs, nc * sizeof(*nr));
-
-		if (nr == NULL)
-			return -1;
-		w->recs = nr;
-		w->crec = nc;
-	}
-	memcpy(w->buf + w->blen, line, len);
-	w->recs[w->nrec].off = w->blen;
-	w->recs[w->nrec].len = len;
-	w->recs[w->nrec].brace = brace;
-	w->recs[w->nrec].empty = empty;
-	w->nrec++;
-	w->blen += len;
-	return 0;
-}
-
-/* ---- output ---- */
 
 /* A record's original bytes with frag spliced before its closing brace. */
 static int
 put_spliced(struct nd_writer *out, const char *line, size_t len, size_t brace,
-    int empty, const char *frag, size_t flen)
+    int empty, const struct buf *frag)
 {
 	struct buf *b = nd_buf(out);
 
 	buf_add(b, line, brace);
 	if (!empty)
 		buf_char(b, ',');
-	buf_add(b, frag, flen);
+	buf_add(b, frag->p, frag->len);
 	buf_add(b, line + brace, len - brace);
 	return nd_end(out);
 }
 
+/* "<s>":start,"<e>":end, the window's statistics, "update" after its
+ * first firing, and the closing brace. */
 static void
-sb_key(struct buf *b, const struct key *k)
+sb_window(struct buf *b, const struct ws_win *w, const char *s,
+    const char *e, int weights)
 {
-	if (k->idlen == 0)
-		buf_add(b, "null", 4);
-	else if (k->id[0] == 's')
-		buf_jstr(b, k->id + 1, k->idlen - 1);
-	else
-		buf_add(b, k->id + 1, k->idlen - 1);
-}
-
-/* Trailing mode: remembers w as one of k's last N closed windows (or
- * replaces it after a re-firing). */
-static int
-closed_put(struct tool *t, struct key *k, const struct win *w)
-{
-	size_t i, n = k->nclosed;
-
-	if (k->closed == NULL) {
-		k->closed = calloc(t->o->trailing, sizeof(*k->closed));
-		if (k->closed == NULL)
-			return oom();
+	buf_jstrz(b, s);
+	buf_char(b, ':');
+	buf_time(b, w->start);
+	buf_char(b, ',');
+	buf_jstrz(b, e);
+	buf_char(b, ':');
+	buf_time(b, w->end);
+	buf_char(b, ',');
+	sb_stats(b, &w->acc, weights);
+	if (w->fires > 0) {
+		buf_lit(b, ",\"update\":");
+		buf_u64(b, w->fires);
 	}
-	k->frag_ok = 0;
-	for (i = 0; i < n; i++) {
-		if (k->closed[i].start == w->start) {
-			k->closed[i].acc = w->acc;
-			return 0;
-		}
-	}
-	/* Keep the newest N by end; a late window older than all of them
-	 * when the list is full does not enter. */
-	i = n;
-	while (i > 0 && k->closed[i - 1].end > w->end)
-		i--;
-	if (n == t->o->trailing) {
-		if (i == 0)
-			return 0;
-		memmove(k->closed, k->closed + 1, (i - 1) * sizeof(*k->closed));
-		i--;
-	} else {
-		memmove(k->closed + i + 1, k->closed + i,
-		    (n - i) * sizeof(*k->closed));
-		k->nclosed++;
-	}
-	k->closed[i].start = w->start;
-	k->closed[i].end = w->end;
-	k->closed[i].acc = w->acc;
-	return 0;
+	buf_char(b, '}');
 }
 
 /*
- * Fires window w of key k: the first time (the watermark passed its end, or
- * end of input), or again for a record that arrived within the allowed
- * lateness (t->line is that record).
+ * The state fires window w of key k (ws_fire_fn): --emit windows writes
+ * its line; --emit records its records at the first firing, and at a
+ * re-firing the record that caused it (t->rec), so that no record is ever
+ * written twice; --emit trailing nothing (the state keeps the window).
  */
 static int
-fire(struct tool *t, struct key *k, struct win *w)
+on_fire(void *ctx, const struct ws_key *k, const struct ws_win *w)
 {
-	const struct opts *o = t->o;
+	struct tool *t = ctx;
+	const struct opts *o = &t->o;
 	struct buf *b = &t->sb;
+	const struct ws_record *r = &t->rec;
 	int rc = 0;
 	size_t i;
 
+	if (o->ws.emit == WS_EMIT_TRAILING)
+		return 0;
 	buf_reset(b);
-	switch (o->emit) {
-	case EMIT_WINDOWS:
+	if (o->ws.emit == WS_EMIT_WINDOWS) {
 		buf_lit(b, "{\"key\":");
-		sb_key(b, k);
-		buf_lit(b, ",\"window_start\":");
-		buf_time(b, w->start);
-		buf_lit(b, ",\"window_end\":");
-		buf_time(b, w->end);
-		buf_add(b, ",", 1);
-		sb_stats(b, &w->acc, o->has_weight);
-		if (w->fires > 0) {
-			buf_lit(b, ",\"update\":");
-			buf_u64(b, w->fires);
-		}
-		buf_add(b, "}", 1);
-		if (b->failed)
-			return oom();
-		rc = nd_put(t->out, b->p, b->len);
-		break;
-	case EMIT_RECORDS:
-		buf_jstr(b, o->window_field, strlen(o->window_field));
-		buf_lit(b, ":{\"start\":");
-		buf_time(b, w->start);
-		buf_lit(b, ",\"end\":");
-		buf_time(b, w->end);
-		buf_add(b, ",", 1);
-		sb_stats(b, &w->acc, o->has_weight);
-		if (w->fires > 0) {
-			buf_lit(b, ",\"update\":");
-			buf_u64(b, w->fires);
-		}
-		buf_add(b, "}", 1);
-		if (b->failed)
-			return oom();
-		if (w->fires == 0) {
-			for (i = 0; i < w->nrec && rc == 0; i++) {
-				const struct rec *r = &w->recs[i];
-
-				rc = put_spliced(t->out, w->buf + r->off, r->len,
-				    r->brace, r->empty, b->p, b->len);
-			}
-			free(w->buf);
-			free(w->recs);
-			w->buf = NULL;
-			w->recs = NULL;
-			w->blen = w->bcap = w->nrec = w->crec = 0;
-		} else {
-			/* A re-firing writes only the record that caused
-			 * it: no record is ever written twice. */
-			rc = put_spliced(t->out, t->line, t->len, t->brace,
-			    t->empty, b->p, b->len);
-		}
-		break;
-	case EMIT_TRAILING:
-		rc = closed_put(t, k, w);
-		break;
+		ws_key_json(k, b);
+		buf_char(b, ',');
+		sb_window(b, w, "window_start", "window_end", o->has_weight);
+		return b->failed ? oom() : nd_put(t->out, b->p, b->len);
 	}
-	if (w->fires == 0)
-		t->st.unfired--;
-	else
-		t->st.refired++;
-	w->fires++;
-	t->st.fired++;
+	buf_jstrz(b, o->ws.window_field);
+	buf_lit(b, ":{");
+	sb_window(b, w, "start", "end", o->has_weight);
+	if (b->failed)
+		return oom();
+	if (w->fires > 0)
+		return put_spliced(t->out, r->line, r->len, r->brace, r->empty,
+		    b);
+	for (i = 0; i < w->nrec && rc == 0; i++) {
+		const struct ws_rec *wr = &w->recs[i];
+
+		rc = put_spliced(t->out, w->buf + wr->off, wr->len, wr->brace,
+		    wr->empty, b);
+	}
 	return rc;
 }
 
+/* --emit trailing: writes the record now, with the merged statistics of
+ * its key's last closed windows (or null before the first one); the
+ * member is kept with the key until they change. */
 static int
-due_cmp(const void *pa, const void *pb)
+put_trailing(struct tool *t, struct ws_key *k)
 {
-	const struct due *a = pa, *b = pb;
+	const struct ws_record *r = &t->rec;
+	struct buf *b = &k->text;
+	struct ws_acc a;
 
-	if (a->w->end != b->w->end)
-		return a->w->end < b->w->end ? -1 : 1;
-	if (a->w->start != b->w->start)
-		return a->w->start < b->w->start ? -1 : 1;
-	return a->k->seq < b->k->seq ? -1 : a->k->seq > b->k->seq;
-}
-
-/* Drops k's fired windows whose allowed lateness the watermark passed, and
- * recomputes k->next_due. */
-static void
-key_sweep(struct tool *t, struct key *k, int64_t wm)
-{
-	size_t i, j = 0;
-
-	k->next_due = INT64_MAX;
-	for (i = 0; i < k->nw; i++) {
-		struct win *w = &k->w[i];
-
-		if (w->fires > 0 && w->end + t->o->lateness <= wm) {
-			free(w->buf);
-			free(w->recs);
-			continue;
-		}
-		if (win_due(t, w) < k->next_due)
-			k->next_due = win_due(t, w);
-		if (i != j)
-			k->w[j] = *w;
-		j++;
-	}
-	k->nw = j;
-}
-
-/*
- * Fires every window whose end the watermark has reached, in the order of
- * window end, then window start, then key (first-seen order), then drops
- * what lateness no longer keeps.  only != NULL: that key alone (per-key
- * watermark).  eof: the watermark is +infinity for every key.
- */
-static int
-advance(struct tool *t, struct key *only, int eof)
-{
-	struct wstate *st = &t->st;
-	size_t first = 0, last = st->nkeys, i, j;
-	int rc = 0;
-
-	if (only != NULL) {
-		if (watermark(t, only) < only->next_due)
-			return 0;
-		first = only->seq;
-		last = first + 1;
-	} else if (!eof && !t->o->global) {
-		/* Per-key watermarks, every key (--idle-timeout). */
-	} else if (!eof && st->nkeys > 0 &&
-	    watermark(t, st->keys[0]) < st->gnext_due) {
-		return 0;
-	}
-	t->ndue = 0;
-	for (i = first; i < last; i++) {
-		struct key *k = st->keys[i];
-		int64_t wm = eof ? INT64_MAX : watermark(t, k);
-
-		if (wm < k->next_due)
-			continue;
-		for (j = 0; j < k->nw; j++) {
-			if (k->w[j].fires > 0 || k->w[j].end > wm)
-				continue;
-			if (t->ndue == t->cdue) {
-				size_t nc = t->cdue ? t->cdue * 2 : 64;
-				struct due *nd = realloc(t->due, nc * sizeof(*nd));
-
-				if (nd == NULL)
-					return oom();
-				t->due = nd;
-				t->cdue = nc;
-			}
-			t->due[t->ndue].k = k;
-			t->due[t->ndue].w = &k->w[j];
-			t->ndue++;
-		}
-	}
-	if (t->ndue > 1 && last - first > 1)
-		qsort(t->due, t->ndue, sizeof(*t->due), due_cmp);
-	for (i = 0; i < t->ndue && rc == 0; i++)
-		rc = fire(t, t->due[i].k, t->due[i].w);
-	if (rc != 0)
-		return rc;
-	if (only != NULL) {
-		key_sweep(t, only, watermark(t, only));
-		return 0;
-	}
-	/* A full scan: the only place gnext_due is raised. */
-	st->gnext_due = INT64_MAX;
-	for (i = 0; i < st->nkeys; i++) {
-		struct key *k = st->keys[i];
-
-		key_sweep(t, k, eof ? INT64_MAX : watermark(t, k));
-		if (k->next_due < st->gnext_due)
-			st->gnext_due = k->next_due;
-	}
-	return 0;
-}
-
-/* --idle-timeout: no input for that long.  Raises the watermark to the end
- * of the newest open window (of each key, or over all keys) so that every
- * open window fires; later records for them are late as usual. */
-static int
-idle(struct tool *t)
-{
-	struct wstate *st = &t->st;
-	size_t i, j;
-
-	for (i = 0; i < st->nkeys; i++) {
-		struct key *k = st->keys[i];
-
-		for (j = 0; j < k->nw; j++) {
-			int64_t *f = t->o->global ? &st->gfloor : &k->floor;
-
-			if (k->w[j].fires == 0 && k->w[j].end > *f)
-				*f = k->w[j].end;
-		}
-	}
-	msg_debug("idle: firing %llu open windows",
-	    (unsigned long long)st->unfired);
-	return advance(t, NULL, 0);
-}
-
-/* Trailing mode: writes the record now, with the merged statistics of its
- * key's last closed windows (or null before the first one). */
-static int
-put_trailing(struct tool *t, struct key *k)
-{
-	struct buf *b = &t->sb;
-	struct acc a;
-	size_t i;
-
-	if (!k->frag_ok) {
+	if (!k->text_ok) {
 		buf_reset(b);
-		buf_jstr(b, t->o->window_field, strlen(t->o->window_field));
+		buf_jstrz(b, t->o.ws.window_field);
 		if (k->nclosed == 0) {
 			buf_lit(b, ":null");
 		} else {
-			memset(&a, 0, sizeof(a));
-			for (i = 0; i < k->nclosed; i++)
-				acc_merge(&a, &k->closed[i].acc);
+			ws_trailing(k, &a);
 			buf_lit(b, ":{\"start\":");
 			buf_time(b, k->closed[0].start);
 			buf_lit(b, ",\"end\":");
 			buf_time(b, k->closed[k->nclosed - 1].end);
 			buf_lit(b, ",\"windows\":");
 			buf_u64(b, k->nclosed);
-			buf_add(b, ",", 1);
-			sb_stats(b, &a, t->o->has_weight);
-			buf_add(b, "}", 1);
+			buf_char(b, ',');
+			sb_stats(b, &a, t->o.has_weight);
+			buf_char(b, '}');
 		}
 		if (b->failed)
 			return oom();
-		if (b->len > k->fraglen || k->frag == NULL) {
-			char *nf = realloc(k->frag, b->len);
-
-			if (nf == NULL)
-				return oom();
-			k->frag = nf;
-		}
-		memcpy(k->frag, b->p, b->len);
-		k->fraglen = b->len;
-		k->frag_ok = 1;
+		k->text_ok = 1;
 	}
-	return put_spliced(t->out, t->line, t->len, t->brace, t->empty,
-	    k->frag, k->fraglen);
+	return put_spliced(t->out, r->line, r->len, r->brace, r->empty, b);
 }
 
 /* ---- one record ---- */
@@ -897,6 +287,47 @@ enum {
 };
 
 /*
+ * The key of the record last scanned, as ws_key() takes it: strings by
+ * their bytes, other values by their JSON text without blanks, the one key
+ * without --key-field.  Returns REC_OK, REC_BAD (*why), or ND_ERROR.
+ */
+static int
+record_key(struct tool *t, struct buf *why, int *kind, const char **ks,
+    size_t *kn)
+{
+	const struct opts *o = &t->o;
+	const struct jscan_field *f;
+
+	*kind = WS_KEY_NONE;
+	*ks = "";
+	*kn = 0;
+	if (!o->has_key)
+		return REC_OK;
+	f = jscan_get(t->js, t->f_key);
+	switch (f->type) {
+	case JSCAN_MISSING:
+	case JSCAN_NULL_PATH:
+		buf_printf(why, "%s: missing", o->key.text);
+		return REC_BAD;
+	case JSCAN_NULL:
+		buf_printf(why, "%s: null", o->key.text);
+		return REC_BAD;
+	case JSCAN_STRING:
+		*kind = WS_KEY_STRING;
+		return jscan_string(f, &t->tmp, ks, kn) != 0 ? oom() : REC_OK;
+	default:
+		*kind = WS_KEY_JSON;
+		buf_reset(&t->tmp);
+		jscan_text(f, &t->tmp);
+		if (t->tmp.failed)
+			return oom();
+		*ks = t->tmp.p;
+		*kn = t->tmp.len;
+		return REC_OK;
+	}
+}
+
+/*
  * Reads the fields of one record and gives it to its windows.  Returns
  * REC_OK, REC_BAD (*why), REC_LATE (late[] = event time, watermark), or an
  * ND_* code from the writer.
@@ -905,124 +336,59 @@ static int
 on_record(struct tool *t, const char *line, size_t len, struct buf *why,
     int64_t late[2])
 {
-	const struct opts *o = t->o;
-	struct wstate *st = &t->st;
+	const struct opts *o = &t->o;
 	struct jscan *js = t->js;
-	const char *fwhy = NULL, *ks = "";
-	struct key *k;
-	int64_t ts, wm, s, s0, s1;
-	double x, weight = 0;
-	char tag = 0;
-	size_t kn = 0;
-	int full, placed = 0, rc;
+	struct ws_record *r = &t->rec;
+	const char *fwhy = NULL, *ks;
+	struct ws_key *k;
+	size_t kn;
+	int kind, rc;
 
-	if (jscan_time(jscan_get(js, t->f_time), KPTIME_AUTO, &t->tmp, &ts,
+	memset(r, 0, sizeof(*r));
+	if (jscan_time(jscan_get(js, t->f_time), KPTIME_AUTO, &t->tmp, &r->ts,
 	    &fwhy) != 0) {
 		buf_printf(why, "%s: %s", o->time.text, fwhy);
 		return REC_BAD;
 	}
-	if (jscan_number(jscan_get(js, t->f_value), &x, &fwhy) != 0) {
+	if (jscan_number(jscan_get(js, t->f_value), &r->value, &fwhy) != 0) {
 		buf_printf(why, "%s: %s", o->value.text, fwhy);
 		return REC_BAD;
 	}
-	if (o->has_weight && jscan_number(jscan_get(js, t->f_weight), &weight,
-	    &fwhy) != 0) {
+	if (o->has_weight && jscan_number(jscan_get(js, t->f_weight),
+	    &r->weight, &fwhy) != 0) {
 		buf_printf(why, "%s: %s", o->weight.text, fwhy);
 		return REC_BAD;
 	}
-	if (o->has_key) {
-		const struct jscan_field *f = jscan_get(js, t->f_key);
-
-		/* Keys compare by their JSON text; strings by their bytes. */
-		switch (f->type) {
-		case JSCAN_MISSING:
-		case JSCAN_NULL_PATH:
-			buf_printf(why, "%s: missing", o->key.text);
-			return REC_BAD;
-		case JSCAN_NULL:
-			buf_printf(why, "%s: null", o->key.text);
-			return REC_BAD;
-		case JSCAN_STRING:
-			tag = 's';
-			if (jscan_string(f, &t->tmp, &ks, &kn) != 0)
-				return oom();
-			break;
-		default:
-			tag = 'j';
-			buf_reset(&t->tmp);
-			jscan_text(f, &t->tmp);
-			if (t->tmp.failed)
-				return oom();
-			ks = t->tmp.p;
-			kn = t->tmp.len;
-			break;
-		}
-	}
-	if (o->emit != EMIT_WINDOWS) {
+	rc = record_key(t, why, &kind, &ks, &kn);
+	if (rc != REC_OK)
+		return rc;
+	if (o->ws.emit != WS_EMIT_WINDOWS) {
 		if (jscan_get(js, t->f_window)->type != JSCAN_MISSING) {
 			buf_printf(why, "field \"%s\" already present",
-			    o->window_field);
+			    o->ws.window_field);
 			return REC_BAD;
 		}
-		t->brace = jscan_brace(js);
-		t->empty = jscan_empty(js);
+		r->brace = jscan_brace(js);
+		r->empty = jscan_empty(js);
 	}
-	t->line = line;
-	t->len = len;
-
-	k = key_get(t, tag, ks, kn, &full);
-	if (k == NULL) {
-		if (!full)
-			return oom();
+	r->line = line;
+	r->len = len;
+	rc = ws_key(t->ws, kind, ks, kn, &k);
+	if (rc == WS_FULL) {
 		buf_printf(why, "more keys than --max-keys %llu",
-		    (unsigned long long)o->max_keys);
+		    (unsigned long long)o->ws.max_keys);
 		return REC_BAD;
 	}
-	st->records++;
-	if (ts > k->maxts)
-		k->maxts = ts;
-	if (ts > st->gmax)
-		st->gmax = ts;
-	wm = watermark(t, k);
-
-	/* Flink's assignment: the last window starts at
-	 * ts - floormod(ts - offset, slide); earlier ones every slide, while
-	 * they still contain ts. */
-	s1 = ts - ((ts - o->offset) - o->slide *
-	    kptime_floor_div(ts - o->offset, o->slide));
-	s0 = s1 - o->slide * ((s1 - (ts - o->size + 1)) / o->slide);
-	for (s = s0; s <= s1; s += o->slide) {
-		int64_t e = s + o->size;
-		struct win *w;
-
-		if (wm >= e + o->lateness)
-			continue; /* that window is gone */
-		placed = 1;
-		w = win_get(t, k, s, e);
-		if (w == NULL)
-			return oom();
-		acc_add(&w->acc, ts, x, weight);
-		if (o->emit == EMIT_RECORDS && w->fires == 0 &&
-		    win_keep(w, line, len, t->brace, t->empty) != 0)
-			return oom();
-		/* Within the allowed lateness: Flink's EventTimeTrigger fires
-		 * at once for a window the watermark has already passed. */
-		if (wm >= e) {
-			rc = fire(t, k, w);
-			if (rc != 0)
-				return rc;
-		}
-	}
-	if (!placed) {
-		st->records--;
-		late[0] = ts;
-		late[1] = wm;
+	if (rc != 0)
+		return ws_rc(rc);
+	rc = ws_add(t->ws, k, r, &late[1]);
+	if (rc == WS_LATE) {
+		late[0] = r->ts;
 		return REC_LATE;
 	}
-	rc = advance(t, o->global ? NULL : k, 0);
-	if (rc == 0 && o->emit == EMIT_TRAILING)
+	if (rc == 0 && o->ws.emit == WS_EMIT_TRAILING)
 		rc = put_trailing(t, k);
-	return rc;
+	return ws_rc(rc);
 }
 
 /* ---- options ---- */
@@ -1080,6 +446,7 @@ option(struct cli *c, int id, const char *arg)
 	    NULL };
 	struct given *g = c->ctx;
 	struct opts *o = g->o;
+	struct ws_opts *ws = &o->ws;
 	int rc = 0, w;
 
 	switch (id) {
@@ -1098,50 +465,50 @@ option(struct cli *c, int id, const char *arg)
 		o->has_weight = 1;
 		break;
 	case OPT_SIZE:
-		rc = cli_duration(c, arg, 1, CLI_DURATION_MAX, &o->size);
+		rc = cli_duration(c, arg, 1, CLI_DURATION_MAX, &ws->size);
 		break;
 	case OPT_SLIDE:
-		rc = cli_duration(c, arg, 1, CLI_DURATION_MAX, &o->slide);
+		rc = cli_duration(c, arg, 1, CLI_DURATION_MAX, &ws->slide);
 		g->slide = 1;
 		break;
 	case OPT_OFFSET:
 		/* The one duration that may be negative. */
 		rc = cli_duration(c, arg[0] == '-' ? arg + 1 : arg, 0,
-		    CLI_DURATION_MAX, &o->offset);
+		    CLI_DURATION_MAX, &ws->offset);
 		if (rc == 0 && arg[0] == '-')
-			o->offset = -o->offset;
+			ws->offset = -ws->offset;
 		break;
 	case OPT_OOO:
-		rc = cli_duration(c, arg, 0, CLI_DURATION_MAX, &o->ooo);
+		rc = cli_duration(c, arg, 0, CLI_DURATION_MAX, &ws->ooo);
 		break;
 	case OPT_LATENESS:
-		rc = cli_duration(c, arg, 0, CLI_DURATION_MAX, &o->lateness);
+		rc = cli_duration(c, arg, 0, CLI_DURATION_MAX, &ws->lateness);
 		break;
 	case OPT_IDLE:
 		rc = cli_duration(c, arg, 1, 24 * 86400000, &o->idle);
 		break;
 	case OPT_WATERMARK:
-		rc = cli_word(c, arg, wms, &o->global);
+		rc = cli_word(c, arg, wms, &ws->global);
 		break;
 	case OPT_LATE_OUTPUT:
 		o->late_output = arg;
 		break;
 	case OPT_EMIT:
 		rc = cli_word(c, arg, emits, &w);
-		o->emit = (enum emit)w;
+		ws->emit = (enum ws_emit)w;
 		break;
 	case OPT_TRAILING:
-		rc = cli_count(c, arg, 1, 1000, &o->trailing);
+		rc = cli_count(c, arg, 1, WS_MAX_TRAILING, &ws->trailing);
 		g->trailing = 1;
 		break;
 	case OPT_WINDOW_FIELD:
 		if (*arg == '\0')
 			rc = cli_bad(c, "empty name", arg);
-		o->window_field = arg;
+		ws->window_field = arg;
 		g->wfield = 1;
 		break;
 	case OPT_MAX_KEYS:
-		rc = cli_count(c, arg, 1, UINT32_MAX - 2, &o->max_keys);
+		rc = cli_count(c, arg, 1, UINT32_MAX - 2, &ws->max_keys);
 		break;
 	}
 	return rc;
@@ -1152,12 +519,13 @@ static int
 parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 {
 	struct given g = { o, 0, 0, 0 };
+	struct ws_opts *ws = &o->ws;
 	int rc;
 
-	o->size = 60000;
-	o->emit = EMIT_WINDOWS;
-	o->trailing = 1;
-	o->window_field = "window";
+	ws->size = 60000;
+	ws->emit = WS_EMIT_WINDOWS;
+	ws->trailing = 1;
+	ws->window_field = "window";
 	c->usage = USAGE;
 	c->help = help_text;
 	c->groups = CLI_INPUT | CLI_PROGRESS;
@@ -1168,63 +536,55 @@ parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 	if (rc != CLI_RUN)
 		return rc;
 	if (!g.slide)
-		o->slide = o->size;
-	if (o->slide > o->size)
+		ws->slide = ws->size;
+	if (ws->slide > ws->size)
 		return cli_usage(c, "--slide: must be from 1ms to --size");
-	if ((o->size + o->slide - 1) / o->slide > MAX_WINDOWS_PER_RECORD)
+	if ((ws->size + ws->slide - 1) / ws->slide > WS_MAX_WINDOWS_PER_RECORD)
 		return cli_usage(c, "--size / --slide: more than %d windows "
-		    "per record", MAX_WINDOWS_PER_RECORD);
+		    "per record", WS_MAX_WINDOWS_PER_RECORD);
 	/* Flink's own rule for window assigners. */
-	if (o->offset <= -o->slide || o->offset >= o->slide)
+	if (ws->offset <= -ws->slide || ws->offset >= ws->slide)
 		return cli_usage(c, "--offset: |offset| must be less than "
 		    "--slide (or --size)");
-	if (g.trailing && o->emit != EMIT_TRAILING)
+	if (g.trailing && ws->emit != WS_EMIT_TRAILING)
 		return cli_usage(c, "--trailing needs --emit trailing");
-	if (g.wfield && o->emit == EMIT_WINDOWS)
+	if (g.wfield && ws->emit == WS_EMIT_WINDOWS)
 		return cli_usage(c, "--window-field needs --emit records "
 		    "or --emit trailing");
 	/* Sliding windows overlap: merging several would count records
 	 * more than once. */
-	if (o->emit == EMIT_TRAILING && o->trailing > 1 && o->slide < o->size)
+	if (ws->emit == WS_EMIT_TRAILING && ws->trailing > 1 &&
+	    ws->slide < ws->size)
 		return cli_usage(c, "--trailing above 1 needs tumbling "
 		    "windows (no --slide below --size)");
 	if ((o->time.n == 0 && jf_path_init(&o->time, "timestamp") != 0) ||
 	    (o->value.n == 0 && jf_path_init(&o->value, "price") != 0) ||
-	    jf_path_name(&o->wfield, o->window_field) != 0) {
+	    jf_path_name(&o->wfield, ws->window_field) != 0) {
 		msg_err("out of memory");
 		return KP_EXIT_FAILURE;
 	}
+	/* The state records the fields, to refuse a checkpoint of others. */
+	ws->time_field = o->time.text;
+	ws->value_field = o->value.text;
+	ws->key_field = o->has_key ? o->key.text : NULL;
+	ws->weight_field = o->has_weight ? o->weight.text : NULL;
 	return CLI_RUN;
 }
 
-/* ---- main ---- */
-
-static void
-state_free(struct wstate *st)
-{
-	size_t i;
-
-	for (i = 0; i < st->nkeys; i++)
-		key_free(st->keys[i]);
-	free(st->keys);
-	free(st->slot);
-	memset(st, 0, sizeof(*st));
-}
+/* ---- the loop ---- */
 
 /* Late record: to --late-output, or else a rejected line.  Returns 0 to go
- * on, -1 to stop (with *status set). */
+ * on, -1 to stop (with t->status set). */
 static int
-on_late(struct tool *t, struct nd_reader *r, const char *line, size_t len,
-    const int64_t late[2], int *status)
+on_late(struct tool *t, const char *line, size_t len, const int64_t late[2])
 {
 	char tsbuf[KPTIME_BUFSZ], wmbuf[KPTIME_BUFSZ];
 
-	t->st.late++;
 	if (t->late != NULL) {
 		if (fwrite(line, 1, len, t->late) != len ||
 		    putc('\n', t->late) == EOF) {
-			msg_err("%s: %s", t->o->late_output, strerror(errno));
-			*status = KP_EXIT_FAILURE;
+			msg_err("%s: %s", t->o.late_output, strerror(errno));
+			t->status = KP_EXIT_FAILURE;
 			return -1;
 		}
 		return 0;
@@ -1233,11 +593,45 @@ on_late(struct tool *t, struct nd_reader *r, const char *line, size_t len,
 		snprintf(tsbuf, sizeof(tsbuf), "?");
 	if (kptime_format(late[1], wmbuf, sizeof(wmbuf)) == 0)
 		snprintf(wmbuf, sizeof(wmbuf), "?");
-	if (nd_reject(t->rej, nd_name(r), nd_lineno(r), line, len,
+	if (nd_reject(&t->rej, nd_name(t->in), nd_lineno(t->in), line, len,
 	    "late record: event time %s, watermark %s: its windows have "
 	    "closed", tsbuf, wmbuf) != 0) {
-		*status = t->rej->failed ? KP_EXIT_FAILURE : KP_EXIT_REJECTED;
+		t->status = t->rej.failed ? KP_EXIT_FAILURE : KP_EXIT_REJECTED;
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What the outcome rc of one line means for the loop: returns 0 to go on,
+ * 1 to stop (t->status or t->epipe set).  The writer, oom() or on_late()
+ * have reported their own errors.
+ */
+static int
+outcome(struct tool *t, int rc, const char *line, size_t len,
+    const struct buf *why, const int64_t late[2])
+{
+	if (rc == REC_BAD) {
+		if (why->failed) {
+			msg_err("out of memory");
+			t->status = KP_EXIT_FAILURE;
+			return 1;
+		}
+		if (nd_reject(&t->rej, nd_name(t->in), nd_lineno(t->in), line,
+		    len, "%.*s", (int)why->len, why->p) == 0)
+			return 0;
+		t->status = t->rej.failed ? KP_EXIT_FAILURE : KP_EXIT_REJECTED;
+		return 1;
+	}
+	if (rc == REC_LATE)
+		return on_late(t, line, len, late) != 0;
+	if (rc == ND_EPIPE) {
+		t->epipe = 1;
+		return 1;
+	}
+	if (rc != 0) {
+		t->status = KP_EXIT_FAILURE;
+		return 1;
 	}
 	return 0;
 }
@@ -1245,10 +639,12 @@ on_late(struct tool *t, struct nd_reader *r, const char *line, size_t len,
 static void
 show_progress(struct tool *t, int final)
 {
+	const struct ws *s = t->ws;
+
 	progress_show(&t->prog, final, "%llu records, %zu keys, %llu windows "
-	    "fired, %llu open, %llu late", t->st.records, t->st.nkeys,
-	    t->st.fired - t->st.refired, (unsigned long long)t->st.unfired,
-	    t->st.late);
+	    "fired, %llu open, %llu late", s->n.records, s->nkeys,
+	    s->n.fired - s->n.refired, (unsigned long long)s->unfired,
+	    s->n.late);
 }
 
 /* Stall hook: before window-stats waits for input, what it holds goes
@@ -1263,10 +659,74 @@ on_stall(void *arg)
 		show_progress(t, 0);
 }
 
+/*
+ * Reads and handles lines until end of input or SIGINT/SIGTERM (then
+ * t->stopped stays 0), or until an error or --strict stops it.  A quiet
+ * input fires the open windows after --idle-timeout.
+ */
+static void
+run(struct tool *t)
+{
+	struct buf why = BUF_INIT;
+	char *line;
+	size_t len;
+	int rc;
+
+	while (!sig_stop) {
+		const char *reason = NULL;
+		int64_t late[2] = { 0, 0 };
+		int timeout = t->o.idle > 0 && t->ws->unfired > 0 ?
+		    (int)t->o.idle : -1;
+
+		rc = nd_next(t->in, &line, &len, timeout);
+		if (rc == ND_EOF)
+			break;
+		if (rc == ND_INTR)
+			continue; /* sig_stop is checked above */
+		buf_reset(&why);
+		if (rc == ND_TIMEOUT) {
+			msg_debug("idle: firing %llu open windows",
+			    (unsigned long long)t->ws->unfired);
+			rc = ws_rc(ws_idle(t->ws));
+		} else if (rc == ND_TOOLONG) {
+			if (!t->rej.strict && !t->rej.failed)
+				continue;
+			t->status = t->rej.failed ? KP_EXIT_FAILURE :
+			    KP_EXIT_REJECTED;
+			t->stopped = 1;
+			break;
+		} else if (rc != ND_LINE) {
+			msg_err("<stdin>: %s", strerror(errno));
+			t->status = KP_EXIT_FAILURE;
+			t->stopped = 1;
+			break;
+		} else if (jscan_line(t->js, line, len, &reason) != 0) {
+			buf_str(&why, reason);
+			rc = REC_BAD;
+		} else if (jscan_is_control(t->js)) {
+			/* Nothing to act on yet (checkpoints come with the
+			 * exactly-once issue): forward in order. */
+			t->ws->n.control++;
+			rc = nd_put(t->out, line, len);
+		} else {
+			rc = on_record(t, line, len, &why, late);
+		}
+		if (outcome(t, rc, line, len, &why, late) != 0) {
+			t->stopped = 1;
+			break;
+		}
+		if ((t->ws->n.records & 4095) == 0 && progress_due(&t->prog))
+			show_progress(t, 0);
+	}
+	buf_free(&why);
+}
+
 /* The scanner of every line, with the fields of the options. */
 static int
-scanner(struct tool *t, const struct opts *o)
+scanner(struct tool *t)
 {
+	const struct opts *o = &t->o;
+
 	t->js = jscan_new();
 	if (t->js == NULL)
 		return -1;
@@ -1274,205 +734,144 @@ scanner(struct tool *t, const struct opts *o)
 	t->f_value = jscan_want(t->js, &o->value);
 	t->f_key = o->has_key ? jscan_want(t->js, &o->key) : 0;
 	t->f_weight = o->has_weight ? jscan_want(t->js, &o->weight) : 0;
-	t->f_window = o->emit != EMIT_WINDOWS ? jscan_want(t->js, &o->wfield) :
-	    0;
+	t->f_window = o->ws.emit != WS_EMIT_WINDOWS ?
+	    jscan_want(t->js, &o->wfield) : 0;
 	return t->f_time < 0 || t->f_value < 0 || t->f_key < 0 ||
 	    t->f_weight < 0 || t->f_window < 0 ? -1 : 0;
+}
+
+/* Signals, files, input, output and the window state.  Returns
+ * KP_EXIT_OK or the exit status (reported). */
+static int
+setup(struct tool *t)
+{
+	char err[256];
+
+	if (sig_setup() != 0) {
+		msg_err("cannot install signal handlers: %s", strerror(errno));
+		return KP_EXIT_FAILURE;
+	}
+	if (nd_reject_init(&t->rej, t->cli.dead_letter, t->cli.strict) != 0)
+		return KP_EXIT_USAGE;
+	if (t->o.late_output != NULL) {
+		t->late = fopen(t->o.late_output, "a");
+		if (t->late == NULL)
+			return cli_config_error("%s: %s", t->o.late_output,
+			    strerror(errno));
+	}
+	t->ws = ws_new(&t->o.ws, err, sizeof(err));
+	if (t->ws == NULL) {
+		msg_err("%s", err);
+		return KP_EXIT_FAILURE;
+	}
+	ws_on_fire(t->ws, on_fire, t);
+	progress_init(&t->prog, t->cli.progress);
+	t->in = nd_reader_new(STDIN_FILENO, "<stdin>", t->cli.max_line);
+	t->out = nd_writer_new(STDOUT_FILENO);
+	if (t->in == NULL || t->out == NULL || scanner(t) != 0) {
+		msg_err("out of memory");
+		return KP_EXIT_FAILURE;
+	}
+	nd_reader_set_reject(t->in, &t->rej);
+	/* Flush what we hold whenever input stalls: low latency on a live
+	 * stream without a write per record. */
+	nd_reader_on_stall(t->in, on_stall, t);
+	return KP_EXIT_OK;
+}
+
+/*
+ * End of input, or SIGINT/SIGTERM (Flink's stop --drain): every open
+ * window fires.  Not after --strict stopped us, nor after an error: those
+ * windows would be cut short.  Then everything is flushed and closed, and
+ * the summary written.
+ */
+static void
+finish(struct tool *t)
+{
+	const struct ws_counts *n = &t->ws->n;
+	int rc;
+
+	if (!t->stopped) {
+		rc = ws_rc(ws_finish(t->ws));
+		if (rc == ND_EPIPE)
+			t->epipe = 1;
+		else if (rc != 0)
+			t->status = KP_EXIT_FAILURE;
+	} else if (t->ws->unfired > 0) {
+		msg_info("stopped with %llu windows open",
+		    (unsigned long long)t->ws->unfired);
+	}
+	show_progress(t, 1);
+	rc = nd_writer_close(t->out);
+	if (rc == ND_EPIPE)
+		t->epipe = 1;
+	else if (rc != 0)
+		t->status = KP_EXIT_FAILURE;
+	if (t->epipe)
+		msg_info("output closed by the reader; stopped after line %llu",
+		    nd_lineno(t->in));
+	if (t->late != NULL) {
+		if (fflush(t->late) != 0 || fsync(fileno(t->late)) != 0) {
+			msg_err("%s: %s", t->o.late_output, strerror(errno));
+			t->status = KP_EXIT_FAILURE;
+		}
+		if (fclose(t->late) != 0)
+			t->status = KP_EXIT_FAILURE;
+		t->late = NULL;
+	}
+	if (nd_reject_close(&t->rej) != 0)
+		t->status = KP_EXIT_FAILURE;
+	if (t->status == KP_EXIT_OK && t->rej.count > 0)
+		t->status = KP_EXIT_REJECTED;
+	if (n->late > 0 && t->o.late_output == NULL)
+		msg_warn("%llu late records rejected (no --late-output)",
+		    n->late);
+	msg_info("%llu records, %zu keys, %llu windows fired (%llu re-fired), "
+	    "%llu late, %llu control lines, %llu rejected", n->records,
+	    t->ws->nkeys, n->fired - n->refired, n->refired, n->late,
+	    n->control, t->rej.count);
+}
+
+/* Frees what t holds, whether or not the run got far. */
+static void
+tool_free(struct tool *t)
+{
+	struct jf_path *paths[] = { &t->o.time, &t->o.value, &t->o.key,
+	    &t->o.weight, &t->o.wfield };
+	size_t i;
+
+	if (t->late != NULL)
+		fclose(t->late);
+	if (t->rej.dead != NULL || t->rej.dead_path != NULL)
+		nd_reject_close(&t->rej);
+	nd_writer_free(t->out);
+	nd_reader_free(t->in);
+	jscan_free(t->js);
+	ws_free(t->ws);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		jf_path_free(paths[i]);
+	buf_free(&t->sb);
+	buf_free(&t->tmp);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o;
-	struct cli cli;
 	struct tool t;
-	struct nd_reject rej;
-	struct nd_reader *r = NULL;
-	struct buf why = BUF_INIT;
-	int status = KP_EXIT_FAILURE, rc, epipe = 0, stopped = 0;
-	char *line;
-	size_t len;
+	int rc;
 
-	memset(&o, 0, sizeof(o));
-	memset(&cli, 0, sizeof(cli));
 	memset(&t, 0, sizeof(t));
-	memset(&rej, 0, sizeof(rej));
 	msg_init(argv[0]);
-	rc = parse_args(argc, argv, &cli, &o);
+	rc = parse_args(argc, argv, &t.cli, &t.o);
 	if (rc != CLI_RUN) {
-		status = rc == CLI_DONE ? KP_EXIT_OK : rc;
-		goto out;
-	}
-	if (sig_setup() != 0) {
-		msg_err("cannot install signal handlers: %s", strerror(errno));
-		goto out;
-	}
-	if (nd_reject_init(&rej, cli.dead_letter, cli.strict) != 0) {
-		status = KP_EXIT_USAGE;
-		goto out;
-	}
-	if (o.late_output != NULL) {
-		t.late = fopen(o.late_output, "a");
-		if (t.late == NULL) {
-			status = cli_config_error("%s: %s", o.late_output,
-			    strerror(errno));
-			goto out;
+		t.status = rc == CLI_DONE ? KP_EXIT_OK : rc;
+	} else {
+		t.status = setup(&t);
+		if (t.status == KP_EXIT_OK) {
+			run(&t);
+			finish(&t);
 		}
 	}
-	t.o = &o;
-	t.rej = &rej;
-	t.st.gmax = NO_TIME;
-	t.st.gfloor = NO_TIME;
-	t.st.gnext_due = INT64_MAX;
-	progress_init(&t.prog, cli.progress);
-	r = nd_reader_new(STDIN_FILENO, "<stdin>", cli.max_line);
-	t.out = nd_writer_new(STDOUT_FILENO);
-	if (r == NULL || t.out == NULL || scanner(&t, &o) != 0) {
-		msg_err("out of memory");
-		goto out;
-	}
-	nd_reader_set_reject(r, &rej);
-	/* Flush what we hold whenever input stalls: low latency on a live
-	 * stream without a write per record. */
-	nd_reader_on_stall(r, on_stall, &t);
-
-	status = KP_EXIT_OK;
-	for (;;) {
-		const char *reason = NULL;
-		int64_t late[2] = { 0, 0 };
-		int timeout = o.idle > 0 && t.st.unfired > 0 ? (int)o.idle : -1;
-
-		if (sig_stop)
-			break;
-		rc = nd_next(r, &line, &len, timeout);
-		if (rc == ND_EOF)
-			break;
-		if (rc == ND_INTR)
-			continue; /* sig_stop is checked above */
-		buf_reset(&why);
-		if (rc == ND_TIMEOUT) {
-			rc = idle(&t);
-		} else if (rc == ND_TOOLONG) {
-			if (rej.strict || rej.failed) {
-				status = rej.failed ? KP_EXIT_FAILURE :
-				    KP_EXIT_REJECTED;
-				stopped = 1;
-				break;
-			}
-			continue;
-		} else if (rc != ND_LINE) {
-			msg_err("<stdin>: %s", strerror(errno));
-			status = KP_EXIT_FAILURE;
-			stopped = 1;
-			break;
-		} else if (jscan_line(t.js, line, len, &reason) != 0) {
-			buf_str(&why, reason);
-			rc = REC_BAD;
-		} else if (jscan_is_control(t.js)) {
-			/* Nothing to act on yet (checkpoints come with the
-			 * exactly-once issue): forward in order. */
-			t.st.control++;
-			rc = nd_put(t.out, line, len);
-		} else {
-			rc = on_record(&t, line, len, &why, late);
-		}
-		if (rc == REC_BAD) {
-			if (why.failed) {
-				msg_err("out of memory");
-				status = KP_EXIT_FAILURE;
-				stopped = 1;
-				break;
-			}
-			if (nd_reject(&rej, nd_name(r), nd_lineno(r), line, len,
-			    "%.*s", (int)why.len, why.p) != 0) {
-				status = rej.failed ? KP_EXIT_FAILURE :
-				    KP_EXIT_REJECTED;
-				stopped = 1;
-				break;
-			}
-			continue;
-		}
-		if (rc == REC_LATE) {
-			if (on_late(&t, r, line, len, late, &status) != 0) {
-				stopped = 1;
-				break;
-			}
-			continue;
-		}
-		if (rc == ND_EPIPE) {
-			epipe = 1;
-			stopped = 1;
-			break;
-		}
-		if (rc != 0) {
-			/* The writer or oom() has said why. */
-			status = KP_EXIT_FAILURE;
-			stopped = 1;
-			break;
-		}
-		if ((t.st.records & 4095) == 0 && progress_due(&t.prog))
-			show_progress(&t, 0);
-	}
-	/* End of input, or SIGINT/SIGTERM (Flink's stop --drain): every open
-	 * window fires.  Not after --strict stopped us, nor after an error:
-	 * those windows would be cut short. */
-	if (!stopped) {
-		rc = advance(&t, NULL, 1);
-		if (rc == ND_EPIPE)
-			epipe = 1;
-		else if (rc != 0)
-			status = KP_EXIT_FAILURE;
-	} else if (t.st.unfired > 0) {
-		msg_info("stopped with %llu windows open",
-		    (unsigned long long)t.st.unfired);
-	}
-
-	show_progress(&t, 1);
-	rc = nd_writer_close(t.out);
-	if (rc == ND_EPIPE)
-		epipe = 1;
-	else if (rc != 0)
-		status = KP_EXIT_FAILURE;
-	if (epipe)
-		msg_info("output closed by the reader; stopped after line %llu",
-		    nd_lineno(r));
-	if (t.late != NULL) {
-		if (fflush(t.late) != 0 || fsync(fileno(t.late)) != 0) {
-			msg_err("%s: %s", o.late_output, strerror(errno));
-			status = KP_EXIT_FAILURE;
-		}
-		if (fclose(t.late) != 0)
-			status = KP_EXIT_FAILURE;
-		t.late = NULL;
-	}
-	if (nd_reject_close(&rej) != 0)
-		status = KP_EXIT_FAILURE;
-	if (status == KP_EXIT_OK && rej.count > 0)
-		status = KP_EXIT_REJECTED;
-	if (t.st.late > 0 && o.late_output == NULL)
-		msg_warn("%llu late records rejected (no --late-output)",
-		    t.st.late);
-	msg_info("%llu records, %zu keys, %llu windows fired (%llu re-fired), "
-	    "%llu late, %llu control lines, %llu rejected", t.st.records,
-	    t.st.nkeys, t.st.fired - t.st.refired, t.st.refired, t.st.late,
-	    t.st.control, rej.count);
-out:
-	if (t.late != NULL)
-		fclose(t.late);
-	nd_writer_free(t.out);
-	nd_reader_free(r);
-	jscan_free(t.js);
-	if (rej.dead != NULL || rej.dead_path != NULL)
-		nd_reject_close(&rej);
-	state_free(&t.st);
-	buf_free(&t.sb);
-	buf_free(&t.tmp);
-	buf_free(&why);
-	free(t.due);
-	jf_path_free(&o.time);
-	jf_path_free(&o.value);
-	jf_path_free(&o.key);
-	jf_path_free(&o.weight);
-	jf_path_free(&o.wfield);
-	return status;
+	tool_free(&t);
+	return t.status;
 }
