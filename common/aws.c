@@ -409,39 +409,3 @@ aws_call(struct aws_client *c, const struct aws_call *call,
 		}
 	}
 }
-
-int
-aws_json(struct aws_client *c, const char *target, struct json_object *req,
-    struct json_object **out, char *err, size_t errsz)
-{
-	char thdr[160];
-	const char *hdrs[2];
-	struct aws_call call;
-	struct http_response resp;
-	const char *body = req ? json_object_to_json_string_ext(req,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "{}";
-	int rc = -1;
-
-	*out = NULL;
-	snprintf(thdr, sizeof(thdr), "X-Amz-Target: %s", target);
-	hdrs[0] = "Content-Type: application/x-amz-json-1.1";
-	hdrs[1] = thdr;
-	memset(&call, 0, sizeof(call));
-	call.method = "POST";
-	call.path = "/";
-	call.headers = hdrs;
-	call.nheaders = 2;
-	call.body = body;
-	call.body_len = strlen(body);
-	if (aws_call(c, &call, &resp, err, errsz) != 0)
-		goto out;
-	*out = json_tokener_parse(resp.body ? resp.body : "{}");
-	if (*out == NULL) {
-		snprintf(err, errsz, "%s: response is not JSON", target);
-		goto out;
-	}
-	rc = 0;
-out:
-	http_response_clear(&resp);
-	return rc;
-}

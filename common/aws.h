@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json.h>
 
 #include "http.h"
 #include "retry.h"
@@ -97,14 +96,5 @@ void aws_client_credentials_expired(struct aws_client *c);
  */
 int aws_call(struct aws_client *c, const struct aws_call *call,
     struct http_response *resp, char *err, size_t errsz);
-
-/*
- * The JSON 1.1 protocol (Kinesis): POSTs req (may be NULL: "{}") with
- * X-Amz-Target "<prefix>.<op>" and returns the parsed response in *out (new
- * reference), through aws_call().  Returns 0 or -1 with err set; *code
- * (if not NULL, size codesz) receives the AWS error code on failure.
- */
-int aws_json(struct aws_client *c, const char *target, struct json_object *req,
-    struct json_object **out, char *err, size_t errsz);
 
 #endif

@@ -61,6 +61,7 @@ same_per_key() {
 # fp_start RULES: a fault proxy in front of the Kinesis server; sets FPURL.
 fp_start() {
 	printf '%s\n' "$1" >"$T/rules.json"
+	rm -f "$T/fp.port"
 	"$KP_NODE" "$FP" --upstream "$AWS_ENDPOINT_URL_KINESIS" --rules "$T/rules.json" \
 	    --port-file "$T/fp.port" --log "$T/fp.log" >"$T/fp.out" 2>&1 3>&- &
 	FP_PID=$!
@@ -307,6 +308,20 @@ fp_start() {
 	kin-read --stream "$S" --endpoint-url "$FPURL" --limit 500 >"$T/out"
 	diff "$M3K" "$T/out"
 	[ "$(jq -s '[.[] | select(.target == "GetShardIterator")] | length' "$T/fp.log")" -ge 2 ]
+}
+
+@test "an error answer whose __type is null is an error, not a crash" {
+	# kin-read used to dereference the null code (exit 139).
+	kp_admin create-stream "$S" 1 >/dev/null
+	fp_start '[{"match":{"target":"GetShardIterator"},"action":{"status":400,"body":{"__type":null,"message":"odd"}}}]'
+	run --separate-stderr kin-read --stream "$S" --endpoint-url "$FPURL"
+	assert_failure 1
+	[[ $stderr == *"GetShardIterator"*"HTTP 400"*odd* ]]
+	kill "$FP_PID" && wait "$FP_PID" 2>/dev/null || true
+	fp_start '[{"match":{"target":"PutRecords"},"action":{"status":400,"body":{"__type":null,"code":null,"message":null}}}]'
+	run --separate-stderr kin-put --stream "$S" --endpoint-url "$FPURL" <<<'{"a":1}'
+	assert_failure 1
+	[[ $stderr == *"PutRecords: HTTP 400"* ]]
 }
 
 @test "kin-read --from latest, at-timestamp and after-sequence" {
