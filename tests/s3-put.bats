@@ -914,16 +914,6 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	[ ! -e "$T/out" ] && [ ! -e "$T/spool" ]
 }
 
-@test "--help on stdout with exit 0; --version" {
-	run --separate-stderr s3-put --help
-	assert_success
-	assert_equal "$stderr" ''
-	assert_line --index 0 --partial 'usage: s3-put [-hqv]'
-	run --separate-stderr s3-put --version
-	assert_success
-	assert_output --regexp '^s3-put [0-9]+\.[0-9]+\.[0-9]+$'
-}
-
 @test "valgrind: the local-directory target runs clean" {
 	[[ $KP_BUILD == *asan* ]] && skip "valgrind does not run ASan builds"
 	command -v valgrind >/dev/null || skip "valgrind not installed"

@@ -651,13 +651,3 @@ EOF
 	run --separate-stderr window-stats --size
 	assert_equal "$(head -n 1 <<<"$stderr")" "window-stats: option needs an argument: --size"
 }
-
-@test "--help on stdout with exit 0; --version" {
-	run --separate-stderr window-stats --help
-	assert_success
-	assert_equal "$stderr" ""
-	assert_line --index 0 --regexp '^usage: window-stats \[-hqv\] '
-	run --separate-stderr window-stats --version
-	assert_success
-	assert_output --regexp '^window-stats [0-9]+\.[0-9]+\.[0-9]+$'
-}
