@@ -47,6 +47,8 @@ vals_free(struct vals *v)
 	memset(v, 0, sizeof(*v));
 }
 
+static struct cap out_cap;
+
 static int
 handle(struct cli *c, int id, const char *arg)
 {
@@ -72,41 +74,6 @@ handle(struct cli *c, int id, const char *arg)
 		return cli_positive(c, arg, &v->k);
 	}
 	return 0;
-}
-
-static int saved_stdout = -1;
-static char out_file[4200];
-
-/* fd 1 to a file until out_end(), which returns what was written: keeps
- * --help and --version off the TAP stream. */
-static void
-out_begin(void)
-{
-	int fd;
-
-	fflush(stdout);
-	tmp_path(out_file, sizeof(out_file), "stdout");
-	fd = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	saved_stdout = dup(1);
-	if (fd < 0 || saved_stdout < 0 || dup2(fd, 1) < 0) {
-		perror("capture stdout");
-		exit(2);
-	}
-	close(fd);
-}
-
-static char *
-out_end(void)
-{
-	size_t n;
-	char *s;
-
-	fflush(stdout);
-	dup2(saved_stdout, 1);
-	close(saved_stdout);
-	s = slurp(out_file, &n);
-	unlink(out_file);
-	return s != NULL ? s : strdup("");
 }
 
 /* Runs cli_parse on the words of line (split at blanks) with groups;
@@ -135,9 +102,10 @@ parse(const char *line, unsigned groups, struct cli *c, struct vals *v,
 	c->ctx = v;
 	c->max_operands = 1;
 	cap_begin();
-	out_begin();
+	/* --help and --version stay off the TAP stream. */
+	cap_fd_begin(&out_cap, 1, "stdout");
 	rc = cli_parse(c, argc, argv);
-	*out = out_end();
+	*out = cap_fd_end(&out_cap);
 	*err = cap_end();
 	return rc;
 }

@@ -22,17 +22,6 @@ struct item {
 
 static struct item items[NKEYS];
 
-static uint64_t rng = 88172645463325252ULL;
-
-static uint64_t
-next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 /* Every item is found exactly when the model says it is in. */
 static int
 consistent(const struct htab *t, size_t *bad)
@@ -102,7 +91,7 @@ test_churn(void)
 	    "at most half full, a power of two");
 	for (round = 0; round < 40; round++) {
 		for (i = 0; i < 2000; i++) {
-			struct item *it = &items[next() % NKEYS];
+			struct item *it = &items[tap_rand() % NKEYS];
 
 			if (it->in) {
 				ok = ok && htab_del(&t, it->key, it->len) == it;

@@ -542,34 +542,23 @@ test_text(void)
 
 /* ---- differential ---- */
 
-static uint64_t rng = 0x2545F4914F6CDD1DULL;
-
-static uint64_t
-next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 /* One random edit of b[0..*n) (capacity cap). */
 static void
 mutate(char *b, size_t *n, size_t cap)
 {
 	static const char pool[] = "{}[]\":,.-+0123456789eE \t\\u/nultrfa"
 	    "\x7f\x01\xc3\xa9\xe2\x82\xac\xed\xa0\xff\xf0\x9f";
-	size_t at = *n ? (size_t)(next() % (*n + 1)) : 0;
+	size_t at = *n ? (size_t)(tap_rand() % (*n + 1)) : 0;
 
-	switch (next() % 6) {
+	switch (tap_rand() % 6) {
 	case 0: /* replace a byte */
 		if (at < *n)
-			b[at] = pool[next() % (sizeof(pool) - 1)];
+			b[at] = pool[tap_rand() % (sizeof(pool) - 1)];
 		break;
 	case 1: /* insert a byte */
 		if (*n + 1 < cap) {
 			memmove(b + at + 1, b + at, *n - at);
-			b[at] = pool[next() % (sizeof(pool) - 1)];
+			b[at] = pool[tap_rand() % (sizeof(pool) - 1)];
 			(*n)++;
 		}
 		break;
@@ -583,11 +572,11 @@ mutate(char *b, size_t *n, size_t cap)
 		*n = at;
 		break;
 	case 4: { /* duplicate a span */
-		size_t len = (size_t)(next() % 12), from;
+		size_t len = (size_t)(tap_rand() % 12), from;
 
 		if (*n == 0 || *n + len >= cap)
 			break;
-		from = (size_t)(next() % *n);
+		from = (size_t)(tap_rand() % *n);
 		if (from + len > *n)
 			len = *n - from;
 		memmove(b + at + len, b + at, *n - at);
@@ -597,7 +586,7 @@ mutate(char *b, size_t *n, size_t cap)
 	}
 	default: /* swap two bytes */
 		if (*n > 1) {
-			size_t j = (size_t)(next() % *n);
+			size_t j = (size_t)(tap_rand() % *n);
 			char c;
 
 			if (at >= *n)
@@ -680,7 +669,7 @@ test_differential(void)
 		int first = 1;
 
 		for (k = 0; k < 4000; k++) {
-			size_t n = len, m, edits = 1 + (size_t)(next() % 4);
+			size_t n = len, m, edits = 1 + (size_t)(tap_rand() % 4);
 			char *x;
 
 			memcpy(b, seeds[s], len);

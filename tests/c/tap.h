@@ -18,6 +18,7 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,43 +180,76 @@ spit(const char *path, const char *data, size_t len)
 	return rc;
 }
 
-static int saved_stderr = -1;
-static char cap_file[4200];
+/* A descriptor sent to a file while captured: cap_fd_begin()..cap_fd_end(). */
+struct cap {
+	int fd, saved;
+	char file[4200];
+};
 
-/* Sends fd 2 to a file until cap_end(), which returns what was written. */
+static struct cap cap_err = { 2, -1, "" };
+
+/* Sends fd (1 or 2) to a file until cap_fd_end(), which returns what was
+ * written (a new string). */
+static __attribute__((unused)) void
+cap_fd_begin(struct cap *c, int fd, const char *name)
+{
+	int f;
+
+	fflush(fd == 1 ? stdout : stderr);
+	c->fd = fd;
+	tmp_path(c->file, sizeof(c->file), name);
+	f = open(c->file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	c->saved = dup(fd);
+	if (f < 0 || c->saved < 0 || dup2(f, fd) < 0) {
+		perror("capture");
+		exit(2);
+	}
+	close(f);
+}
+
+static __attribute__((unused)) char *
+cap_fd_end(struct cap *c)
+{
+	size_t n;
+	char *s;
+
+	fflush(c->fd == 1 ? stdout : stderr);
+	dup2(c->saved, c->fd);
+	close(c->saved);
+	c->saved = -1;
+	s = slurp(c->file, &n);
+	unlink(c->file);
+	return s != NULL ? s : strdup("");
+}
+
+/* Sends fd 2 to a file until cap_end(), which returns what was written
+ * (and, with -v, shows it). */
 static __attribute__((unused)) void
 cap_begin(void)
 {
-	int fd;
-
-	fflush(stderr);
-	tmp_path(cap_file, sizeof(cap_file), "stderr");
-	fd = open(cap_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	saved_stderr = dup(2);
-	if (fd < 0 || saved_stderr < 0 || dup2(fd, 2) < 0) {
-		perror("capture stderr");
-		exit(2);
-	}
-	close(fd);
+	cap_fd_begin(&cap_err, 2, "stderr");
 }
 
 static __attribute__((unused)) char *
 cap_end(void)
 {
-	size_t n;
-	char *s;
+	char *s = cap_fd_end(&cap_err);
 
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	saved_stderr = -1;
-	s = slurp(cap_file, &n);
-	unlink(cap_file);
-	if (s == NULL)
-		s = strdup("");
 	if (verbose && *s)
 		fprintf(stderr, "%s", s);
 	return s;
+}
+
+/* A deterministic generator (xorshift64) for generated test cases. */
+static uint64_t tap_rng = 0x2545F4914F6CDD1DULL;
+
+static __attribute__((unused)) uint64_t
+tap_rand(void)
+{
+	tap_rng ^= tap_rng << 13;
+	tap_rng ^= tap_rng >> 7;
+	tap_rng ^= tap_rng << 17;
+	return tap_rng;
 }
 
 /* Parses [-v], names the driver for messages, makes the temporary folder.
