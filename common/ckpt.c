@@ -14,6 +14,7 @@
 #include "jfield.h"
 #include "kpfs.h"
 #include "kptime.h"
+#include "msg.h"
 
 #define COMMIT_FILE "commit.json"
 /* A commit record holds a few positions a shard and the sink's state. */
@@ -209,13 +210,6 @@ ckpt_barrier_line(const struct ckpt_barrier *b, struct buf *out)
 	buf_lit(out, "}}");
 }
 
-static int
-seterr(char *err, size_t errsz, const char *what)
-{
-	snprintf(err, errsz, "%s", what);
-	return -1;
-}
-
 /* A whole number member >= 0 into *v; absent is an error. */
 static int
 get_u64(struct json_object *o, const char *key, uint64_t *v)
@@ -236,7 +230,7 @@ positions_parse(struct json_object *pos, struct ckpt_barrier *b, char *err,
     size_t errsz)
 {
 	if (!json_object_is_type(pos, json_type_object))
-		return seterr(err, errsz, "positions is not an object");
+		return msg_seterr(err, errsz, "%s", "positions is not an object");
 	json_object_object_foreach(pos, shard, v) {
 		const char *seq = jf_str(v, "seq"), *start = jf_str(v, "start");
 		struct json_object *m;
@@ -244,19 +238,19 @@ positions_parse(struct json_object *pos, struct ckpt_barrier *b, char *err,
 
 		if (v == NULL || !json_object_is_type(v, json_type_object) ||
 		    (seq == NULL) == (start == NULL) || *shard == '\0')
-			return seterr(err, errsz, "a position needs a seq or a "
+			return msg_seterr(err, errsz, "%s", "a position needs a seq or a "
 			    "start");
 		p = ckpt_pos_set(b, shard, seq, start);
 		if (p == NULL)
-			return seterr(err, errsz, "out of memory");
+			return msg_seterr(err, errsz, "%s", "out of memory");
 		if (json_object_object_get_ex(v, "sub", &m)) {
 			if (seq == NULL || get_u64(v, "sub", &p->sub) != 0)
-				return seterr(err, errsz, "bad sub");
+				return msg_seterr(err, errsz, "%s", "bad sub");
 			p->has_sub = 1;
 		}
 		if (json_object_object_get_ex(v, "done", &m)) {
 			if (!json_object_is_type(m, json_type_boolean))
-				return seterr(err, errsz, "bad done");
+				return msg_seterr(err, errsz, "%s", "bad done");
 			p->done = json_object_get_boolean(m);
 		}
 	}
@@ -273,17 +267,17 @@ barrier_members(struct json_object *o, struct ckpt_barrier *b,
 	int failed = 0;
 
 	if (get_u64(o, idkey, &b->id) != 0)
-		return seterr(err, errsz, "no id");
+		return msg_seterr(err, errsz, "%s", "no id");
 	if (job == NULL || stream == NULL)
-		return seterr(err, errsz, "no job or stream");
+		return msg_seterr(err, errsz, "%s", "no job or stream");
 	b->job = dup_or_null(job, &failed);
 	b->stream = dup_or_null(stream, &failed);
 	if (failed)
-		return seterr(err, errsz, "out of memory");
+		return msg_seterr(err, errsz, "%s", "out of memory");
 	if (json_object_object_get_ex(o, "final", &m))
 		b->final = json_object_get_boolean(m);
 	if (!json_object_object_get_ex(o, "positions", &m))
-		return seterr(err, errsz, "no positions");
+		return msg_seterr(err, errsz, "%s", "no positions");
 	return positions_parse(m, b, err, errsz);
 }
 
@@ -299,10 +293,10 @@ ckpt_barrier_parse(const char *line, size_t len, struct ckpt_barrier *b,
 
 	memset(b, 0, sizeof(*b));
 	if (jf_parser_init(&jp) != 0)
-		return seterr(err, errsz, "out of memory");
+		return msg_seterr(err, errsz, "%s", "out of memory");
 	root = jf_parse_object(&jp, line, len, &why);
 	if (root == NULL) {
-		seterr(err, errsz, why);
+		msg_seterr(err, errsz, "%s", why);
 		goto out;
 	}
 	if (!json_object_object_get_ex(root, "__kinpipe", &k) ||
@@ -312,7 +306,7 @@ ckpt_barrier_parse(const char *line, size_t len, struct ckpt_barrier *b,
 		goto out;
 	}
 	if (get_u64(k, "version", &version) != 0 || version == 0) {
-		seterr(err, errsz, "barrier without a version");
+		msg_seterr(err, errsz, "%s", "barrier without a version");
 		goto out;
 	}
 	if (version > CKPT_VERSION) {
@@ -378,11 +372,11 @@ ckpt_open(const char *path, const char *tool, struct ckpt_dir **out,
 	*out = NULL;
 	*kind = CKPT_E_IO;
 	if (d == NULL)
-		return seterr(err, errsz, "out of memory");
+		return msg_seterr(err, errsz, "%s", "out of memory");
 	d->fd = d->lockfd = -1;
 	d->path = strdup(path);
 	if (d->path == NULL) {
-		seterr(err, errsz, "out of memory");
+		msg_seterr(err, errsz, "%s", "out of memory");
 		goto fail;
 	}
 	if (kpfs_mkdirs(path, 0700) != 0) {
@@ -567,7 +561,7 @@ ckpt_write_commit(struct ckpt_dir *d, const struct ckpt_commit *c, char *err,
 	}
 	buf_lit(&b, "}\n");
 	if (b.failed) {
-		seterr(err, errsz, "out of memory");
+		msg_seterr(err, errsz, "%s", "out of memory");
 		goto out;
 	}
 	if (ckpt_write_file(d, COMMIT_FILE, b.p, b.len) != 0) {
@@ -592,10 +586,10 @@ commit_members(struct json_object *o, struct ckpt_commit *c,
 
 	*kind = CKPT_E_FOREIGN;
 	if (tag == NULL || strcmp(tag, "commit") != 0)
-		return seterr(err, errsz, "not a kinpipe commit record");
+		return msg_seterr(err, errsz, "%s", "not a kinpipe commit record");
 	*kind = CKPT_E_CORRUPT;
 	if (get_u64(o, "version", &version) != 0 || version == 0)
-		return seterr(err, errsz, "no version");
+		return msg_seterr(err, errsz, "%s", "no version");
 	if (version > CKPT_VERSION) {
 		*kind = CKPT_E_NEWER;
 		snprintf(err, errsz, "written by a newer kinpipe (format %"
@@ -606,7 +600,7 @@ commit_members(struct json_object *o, struct ckpt_commit *c,
 	if (barrier_members(o, &c->b, "id", err, errsz) != 0)
 		return -1;
 	if (who == NULL || (c->committer = strdup(who)) == NULL)
-		return seterr(err, errsz, "no committer");
+		return msg_seterr(err, errsz, "%s", "no committer");
 	if (json_object_object_get_ex(o, "sink", &sink))
 		c->sink = json_object_get(sink);
 	return 0;
@@ -636,7 +630,7 @@ ckpt_read_commit(struct ckpt_dir *d, struct ckpt_commit *c,
 		return -1;
 	}
 	if (jf_parser_init(&jp) != 0) {
-		seterr(err, errsz, "out of memory");
+		msg_seterr(err, errsz, "%s", "out of memory");
 		goto out;
 	}
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
@@ -644,7 +638,7 @@ ckpt_read_commit(struct ckpt_dir *d, struct ckpt_commit *c,
 	o = jf_parse_object(&jp, data, len, &jwhy);
 	*kind = CKPT_E_CORRUPT;
 	if (o == NULL)
-		seterr(why, sizeof(why), jwhy);
+		msg_seterr(why, sizeof(why), "%s", jwhy);
 	else if (commit_members(o, c, kind, why, sizeof(why)) == 0)
 		rc = 1;
 	if (rc != 1) {

@@ -58,14 +58,15 @@ msg_usage(const char *usage, const char *fmt, ...)
 	return KP_EXIT_USAGE;
 }
 
-void
+int
 msg_seterr(char *err, size_t errsz, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err == NULL || errsz == 0)
-		return;
+		return -1;
 	va_start(ap, fmt);
 	vsnprintf(err, errsz, fmt, ap);
 	va_end(ap);
+	return -1;
 }

@@ -44,9 +44,10 @@ int msg_usage(const char *usage, const char *fmt, ...)
  * For library functions that hand their error back as text instead of
  * printing it: formats the message into the caller's buffer err of errsz
  * bytes (truncated to fit, always NUL-terminated).  Nothing is written
- * when err is NULL or errsz is 0.  Prints nothing.
+ * when err is NULL or errsz is 0.  Prints nothing.  Returns -1, so that a
+ * function can fail with  return msg_seterr(err, errsz, ...);
  */
-void msg_seterr(char *err, size_t errsz, const char *fmt, ...)
+int msg_seterr(char *err, size_t errsz, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #endif
