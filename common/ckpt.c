@@ -487,6 +487,12 @@ ckpt_remove_file(struct ckpt_dir *d, const char *name)
 	return 0;
 }
 
+void
+ckpt_snapshot_name(const char *tool, uint64_t id, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s.%" PRIu64 ".state", tool, id);
+}
+
 int
 ckpt_prune(struct ckpt_dir *d, const char *prefix, const char *suffix,
     uint64_t keep)

@@ -165,6 +165,10 @@ int ckpt_read_file(struct ckpt_dir *d, const char *name, char **data,
     size_t *len);
 int ckpt_remove_file(struct ckpt_dir *d, const char *name);
 
+/* The name of tool's snapshot at barrier id: "TOOL.ID.state". */
+void ckpt_snapshot_name(const char *tool, uint64_t id, char *out,
+    size_t outsz);
+
 /*
  * Removes the files PREFIX<ID>SUFFIX of the directory whose ID is below
  * keep (snapshots of epochs a later commit made useless).  Returns how many

@@ -410,6 +410,33 @@ cli_word(const struct cli *c, const char *arg, const char *const *words,
 	return cli_bad(c, what, arg);
 }
 
+int
+cli_split(const char *list, char ***items, size_t *n)
+{
+	const char *p = list;
+	int added = 0;
+
+	for (;;) {
+		size_t len;
+		char **ni;
+
+		p += strspn(p, ",");
+		if (*p == '\0')
+			return added;
+		len = strcspn(p, ",");
+		ni = realloc(*items, (*n + 1) * sizeof(*ni));
+		if (ni == NULL)
+			return -1;
+		*items = ni;
+		ni[*n] = strndup(p, len);
+		if (ni[*n] == NULL)
+			return -1;
+		(*n)++;
+		added++;
+		p += len;
+	}
+}
+
 /* ---- the shared options ---- */
 
 static int

@@ -118,6 +118,13 @@ int cli_path(const struct cli *c, const char *arg, struct jf_path *p);
 int cli_word(const struct cli *c, const char *arg, const char *const *words,
     int *out);
 
+/*
+ * The non-empty items of a comma-separated list ("a,,b" is a and b), as
+ * new strings appended to *items (*n of them; free each and the array).
+ * Returns the number added, or -1 when memory is short.
+ */
+int cli_split(const char *list, char ***items, size_t *n);
+
 /* Longest duration: 10,000 years, so that time + duration never overflows
  * an int64 of milliseconds. */
 #define CLI_DURATION_MAX 315576000000000LL

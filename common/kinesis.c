@@ -511,6 +511,23 @@ out:
 	return rc;
 }
 
+/* Kinesis' answer to a sequence number the retention has trimmed away:
+ * InvalidArgumentException about StartingSequenceNumber. */
+static int
+expired_position(const struct http_response *resp,
+    const struct kinesis_position *pos)
+{
+	char code[128], msg[512];
+
+	if (pos->type != KINESIS_AFTER_SEQUENCE_NUMBER &&
+	    pos->type != KINESIS_AT_SEQUENCE_NUMBER)
+		return 0;
+	aws_error(resp, code, sizeof(code), msg, sizeof(msg));
+	return strcmp(code, "InvalidArgumentException") == 0 &&
+	    (strcasestr(msg, "StartingSequenceNumber") != NULL ||
+	    strcasestr(msg, "starting sequence number") != NULL);
+}
+
 int
 kinesis_get_shard_iterator(struct kinesis *k, const char *shard_id,
     const struct kinesis_position *pos, char **iterator, char *err,
@@ -529,8 +546,11 @@ kinesis_get_shard_iterator(struct kinesis *k, const char *shard_id,
 		goto out;
 	}
 	if (post(k, TARGET "GetShardIterator", &body, &resp, err,
-	    errsz) != 0)
+	    errsz) != 0) {
+		if (expired_position(&resp, pos))
+			rc = KINESIS_EXPIRED_POSITION;
 		goto out;
+	}
 	rc = kinesis_get_shard_iterator_parse(resp.body, resp.body_len,
 	    iterator, err, errsz);
 out:

@@ -141,7 +141,12 @@ int kinesis_get_shard_iterator_body(struct buf *b, const char *stream,
 int kinesis_get_shard_iterator_parse(const char *body, size_t len,
     char **iterator, char *err, size_t errsz);
 
-/* The call: 0 with *iterator as above, or -1 with err. */
+/*
+ * The call: 0 with *iterator as above, KINESIS_EXPIRED_POSITION when the
+ * position is a sequence number older than the shard's trim horizon (the
+ * stream's retention has passed it: Kinesis answers InvalidArgumentException
+ * naming StartingSequenceNumber), or -1 with err.
+ */
 int kinesis_get_shard_iterator(struct kinesis *k, const char *shard_id,
     const struct kinesis_position *pos, char **iterator, char *err,
     size_t errsz);
@@ -188,6 +193,8 @@ enum {
 	KINESIS_EXPIRED_ITERATOR = 1, /* ExpiredIteratorException: get a new
 	                               * iterator */
 	KINESIS_THROTTLED = 2,        /* still throttled after the retries */
+	KINESIS_EXPIRED_POSITION = 3, /* GetShardIterator: the sequence number
+	                               * is past the retention period */
 };
 
 /*

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -481,12 +482,39 @@ nd_reject_at(struct nd_reject *rej, const char *where, const char *line,
 }
 
 int
+nd_sync_file(FILE *f)
+{
+	struct stat st;
+
+	if (fflush(f) != 0)
+		return -1;
+	if (fstat(fileno(f), &st) != 0)
+		return -1;
+	if (S_ISREG(st.st_mode) && fsync(fileno(f)) != 0)
+		return -1;
+	return 0;
+}
+
+int
+nd_reject_sync(struct nd_reject *rej)
+{
+	if (rej->dead == NULL || rej->failed)
+		return rej->failed ? -1 : 0;
+	if (nd_sync_file(rej->dead) != 0) {
+		msg_err("%s: %s", rej->dead_path, strerror(errno));
+		rej->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int
 nd_reject_close(struct nd_reject *rej)
 {
 	int rc = rej->failed ? -1 : 0;
 
 	if (rej->dead != NULL) {
-		if (fflush(rej->dead) != 0 || fsync(fileno(rej->dead)) != 0) {
+		if (nd_sync_file(rej->dead) != 0) {
 			if (!rej->failed)
 				msg_err("%s: %s", rej->dead_path, strerror(errno));
 			rc = -1;

@@ -120,7 +120,21 @@ int nd_reject_at(struct nd_reject *rej, const char *where, const char *line,
     size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-/* Flushes, fsyncs and closes the dead-letter file.  Returns 0 or -1. */
+/*
+ * Makes the dead-letter lines written so far durable: nd_sync_file() of
+ * the file.  Returns 0, or -1 after printing why (rej->failed is set).
+ * A tool calls it before it passes a checkpoint barrier on.
+ */
+int nd_reject_sync(struct nd_reject *rej);
+
+/* Flushes, syncs and closes the dead-letter file.  Returns 0 or -1. */
 int nd_reject_close(struct nd_reject *rej);
+
+/*
+ * Flushes f and, when it is a regular file, fsyncs it.  A pipe, a terminal
+ * or /dev/null is normal usage for a side output and cannot be fsynced:
+ * flushing is all there is.  Returns 0, or -1 with errno set.
+ */
+int nd_sync_file(FILE *f);
 
 #endif

@@ -20,6 +20,19 @@ progress_due(struct progress *p)
 	return p->on && kptime_mono_ms() - p->last_ms >= 1000;
 }
 
+void
+progress_span(int64_t ms, char *out, size_t outsz)
+{
+	if (ms < 60000)
+		snprintf(out, outsz, "%.1fs", (double)ms / 1000.0);
+	else if (ms < 3600000)
+		snprintf(out, outsz, "%lldm%02llds", (long long)(ms / 60000),
+		    (long long)(ms / 1000 % 60));
+	else
+		snprintf(out, outsz, "%lldh%02lldm", (long long)(ms / 3600000),
+		    (long long)(ms / 60000 % 60));
+}
+
 double
 progress_elapsed(const struct progress *p)
 {

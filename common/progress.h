@@ -7,6 +7,7 @@
 #ifndef KP_PROGRESS_H
 #define KP_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct progress {
@@ -28,6 +29,9 @@ int progress_due(struct progress *p);
  */
 void progress_show(struct progress *p, int final, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* A span of ms as a person reads it: "1.5s", "12m05s", "3h07m". */
+void progress_span(int64_t ms, char *out, size_t outsz);
 
 /* Seconds since progress_init(), for rates. */
 double progress_elapsed(const struct progress *p);

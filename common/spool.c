@@ -373,6 +373,43 @@ spool_part_seal(struct spool *sp, struct spool_part *p, char *err,
 	return 0;
 }
 
+int
+spool_part_reopen(struct spool *sp, struct spool_part *p, uint64_t seq,
+    uint64_t bytes, uint64_t records, char *err, size_t errsz)
+{
+	char name[SPOOL_NAME_MAX];
+	struct stat st;
+
+	memset(p, 0, sizeof(*p));
+	p->seq = seq;
+	p->buf = malloc(PART_BUF);
+	spool_name(seq, SPOOL_DATA, name);
+	p->fd = openat(sp->fd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (p->buf == NULL || p->fd < 0)
+		goto fail;
+	if (fstat(p->fd, &st) != 0)
+		goto fail;
+	if ((uint64_t)st.st_size < bytes) {
+		errno = EIO;
+		snprintf(err, errsz, "%s/%s: %llu bytes, shorter than the %llu "
+		    "committed", sp->dir, name, (unsigned long long)st.st_size,
+		    (unsigned long long)bytes);
+		spool_part_close(p);
+		return -1;
+	}
+	if (ftruncate(p->fd, (off_t)bytes) != 0 ||
+	    lseek(p->fd, 0, SEEK_END) < 0 || fsync(p->fd) != 0)
+		goto fail;
+	p->bytes = bytes;
+	p->records = records;
+	return 0;
+fail:
+	snprintf(err, errsz, "%s/%s: %s", sp->dir, name, p->buf == NULL ?
+	    "out of memory" : strerror(errno));
+	spool_part_close(p);
+	return -1;
+}
+
 void
 spool_part_close(struct spool_part *p)
 {
@@ -610,9 +647,8 @@ list_one(struct spool *sp, const char *name, uint64_t **seqs, size_t *n,
 	return 0;
 }
 
-/* The numbers of the manifests in the directory, sorted. */
-static int
-list_manifests(struct spool *sp, uint64_t **seqs, size_t *n, char *err,
+int
+spool_list(struct spool *sp, uint64_t **seqs, size_t *n, char *err,
     size_t errsz)
 {
 	struct dirent *de;
@@ -654,7 +690,7 @@ spool_recover(struct spool *sp, struct spool_entry **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	if (list_manifests(sp, &seqs, &nseq, err, errsz) != 0)
+	if (spool_list(sp, &seqs, &nseq, err, errsz) != 0)
 		goto out;
 	if (nseq > 0 && (es = calloc(nseq, sizeof(*es))) == NULL) {
 		snprintf(err, errsz, "out of memory");

@@ -112,6 +112,15 @@ int spool_part_flush(struct spool *sp, struct spool_part *p, char *err,
 int spool_part_seal(struct spool *sp, struct spool_part *p, char *err,
     size_t errsz);
 
+/*
+ * Opens part seq again, to append to it: its data file is cut back to
+ * bytes (what a checkpoint committed; anything after was not) and fsynced;
+ * records is its count.  Returns 0, or -1 with err set (also when the file
+ * is shorter than bytes).
+ */
+int spool_part_reopen(struct spool *sp, struct spool_part *p, uint64_t seq,
+    uint64_t bytes, uint64_t records, char *err, size_t errsz);
+
 /* Closes the data file and frees the buffer (the files stay); accepts
  * a part never opened (zeroed, fd -1). */
 void spool_part_close(struct spool_part *p);
@@ -147,6 +156,14 @@ int spool_remove(struct spool *sp, uint64_t seq, char *err, size_t errsz);
  */
 int spool_recover(struct spool *sp, struct spool_entry **out, size_t *n,
     char *err, size_t errsz);
+
+/*
+ * The numbers of the parts with a manifest, sorted, in a new array *seqs
+ * (*n of them), after the same cleaning as spool_recover() and with
+ * sp->next_seq set past every number seen.  Returns 0, or -1 with err.
+ */
+int spool_list(struct spool *sp, uint64_t **seqs, size_t *n, char *err,
+    size_t errsz);
 void spool_entries_free(struct spool_entry *e, size_t n);
 
 #endif

@@ -11,17 +11,22 @@
  * The position of every shard (the last sequence number written) is kept
  * as each record is written, for checkpoints.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "b64.h"
 #include "buf.h"
+#include "ckpt.h"
 #include "cli.h"
 #include "jfield.h"
 #include "kinesis.h"
 #include "kpl.h"
+#include "kreader.h"
 #include "kptime.h"
 #include "msg.h"
 #include "ndjson.h"
@@ -29,6 +34,9 @@
 #include "sig.h"
 
 #define USAGE "kin-read [-hqv] --stream NAME|ARN [--ca-bundle FILE] " \
+	"[--checkpoint-dir DIR [--checkpoint-interval DURATION] " \
+	"[--checkpoint-records N] [--job NAME] [--on-expired fail|oldest] " \
+	"[--self-commit]] " \
 	"[--connect-timeout DURATION] [--count N] [--dead-letter FILE] " \
 	"[--endpoint-url URL] [--envelope] [--follow] [--from POSITION] " \
 	"[--limit N] [--list-interval DURATION] [--max-attempts N] " \
@@ -56,12 +64,30 @@ static const char help_text[] =
     "  --poll-interval DURATION wait after an empty fetch (default 1s)\n"
     "  --list-interval DURATION with --follow: how often to look for new\n"
     "                           shards (default 10s)\n"
+    "Checkpoints (kinpipe(7), CHECKPOINTS):\n"
+    "  --checkpoint-dir DIR     the pipeline's checkpoint directory: resume\n"
+    "                           after the positions of its last commit (--from\n"
+    "                           counts only before the first), and write a\n"
+    "                           barrier every --checkpoint-interval and at the\n"
+    "                           end of the read\n"
+    "  --checkpoint-interval DURATION\n"
+    "                           time between barriers (default 10s)\n"
+    "  --checkpoint-records N   a barrier after N records too\n"
+    "  --job NAME               the job named in barriers and object names\n"
+    "                           (default: from the stream name)\n"
+    "  --self-commit            commit the positions itself once a barrier is\n"
+    "                           written (no committing sink downstream:\n"
+    "                           at-least-once)\n"
+    "  --on-expired fail|oldest a committed position past the stream's\n"
+    "                           retention stops the read (default) or goes on\n"
+    "                           from the oldest record still there\n"
     "Records whose data is not a JSON object are rejected lines (without\n"
     "--envelope): --dead-letter keeps their data.\n";
 
 enum {
 	OPT_STREAM = CLI_ID, OPT_FROM, OPT_FOLLOW, OPT_UNTIL, OPT_COUNT,
-	OPT_SHARDS, OPT_ENVELOPE, OPT_LIMIT, OPT_POLL, OPT_LIST,
+	OPT_SHARDS, OPT_ENVELOPE, OPT_LIMIT, OPT_POLL, OPT_LIST, OPT_CKDIR,
+	OPT_CKINTERVAL, OPT_CKRECORDS, OPT_JOB, OPT_SELF_COMMIT, OPT_EXPIRED,
 };
 
 static const struct cli_option options[] = {
@@ -75,46 +101,18 @@ static const struct cli_option options[] = {
 	{ "limit", 1, OPT_LIMIT },
 	{ "poll-interval", 1, OPT_POLL },
 	{ "list-interval", 1, OPT_LIST },
+	{ "checkpoint-dir", 1, OPT_CKDIR },
+	{ "checkpoint-interval", 1, OPT_CKINTERVAL },
+	{ "checkpoint-records", 1, OPT_CKRECORDS },
+	{ "job", 1, OPT_JOB },
+	{ "self-commit", 0, OPT_SELF_COMMIT },
+	{ "on-expired", 1, OPT_EXPIRED },
 	{ NULL, 0, 0 },
-};
-
-enum from_kind { FROM_TRIM, FROM_LATEST, FROM_AT, FROM_AFTER };
-
-enum shard_state {
-	SH_WAITING,   /* parents not finished yet */
-	SH_READING,
-	SH_FINISHED,  /* closed and drained, or stopped by --until */
-};
-
-struct shard {
-	struct kinesis_shard k;  /* id, parents, hash key range, closed */
-	enum shard_state state;
-	int owned;
-	int initial;           /* listed when the read started */
-	char *iter;
-	char *last_seq;        /* position: last sequence number written */
-	unsigned long long last_sub; /* sub-sequence within an aggregate */
-	int caught_up;         /* the last fetch reached the tip */
-	int64_t behind_ms;     /* its last MillisBehindLatest, or -1 */
-	int64_t next_at;       /* monotonic ms of the next allowed call */
-	int64_t window_start;  /* rate limit: 5 calls per second */
-	int calls;
-	int backoff;           /* consecutive throttles */
-};
-
-/* A shard named by --from after-sequence:, and the sequence number it is
- * read after. */
-struct after {
-	char *shard;
-	char *seq;
 };
 
 struct opts {
 	const char *stream;
-	enum from_kind from;
-	int64_t from_ms;
-	struct after *after;
-	size_t nafter;
+	struct kr_from from;    /* --from */
 	int follow;
 	int64_t until_ms;
 	int has_until;
@@ -124,6 +122,12 @@ struct opts {
 	int envelope;
 	int limit;
 	int64_t poll_ms, list_ms;
+	const char *ckdir;     /* --checkpoint-dir */
+	int64_t ck_interval;
+	uint64_t ck_records;
+	const char *job;
+	int self_commit;
+	int oldest;            /* --on-expired oldest */
 };
 
 struct state {
@@ -133,13 +137,18 @@ struct state {
 	struct nd_reject rej;
 	struct jf_parser jp;
 	struct progress prog;
-	struct shard *shards;
-	size_t nshards;
+	struct kreader rd;     /* the shards and their positions */
 	unsigned long long written, rejected_kpl, dropped_range;
 	int done;
-	int listed;            /* the first ListShards is done */
 	unsigned char *buf;    /* decoded record data */
 	size_t bufcap;
+	/* checkpoints */
+	struct ckpt_dir *ck;
+	struct ckpt_barrier resume;   /* the last commit's positions */
+	char job[CKPT_JOB_MAX + 1];
+	uint64_t next_id;             /* the next barrier's id */
+	int64_t last_barrier;         /* monotonic ms */
+	unsigned long long since_barrier;
 };
 
 /* One record to write: a Kinesis record, or one user record of the KPL
@@ -154,146 +163,6 @@ struct item {
 	size_t len;
 };
 
-static struct shard *
-find_shard(struct state *st, const char *id)
-{
-	size_t i;
-
-	if (id == NULL)
-		return NULL;
-	for (i = 0; i < st->nshards; i++)
-		if (strcmp(st->shards[i].k.id, id) == 0)
-			return &st->shards[i];
-	return NULL;
-}
-
-/* A shard is ours if listed in --shards, or a child of one of ours. */
-static int
-is_owned(struct state *st, struct shard *s)
-{
-	struct shard *p;
-	size_t i;
-
-	if (st->o->nonly == 0)
-		return 1;
-	for (i = 0; i < st->o->nonly; i++)
-		if (strcmp(st->o->only[i], s->k.id) == 0)
-			return 1;
-	p = find_shard(st, s->k.parent);
-	return p != NULL && p->owned;
-}
-
-/*
- * ListShards, every page; adds the shards not known yet.  Returns 0 or -1.
- * Shards come back in creation order, so parents precede their children.
- */
-static int
-list_shards(struct state *st)
-{
-	struct kinesis_shard_list l;
-	char err[1024];
-	size_t i;
-	int rc = -1;
-
-	memset(&l, 0, sizeof(l));
-	if (kinesis_list_shards(st->k, &l, err, sizeof(err)) != 0) {
-		msg_err("ListShards: %s", err);
-		goto out;
-	}
-	for (i = 0; i < l.n; i++) {
-		struct shard *s, *ns;
-
-		if (find_shard(st, l.shard[i].id) != NULL)
-			continue;
-		ns = realloc(st->shards, (st->nshards + 1) * sizeof(*ns));
-		if (ns == NULL) {
-			msg_err("out of memory");
-			goto out;
-		}
-		st->shards = ns;
-		s = &st->shards[st->nshards++];
-		memset(s, 0, sizeof(*s));
-		/* Taken from the list, strings and all. */
-		s->k = l.shard[i];
-		memset(&l.shard[i], 0, sizeof(l.shard[i]));
-		s->initial = !st->listed;
-		s->state = SH_WAITING;
-		s->behind_ms = -1;
-		s->owned = is_owned(st, s);
-		msg_debug("shard %s%s%s", s->k.id, s->k.parent ? " child of " :
-		    "", s->k.parent ? s->k.parent : "");
-	}
-	st->listed = 1;
-	rc = 0;
-out:
-	kinesis_shard_list_free(&l);
-	return rc;
-}
-
-static int
-parent_done(struct state *st, const char *id)
-{
-	struct shard *p = find_shard(st, id);
-
-	/* A parent past the retention period is no longer listed: done.  A
-	 * parent outside --shards is another reader's: not waited for. */
-	return id == NULL || p == NULL || !p->owned || p->state == SH_FINISHED;
-}
-
-/* Promotes waiting shards whose parents are finished. */
-static void
-promote(struct state *st)
-{
-	size_t i;
-
-	for (i = 0; i < st->nshards; i++) {
-		struct shard *s = &st->shards[i];
-
-		if (s->owned && s->state == SH_WAITING &&
-		    parent_done(st, s->k.parent) &&
-		    parent_done(st, s->k.adjacent))
-			s->state = SH_READING;
-	}
-}
-
-/* Gets an iterator for a shard that has none (start, or expired). */
-static int
-get_iterator(struct state *st, struct shard *s)
-{
-	const struct opts *o = st->o;
-	struct kinesis_position pos;
-	char err[1024];
-	size_t i;
-
-	memset(&pos, 0, sizeof(pos));
-	pos.type = KINESIS_TRIM_HORIZON;
-	pos.seq = s->last_seq;
-	for (i = 0; pos.seq == NULL && i < o->nafter; i++)
-		if (strcmp(o->after[i].shard, s->k.id) == 0)
-			pos.seq = o->after[i].seq;
-	if (pos.seq != NULL) {
-		pos.type = KINESIS_AFTER_SEQUENCE_NUMBER;
-	} else if (o->from == FROM_LATEST && s->initial) {
-		/* Shards created after the start hold only newer records: they
-		 * are read from their beginning. */
-		pos.type = KINESIS_LATEST;
-	} else if (o->from == FROM_AT) {
-		pos.type = KINESIS_AT_TIMESTAMP;
-		pos.timestamp_ms = o->from_ms;
-	}
-	free(s->iter);
-	s->iter = NULL;
-	if (kinesis_get_shard_iterator(st->k, s->k.id, &pos, &s->iter, err,
-	    sizeof(err)) != 0) {
-		msg_err("GetShardIterator %s: %s", s->k.id, err);
-		return -1;
-	}
-	/* No iterator: a closed shard with nothing after the position. */
-	if (s->iter == NULL)
-		s->state = SH_FINISHED;
-	return 0;
-}
-
 /* obj as one compact line, or NULL when memory is short. */
 static const char *
 compact(struct json_object *obj)
@@ -305,7 +174,7 @@ compact(struct json_object *obj)
 /* Writes a record's data as it is (one line), or rejects it when it is
  * not a JSON object.  Returns 0, or -1 to stop. */
 static int
-write_data(struct state *st, struct shard *s, const struct item *it,
+write_data(struct state *st, struct kr_shard *s, const struct item *it,
     struct json_object *obj, const char *p, size_t n, const char *why)
 {
 	const char *c;
@@ -337,7 +206,7 @@ write_data(struct state *st, struct shard *s, const struct item *it,
 
 /* Writes a record in its envelope (kin-read(1), Envelope).  0 or -1. */
 static int
-write_envelope(struct state *st, struct shard *s, const struct item *it,
+write_envelope(struct state *st, struct kr_shard *s, const struct item *it,
     struct json_object *obj, const char *p, size_t n)
 {
 	struct buf *b = nd_buf(st->out);
@@ -391,7 +260,7 @@ write_envelope(struct state *st, struct shard *s, const struct item *it,
 
 /* Writes the data of one (sub-)record.  Returns 0, or -1 to stop. */
 static int
-emit(struct state *st, struct shard *s, const struct item *it)
+emit(struct state *st, struct kr_shard *s, const struct item *it)
 {
 	struct json_object *obj;
 	const char *why = NULL, *p = (const char *)it->data;
@@ -409,15 +278,11 @@ emit(struct state *st, struct shard *s, const struct item *it)
 		rc = write_data(st, s, it, obj, p, n, why);
 	/* The position moves on whether the record was written or rejected:
 	 * a rejected record is accounted for (dead letter), not to be reread. */
-	if (s->last_seq == NULL || strcmp(s->last_seq, it->r->seq) != 0) {
-		free(s->last_seq);
-		s->last_seq = strdup(it->r->seq);
-		if (s->last_seq == NULL) {
-			msg_err("out of memory");
-			rc = -1;
-		}
+	if (kr_wrote(s, it->r->seq, it->sub, it->aggregated) != 0) {
+		msg_err("out of memory");
+		rc = -1;
 	}
-	s->last_sub = it->sub;
+	st->since_barrier++;
 	json_object_put(obj);
 	if (nd_writer_status(st->out) != 0)
 		return -1;
@@ -425,21 +290,22 @@ emit(struct state *st, struct shard *s, const struct item *it)
 }
 
 static int
-in_range(const struct shard *s, const unsigned char h[16])
+in_range(const struct kr_shard *s, const unsigned char h[16])
 {
 	return memcmp(h, s->k.lo, 16) >= 0 && memcmp(h, s->k.hi, 16) <= 0;
 }
 
 /* The user records of a KPL aggregate.  Returns 0 or -1 to stop. */
 static int
-emit_aggregate(struct state *st, struct shard *s,
+emit_aggregate(struct state *st, struct kr_shard *s,
     const struct kinesis_record *r, const struct kpl_agg *agg)
 {
 	struct item it;
 	size_t i;
 	int rc;
 
-	for (i = 0; i < agg->n; i++) {
+	/* Resumed inside this aggregate: its first records are written. */
+	for (i = kr_skip(s, r->seq, agg->n); i < agg->n; i++) {
 		const struct kpl_record *u = &agg->recs[i];
 		unsigned char h[16];
 
@@ -460,8 +326,10 @@ emit_aggregate(struct state *st, struct shard *s,
 		if (rc != 0)
 			return rc;
 		if (st->o->count && st->written >= st->o->count)
-			break;
+			return 0;
 	}
+	/* The whole aggregate is written: a barrier needs no sub-record. */
+	s->cut = 0;
 	return 0;
 }
 
@@ -470,7 +338,7 @@ emit_aggregate(struct state *st, struct shard *s,
  * finished the shard (--until), or -1 to stop.
  */
 static int
-record(struct state *st, struct shard *s, const struct kinesis_record *r)
+record(struct state *st, struct kr_shard *s, const struct kinesis_record *r)
 {
 	struct kpl_agg agg;
 	struct item it;
@@ -479,7 +347,7 @@ record(struct state *st, struct shard *s, const struct kinesis_record *r)
 
 	if (st->o->has_until && r->has_arrival &&
 	    r->arrival_ms >= st->o->until_ms) {
-		s->state = SH_FINISHED;
+		s->state = KR_FINISHED;
 		return 1;
 	}
 	if (r->data_len / 4 * 3 + 3 > st->bufcap) {
@@ -511,6 +379,10 @@ record(struct state *st, struct shard *s, const struct kinesis_record *r)
 		kpl_agg_free(&agg);
 		return rc;
 	}
+	/* Resumed at this record to finish an aggregate: it is not one, so
+	 * it was written whole. */
+	if (kr_skip(s, r->seq, 1) > 0)
+		return 0;
 	memset(&it, 0, sizeof(it));
 	it.r = r;
 	it.pk = r->pk;
@@ -520,165 +392,66 @@ record(struct state *st, struct shard *s, const struct kinesis_record *r)
 	return emit(st, s, &it);
 }
 
-/* Writes the records of a GetRecords response and moves the shard on.
- * Returns 0, or -1 on a fatal error. */
+/* One GetRecords call on a shard, and its records written.  Returns 0, or
+ * -1 on a fatal error. */
 static int
-take_records(struct state *st, struct shard *s,
-    const struct kinesis_records *res, int64_t now)
-{
-	size_t i;
-
-	for (i = 0; i < res->n && s->state != SH_FINISHED; i++) {
-		if (record(st, s, &res->rec[i]) < 0)
-			return -1;
-		if (st->o->count && st->written >= st->o->count) {
-			st->done = 1;
-			return 0;
-		}
-	}
-	free(s->iter);
-	s->iter = NULL;
-	if (res->next_iterator == NULL) {
-		s->state = SH_FINISHED;
-	} else if ((s->iter = strdup(res->next_iterator)) == NULL) {
-		msg_err("out of memory");
-		return -1;
-	}
-	s->behind_ms = res->millis_behind;
-	/* A closed shard is done only when it has no next iterator. */
-	s->caught_up = !s->k.closed && res->n == 0 && res->millis_behind <= 0;
-	/* An empty fetch waits the poll interval; never more than five
-	 * calls a second on a shard. */
-	s->next_at = res->n == 0 ? now + st->o->poll_ms : now;
-	if (s->calls >= 5 && s->next_at < s->window_start + 1000)
-		s->next_at = s->window_start + 1000;
-	return 0;
-}
-
-/* One GetRecords call on a shard.  Returns 0, or -1 on a fatal error. */
-static int
-fetch(struct state *st, struct shard *s, int64_t now)
+fetch(struct state *st, struct kr_shard *s, int64_t now)
 {
 	struct kinesis_records res;
-	char err[1024];
-	int rc;
+	size_t i;
+	int rc = kr_fetch(&st->rd, s, now, &res);
 
-	if (s->iter == NULL && get_iterator(st, s) != 0)
-		return -1;
-	if (s->state == SH_FINISHED)
-		return 0;
-	/* Rate limit: 5 GetRecords per second per shard. */
-	if (now - s->window_start >= 1000) {
-		s->window_start = now;
-		s->calls = 0;
-	}
-	s->calls++;
-	rc = kinesis_get_records(st->k, s->iter, st->o->limit, &res, err,
-	    sizeof(err));
-	switch (rc) {
-	case 0:
-		s->backoff = 0;
-		rc = take_records(st, s, &res, now);
-		kinesis_records_free(&res);
+	if (rc <= 0)
 		return rc;
-	case KINESIS_EXPIRED_ITERATOR:
-		/* Iterators live five minutes: start again after the last
-		 * record written. */
-		msg_info("%s: iterator expired; getting a new one", s->k.id);
-		free(s->iter);
-		s->iter = NULL;
-		return 0;
-	case KINESIS_THROTTLED:
-		s->backoff++;
-		s->next_at = now + (s->backoff < 6 ? 200LL << s->backoff :
-		    10000);
-		return 0;
-	default:
-		msg_err("GetRecords %s: %s", s->k.id, err);
-		return -1;
+	rc = 0;
+	for (i = 0; i < res.n && s->state != KR_FINISHED && !st->done; i++) {
+		if (record(st, s, &res.rec[i]) < 0)
+			rc = -1;
+		if (rc < 0)
+			break;
+		if (st->o->count && st->written >= st->o->count)
+			st->done = 1;
 	}
-}
-
-/* The next non-empty item of a comma-separated list at *p, and its length
- * in *n; NULL at the end. */
-static const char *
-next_item(const char **p, size_t *n)
-{
-	const char *s = *p + strspn(*p, ",");
-
-	if (*s == '\0')
-		return NULL;
-	*n = strcspn(s, ",");
-	*p = s + *n;
-	return s;
-}
-
-/* after-sequence:SHARD=SEQ[,SHARD=SEQ...].  0, -1 for a bad list, or
- * KP_EXIT_FAILURE when memory is short. */
-static int
-parse_after(struct opts *o, const char *list)
-{
-	const char *item, *eq;
-	size_t n;
-
-	while ((item = next_item(&list, &n)) != NULL) {
-		struct after *na;
-
-		eq = memchr(item, '=', n);
-		if (eq == NULL || eq == item || eq == item + n - 1)
-			return -1;
-		na = realloc(o->after, (o->nafter + 1) * sizeof(*na));
-		if (na == NULL)
-			return KP_EXIT_FAILURE;
-		o->after = na;
-		na[o->nafter].shard = strndup(item, (size_t)(eq - item));
-		na[o->nafter].seq = strndup(eq + 1, n - (size_t)(eq - item) - 1);
-		o->nafter++;
-		if (na[o->nafter - 1].shard == NULL ||
-		    na[o->nafter - 1].seq == NULL)
-			return KP_EXIT_FAILURE;
-	}
-	return o->nafter > 0 ? 0 : -1;
-}
-
-/* --from.  0, -1 for a bad position, or KP_EXIT_FAILURE. */
-static int
-parse_from(struct opts *o, const char *arg)
-{
-	if (strcmp(arg, "trim-horizon") == 0) {
-		o->from = FROM_TRIM;
-	} else if (strcmp(arg, "latest") == 0) {
-		o->from = FROM_LATEST;
-	} else if (strncmp(arg, "at-timestamp:", 13) == 0) {
-		o->from = FROM_AT;
-		return kptime_parse(arg + 13, strlen(arg + 13), &o->from_ms);
-	} else if (strncmp(arg, "after-sequence:", 15) == 0) {
-		o->from = FROM_AFTER;
-		return parse_after(o, arg + 15);
-	} else {
-		return -1;
-	}
-	return 0;
+	if (rc == 0 && !st->done)
+		rc = kr_advance(&st->rd, s, &res, now);
+	kinesis_records_free(&res);
+	return rc;
 }
 
 /* --shards ID,...: 0, -1 for no id, or KP_EXIT_FAILURE. */
 static int
 parse_shards(struct opts *o, const char *list)
 {
-	const char *item;
-	size_t n;
-
-	while ((item = next_item(&list, &n)) != NULL) {
-		char **no = realloc(o->only, (o->nonly + 1) * sizeof(*no));
-
-		if (no == NULL)
-			return KP_EXIT_FAILURE;
-		o->only = no;
-		if ((no[o->nonly] = strndup(item, n)) == NULL)
-			return KP_EXIT_FAILURE;
-		o->nonly++;
-	}
+	if (cli_split(list, &o->only, &o->nonly) < 0)
+		return KP_EXIT_FAILURE;
 	return o->nonly > 0 ? 0 : -1;
+}
+
+/* The options of checkpoints. */
+static int
+ckpt_option(struct cli *c, struct opts *o, int id, const char *arg)
+{
+	static const char *const expired[] = { "fail", "oldest", NULL };
+
+	switch (id) {
+	case OPT_CKDIR:
+		o->ckdir = arg;
+		return *arg == '\0' ? cli_bad(c, "empty path", arg) : 0;
+	case OPT_CKINTERVAL:
+		return cli_duration(c, arg, 1, 86400000, &o->ck_interval);
+	case OPT_CKRECORDS:
+		return cli_count(c, arg, 1, UINT64_MAX, &o->ck_records);
+	case OPT_JOB:
+		o->job = arg;
+		return ckpt_job_ok(arg) ? 0 : cli_bad(c, "expected 1 to 64 of "
+		    "A-Z a-z 0-9 . _ -", arg);
+	case OPT_SELF_COMMIT:
+		o->self_commit = 1;
+		return 0;
+	case OPT_EXPIRED:
+		return cli_word(c, arg, expired, &o->oldest);
+	}
+	return 0;
 }
 
 static int
@@ -693,11 +466,13 @@ option(struct cli *c, int id, const char *arg)
 		o->stream = arg;
 		break;
 	case OPT_FROM:
-		rc = parse_from(o, arg);
-		if (rc < 0)
+		rc = kr_from_parse(&o->from, arg);
+		if (rc == -1)
 			rc = cli_bad(c, "expected trim-horizon, latest, "
 			    "at-timestamp:TIME or after-sequence:SHARD=SEQ,...",
 			    arg);
+		else if (rc == -2)
+			rc = KP_EXIT_FAILURE;
 		break;
 	case OPT_FOLLOW:
 		o->follow = 1;
@@ -729,6 +504,9 @@ option(struct cli *c, int id, const char *arg)
 	case OPT_LIST:
 		rc = cli_duration(c, arg, 1, 86400000, &o->list_ms);
 		break;
+	default:
+		rc = ckpt_option(c, o, id, arg);
+		break;
 	}
 	if (rc == KP_EXIT_FAILURE)
 		msg_err("out of memory");
@@ -740,41 +518,30 @@ opts_free(struct opts *o)
 {
 	size_t i;
 
-	for (i = 0; i < o->nafter; i++) {
-		free(o->after[i].shard);
-		free(o->after[i].seq);
-	}
-	free(o->after);
+	kr_from_clear(&o->from);
 	for (i = 0; i < o->nonly; i++)
 		free(o->only[i]);
 	free(o->only);
 }
 
-/* "1.5s behind the tip": the largest MillisBehindLatest of the shards
+/* ", 1.5s behind the tip": the largest MillisBehindLatest of the shards
  * being read, or "" before any has one. */
 static void
 behind(const struct state *st, char *out, size_t outsz)
 {
 	int64_t ms = -1;
+	char span[32];
 	size_t i;
 
-	for (i = 0; i < st->nshards; i++)
-		if (st->shards[i].owned && st->shards[i].state == SH_READING &&
-		    st->shards[i].behind_ms > ms)
-			ms = st->shards[i].behind_ms;
-	if (ms < 0)
-		snprintf(out, outsz, "%s", "");
-	else if (ms == 0)
-		snprintf(out, outsz, ", at the tip");
-	else if (ms < 60000)
-		snprintf(out, outsz, ", %.1fs behind the tip",
-		    (double)ms / 1000.0);
-	else if (ms < 3600000)
-		snprintf(out, outsz, ", %lldm%02llds behind the tip",
-		    (long long)(ms / 60000), (long long)(ms / 1000 % 60));
-	else
-		snprintf(out, outsz, ", %lldh%02lldm behind the tip",
-		    (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
+	for (i = 0; i < st->rd.n; i++)
+		if (st->rd.shards[i].owned &&
+		    st->rd.shards[i].state == KR_READING &&
+		    st->rd.shards[i].behind_ms > ms)
+			ms = st->rd.shards[i].behind_ms;
+	progress_span(ms, span, sizeof(span));
+	snprintf(out, outsz, "%s%s%s", ms < 0 ? "" : ms == 0 ?
+	    ", at the tip" : ", ", ms > 0 ? span : "", ms > 0 ?
+	    " behind the tip" : "");
 }
 
 static void
@@ -788,6 +555,173 @@ show_progress(struct state *st, int final)
 	behind(st, b, sizeof(b));
 	progress_show(&st->prog, final, "%llu records written, %.0f/s%s",
 	    st->written, secs > 0 ? (double)st->written / secs : 0.0, b);
+}
+
+/* ---- checkpoints ---- */
+
+/* Makes what kin-read wrote durable, for --self-commit: flushed, and
+ * fsynced when standard output is a file. */
+static int
+sync_output(struct state *st)
+{
+	struct stat sb;
+
+	if (nd_flush(st->out) != 0)
+		return -1;
+	if (fstat(STDOUT_FILENO, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    fsync(STDOUT_FILENO) != 0) {
+		msg_err("standard output: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Writes a barrier after the records written so far: its id, the job and
+ * the position of every shard of ours (kinpipe(7), CHECKPOINTS).  With
+ * --self-commit it then commits those positions.  Returns 0, or an exit
+ * status.
+ */
+static int
+barrier(struct state *st, int final)
+{
+	struct ckpt_commit c;
+	char err[1024];
+	size_t i;
+	int rc = KP_EXIT_FAILURE;
+
+	memset(&c, 0, sizeof(c));
+	c.b.id = st->next_id;
+	c.b.final = final;
+	c.b.job = st->job;
+	c.b.stream = (char *)st->o->stream;
+	c.committer = "kin-read";
+	for (i = 0; i < st->rd.n; i++) {
+		if (st->rd.shards[i].owned &&
+		    kr_barrier_pos(&st->rd, &st->rd.shards[i], &c.b) != 0) {
+			msg_err("out of memory");
+			goto out;
+		}
+	}
+	ckpt_barrier_line(&c.b, nd_buf(st->out));
+	if (nd_end(st->out) != 0 || nd_flush(st->out) != 0)
+		goto out;
+	if (st->o->self_commit && (sync_output(st) != 0 ||
+	    ckpt_write_commit(st->ck, &c, err, sizeof(err)) != 0)) {
+		msg_err("%s", err);
+		goto out;
+	}
+	msg_debug("barrier %llu%s", (unsigned long long)c.b.id,
+	    final ? " (final)" : "");
+	st->next_id++;
+	st->last_barrier = kptime_mono_ms();
+	st->since_barrier = 0;
+	rc = 0;
+out:
+	/* job and stream were borrowed. */
+	c.b.job = c.b.stream = NULL;
+	c.committer = NULL;
+	ckpt_commit_clear(&c);
+	return rc;
+}
+
+/* A barrier when --checkpoint-interval or --checkpoint-records says so.
+ * Returns 0, or an exit status. */
+static int
+barrier_due(struct state *st)
+{
+	const struct opts *o = st->o;
+
+	if (st->ck == NULL ||
+	    (kptime_mono_ms() - st->last_barrier < o->ck_interval &&
+	    (o->ck_records == 0 || st->since_barrier < o->ck_records)))
+		return 0;
+	return barrier(st, 0);
+}
+
+/* The job of this pipeline, recorded in DIR/job the first time: another
+ * job's directory is refused.  Returns 0, or an exit status. */
+static int
+check_job(struct state *st)
+{
+	char *data = NULL;
+	size_t len;
+	int rc;
+
+	if (st->o->job != NULL)
+		snprintf(st->job, sizeof(st->job), "%s", st->o->job);
+	else if (ckpt_job_from_stream(st->o->stream, st->job,
+	    sizeof(st->job)) != 0)
+		return cli_config_error("no job name in the stream name %s: "
+		    "give --job", st->o->stream);
+	rc = ckpt_read_file(st->ck, "job", &data, &len);
+	if (rc == 0) {
+		while (len > 0 && data[len - 1] == '\n')
+			data[--len] = '\0';
+		rc = strcmp(data, st->job) == 0 ? 0 : cli_config_error(
+		    "%s belongs to job %s, not %s: give --job %s, or another "
+		    "--checkpoint-dir", ckpt_path(st->ck), data, st->job, data);
+	} else if (rc > 0) {
+		char line[CKPT_JOB_MAX + 2];
+		int n = snprintf(line, sizeof(line), "%s\n", st->job);
+
+		rc = ckpt_write_file(st->ck, "job", line, (size_t)n);
+		if (rc != 0)
+			msg_err("%s/job: %s", ckpt_path(st->ck), strerror(errno));
+	} else {
+		msg_err("%s/job: %s", ckpt_path(st->ck), strerror(errno));
+		rc = KP_EXIT_FAILURE;
+	}
+	free(data);
+	return rc;
+}
+
+/*
+ * Opens the checkpoint directory and reads its last commit: the positions
+ * to resume after, and the next barrier's id.  Returns CLI_RUN, or an exit
+ * status.
+ */
+static int
+ckpt_start(struct state *st)
+{
+	struct ckpt_commit c;
+	enum ckpt_err kind;
+	char err[1024];
+	int rc;
+
+	st->rd.started_ms = kptime_now_ms();
+	st->last_barrier = kptime_mono_ms();
+	st->next_id = 1;
+	if (st->o->ckdir == NULL)
+		return CLI_RUN;
+	rc = ckpt_open(st->o->ckdir, "kin-read", &st->ck, &kind, err,
+	    sizeof(err));
+	if (rc == 0 && (rc = check_job(st)) != 0)
+		return rc;
+	if (rc == 0)
+		rc = ckpt_read_commit(st->ck, &c, &kind, err, sizeof(err));
+	if (rc < 0) {
+		msg_err("%s", err);
+		return ckpt_exit_status(kind);
+	}
+	if (rc == 0)
+		return CLI_RUN;
+	if (strcmp(c.b.stream, st->o->stream) != 0 ||
+	    strcmp(c.b.job, st->job) != 0) {
+		rc = cli_config_error("%s: the last commit is of stream %s, job "
+		    "%s; this read is of stream %s, job %s", ckpt_path(st->ck),
+		    c.b.stream, c.b.job, st->o->stream, st->job);
+	} else {
+		st->resume = c.b;
+		memset(&c.b, 0, sizeof(c.b));
+		st->rd.resume = &st->resume;
+		st->next_id = st->resume.id + 1;
+		msg_info("resuming after checkpoint %llu",
+		    (unsigned long long)st->resume.id);
+		rc = CLI_RUN;
+	}
+	ckpt_commit_clear(&c);
+	return rc;
 }
 
 /* What one pass over the shards found. */
@@ -807,11 +741,11 @@ read_shards(struct state *st, struct pass *p)
 	int64_t now = kptime_mono_ms();
 	size_t i;
 
-	for (i = 0; i < st->nshards && !sig_stop && !st->done; i++) {
-		struct shard *s = &st->shards[i];
+	for (i = 0; i < st->rd.n && !sig_stop && !st->done; i++) {
+		struct kr_shard *s = &st->rd.shards[i];
 		int w;
 
-		if (!s->owned || s->state != SH_READING)
+		if (!s->owned || s->state != KR_READING)
 			continue;
 		p->active++;
 		if (s->next_at <= now) {
@@ -819,6 +753,8 @@ read_shards(struct state *st, struct pass *p)
 				/* Downstream went away (| head): done. */
 				if (nd_writer_status(st->out) == ND_EPIPE)
 					return KP_EXIT_OK;
+				if (st->rd.fail != 0)
+					return st->rd.fail;
 				return st->rej.strict && st->rej.count > 0 ?
 				    KP_EXIT_REJECTED : KP_EXIT_FAILURE;
 			}
@@ -828,7 +764,7 @@ read_shards(struct state *st, struct pass *p)
 				    KP_EXIT_OK;
 			now = kptime_mono_ms();
 		}
-		if (s->state == SH_READING) {
+		if (s->state == KR_READING) {
 			if (!s->caught_up)
 				p->all_tip = 0;
 			if (s->next_at < p->next)
@@ -851,35 +787,37 @@ run(struct state *st)
 	while (!sig_stop && !st->done) {
 		struct pass p = { 0, 1, kptime_mono_ms() + 1000 };
 
-		promote(st);
+		kr_promote(&st->rd);
 		if ((rc = read_shards(st, &p)) >= 0)
+			return rc;
+		if ((rc = barrier_due(st)) != 0)
 			return rc;
 		show_progress(st, 0);
 		if (st->rej.strict && st->rej.count > 0)
 			break;
-		promote(st);
+		kr_promote(&st->rd);
 		/* Children that just became readable, or wait for a parent
 		 * still being read, are not at the tip. */
-		for (i = 0; i < st->nshards; i++)
-			if (st->shards[i].owned &&
-			    st->shards[i].state != SH_FINISHED &&
-			    !st->shards[i].caught_up)
+		for (i = 0; i < st->rd.n; i++)
+			if (st->rd.shards[i].owned &&
+			    st->rd.shards[i].state != KR_FINISHED &&
+			    !st->rd.shards[i].caught_up)
 				p.all_tip = 0;
 		if (o->follow && o->has_until && p.active == 0)
 			break;	/* every shard passed --until */
 		if (!o->follow && (p.active == 0 || p.all_tip)) {
 			/* Bounded read: look once more for shards created by a
 			 * reshard during the read before stopping. */
-			before = st->nshards;
-			if (list_shards(st) != 0)
+			before = st->rd.n;
+			if (kr_list(&st->rd) != 0)
 				return KP_EXIT_FAILURE;
-			promote(st);
-			if (st->nshards == before)
+			kr_promote(&st->rd);
+			if (st->rd.n == before)
 				break;
 			continue;
 		}
 		if (o->follow && kptime_mono_ms() - last_list >= o->list_ms) {
-			if (list_shards(st) != 0)
+			if (kr_list(&st->rd) != 0)
 				return KP_EXIT_FAILURE;
 			last_list = kptime_mono_ms();
 			continue;
@@ -905,9 +843,14 @@ parse_opts(int argc, char **argv, struct cli *c, struct opts *o)
 	o->limit = KINESIS_GET_MAX_LIMIT;
 	o->poll_ms = 1000;
 	o->list_ms = 10000;
+	o->ck_interval = 10000;
 	rc = cli_parse(c, argc, argv);
 	if (rc == CLI_RUN && (o->stream == NULL || *o->stream == '\0'))
 		rc = cli_usage(c, "--stream is required");
+	if (rc == CLI_RUN && o->ckdir == NULL && (o->job != NULL ||
+	    o->self_commit || o->ck_records > 0 || o->oldest))
+		rc = cli_usage(c, "--job, --self-commit, --checkpoint-records "
+		    "and --on-expired need --checkpoint-dir");
 	return rc;
 }
 
@@ -917,10 +860,10 @@ first_list(struct state *st)
 {
 	size_t i;
 
-	if (list_shards(st) != 0)
+	if (kr_list(&st->rd) != 0)
 		return KP_EXIT_FAILURE;
 	for (i = 0; i < st->o->nonly; i++) {
-		if (find_shard(st, st->o->only[i]) == NULL) {
+		if (kr_find(&st->rd, st->o->only[i]) == NULL) {
 			msg_err("--shards: no shard %s in stream %s",
 			    st->o->only[i], st->o->stream);
 			return KP_EXIT_USAGE;
@@ -935,7 +878,7 @@ static int
 start(struct state *st, struct cli *c)
 {
 	char err[1024];
-	int usage_error = 0;
+	int usage_error = 0, rc;
 
 	c->aws.stop = &sig_stop;
 	if (sig_setup() != 0 || jf_parser_init(&st->jp) != 0) {
@@ -950,26 +893,32 @@ start(struct state *st, struct cli *c)
 		msg_err("%s", err);
 		return usage_error ? KP_EXIT_USAGE : KP_EXIT_FAILURE;
 	}
+	st->rd.k = st->k;
+	st->rd.only = st->o->only;
+	st->rd.nonly = st->o->nonly;
+	st->rd.from = &st->o->from;
+	st->rd.oldest = st->o->oldest;
+	st->rd.limit = st->o->limit;
+	st->rd.poll_ms = st->o->poll_ms;
 	st->out = nd_writer_new(1);
 	if (st->out == NULL) {
 		msg_err("out of memory");
 		return KP_EXIT_FAILURE;
 	}
 	progress_init(&st->prog, c->progress);
-	return first_list(st);
+	rc = ckpt_start(st);
+	return rc != CLI_RUN ? rc : first_list(st);
 }
 
 /* Reports, closes the output and frees; returns the final status. */
 static int
 finish(struct state *st, int status)
 {
-	size_t i;
-
 	if (st->out != NULL) {
 		show_progress(st, 1);
 		msg_info("%llu records written, %llu rejected, %llu API calls, "
 		    "%zu shards", st->written, st->rej.count, st->k->calls,
-		    st->nshards);
+		    st->rd.n);
 		if (st->dropped_range > 0)
 			msg_info("%llu aggregated sub-records outside their "
 			    "shard's hash range dropped (resharding)",
@@ -984,16 +933,13 @@ finish(struct state *st, int status)
 		/* Stopped before the read: the dead-letter file is empty. */
 		nd_reject_close(&st->rej);
 	}
-	for (i = 0; i < st->nshards; i++) {
-		kinesis_shard_clear(&st->shards[i].k);
-		free(st->shards[i].iter);
-		free(st->shards[i].last_seq);
-	}
-	free(st->shards);
+	kr_free(&st->rd);
 	free(st->buf);
 	nd_writer_free(st->out);
 	jf_parser_free(&st->jp);
 	kinesis_free(st->k);
+	ckpt_barrier_clear(&st->resume);
+	ckpt_close(st->ck);
 	return status;
 }
 
@@ -1009,8 +955,16 @@ main(int argc, char **argv)
 	rc = parse_opts(argc, argv, &cli, &o);
 	if (rc == CLI_RUN)
 		rc = start(&st, &cli);
+	if (rc == CLI_RUN) {
+		rc = run(&st);
+		/* The end of a bounded read, a limit or a stop: the last
+		 * barrier, after everything written (not once output failed). */
+		if (rc == KP_EXIT_OK && st.ck != NULL &&
+		    nd_writer_status(st.out) == 0)
+			rc = barrier(&st, 1);
+	}
 	/* Stops and reports wherever the read ended. */
-	rc = finish(&st, rc == CLI_RUN ? run(&st) : rc);
+	rc = finish(&st, rc);
 	opts_free(&o);
 	return rc == CLI_DONE ? KP_EXIT_OK : rc;
 }

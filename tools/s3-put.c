@@ -36,6 +36,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "ckpt.h"
 #include "cli.h"
 #include "jfield.h"
 #include "jscan.h"
@@ -43,15 +44,18 @@
 #include "msg.h"
 #include "ndjson.h"
 #include "outbox.h"
+#include "parts.h"
 #include "progress.h"
 #include "s3.h"
 #include "s3up.h"
 #include "sig.h"
 #include "sigv4.h"
+#include "sinkck.h"
 #include "spool.h"
 
 #define USAGE "s3-put [-hqv] [--bucket-by event-time|processing-time] " \
 	"[--bucket-format STRFTIME] [--ca-bundle FILE] " \
+	"[--checkpoint-dir DIR [--job NAME]] " \
 	"[--checksum sha256|md5|none] [--connect-timeout DURATION] " \
 	"[--content-type TYPE] [--dead-letter FILE] [--endpoint-url URL] " \
 	"[--gzip] [--inactivity DURATION] [--max-attempts N] " \
@@ -97,6 +101,15 @@ static const char help_text[] =
     "  --part-size BYTES        multipart part size, at least 5MiB (default 5MiB)\n"
     "  --max-in-flight N        requests in flight, 1 to 64 (default 8);\n"
     "                           --concurrency N is the same\n"
+    "Checkpoints (kinpipe(7), CHECKPOINTS):\n"
+    "  --checkpoint-dir DIR     the pipeline's checkpoint directory: objects\n"
+    "                           are delivered once the barrier after their\n"
+    "                           records is committed, named by job, epoch and\n"
+    "                           part, exactly once; a restart finishes what the\n"
+    "                           last commit left and drops what it did not\n"
+    "                           commit\n"
+    "  --job NAME               the job in object names (default: the one\n"
+    "                           kin-read recorded in the directory)\n"
     "Durability:\n"
     "  --spool-dir DIR          spool directory (default\n"
     "                           $XDG_STATE_HOME/kinpipe/s3-put)\n"
@@ -122,21 +135,13 @@ struct opts {
 	uint64_t part_size, concurrency;
 	const char *spool_dir;
 	uint64_t spool_max;
+	const char *ckdir;      /* --checkpoint-dir */
+	const char *job;        /* --job */
 	const char *dead_letter;
 	int strict;
 	size_t max_line;
 	int progress;
 	struct aws_opts aws;
-};
-
-/* An open part: records of one time bucket, appended to a spool file. */
-struct part {
-	struct part *next;
-	char *tb;               /* time bucket */
-	struct spool_meta meta; /* its manifest: the object's key ... */
-	struct spool_part f;    /* its spool file and counts */
-	int64_t first_ms, last_ms;
-	int64_t opened_mono, last_mono;
 };
 
 /* Everything the tool holds; passed around, never global. */
@@ -147,15 +152,14 @@ struct sink {
 	struct spool *sp;
 	struct s3up *up;
 	struct outbox *ob;     /* rolled parts on their way */
-	uint64_t open_bytes;   /* spooled by the open parts */
+	struct parts ps;       /* the open parts */
 	/* naming */
 	char run_id[72];
 	uint64_t counter;
-	int64_t tb_sec;        /* cache of the last time bucket */
-	char tb[256];
-	/* state */
-	struct part *parts;
-	size_t nparts;
+	/* checkpoints */
+	int ckpt;              /* --checkpoint-dir */
+	struct sinkck ck;
+	unsigned long long uncommitted;  /* records since the last commit */
 	/* I/O */
 	struct nd_reader *r;
 	struct nd_writer *w;
@@ -166,6 +170,7 @@ struct sink {
 	struct progress pg;
 	/* outcome */
 	int stopping, abandon, stop_input, fatal, out_gone, barrier_failed;
+	int config_error;      /* fatal, and a configuration error: exit 2 */
 	int reported;          /* report lines to flush */
 	unsigned long long objects, records, control;
 	uint64_t obj_bytes;
@@ -193,6 +198,8 @@ enum {
 	OPT_SSE_KMS,
 	OPT_STORAGE_CLASS,
 	OPT_TIME_FIELD,
+	OPT_CKDIR,
+	OPT_JOB,
 };
 
 static const struct cli_option options[] = {
@@ -218,6 +225,8 @@ static const struct cli_option options[] = {
 	{ "sse-kms-key-id", 1, OPT_SSE_KMS },
 	{ "storage-class", 1, OPT_STORAGE_CLASS },
 	{ "time-field", 1, OPT_TIME_FIELD },
+	{ "checkpoint-dir", 1, OPT_CKDIR },
+	{ "job", 1, OPT_JOB },
 	{ NULL, 0, 0 },
 };
 
@@ -248,20 +257,6 @@ run_id_ok(const char *s)
 
 	return n > 0 && n <= 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
-static int
-time_bucket(const char *fmt, int64_t ms, char *out, size_t outsz)
-{
-	time_t sec = (time_t)kptime_floor_div(ms, 1000);
-	struct tm tm;
-
-	if (gmtime_r(&sec, &tm) == NULL)
-		return -1;
-	out[0] = '\0';
-	if (*fmt == '\0')
-		return 0;
-	return strftime(out, outsz, fmt, &tm) == 0 ? -1 : 0;
 }
 
 /* The options that name or describe the objects. */
@@ -360,6 +355,13 @@ option(struct cli *c, int id, const char *arg)
 		return cli_size(c, arg, 1, UINT64_MAX, &o->spool_max);
 	case OPT_TIME_FIELD:
 		return cli_path(c, arg, &o->time_field);
+	case OPT_CKDIR:
+		o->ckdir = arg;
+		return *arg == '\0' ? cli_bad(c, "empty path", arg) : 0;
+	case OPT_JOB:
+		o->job = arg;
+		return ckpt_job_ok(arg) ? 0 : cli_bad(c, "expected 1 to 64 of "
+		    "A-Z a-z 0-9 . _ -", arg);
 	}
 	return object_option(c, o, id, arg);
 }
@@ -378,7 +380,7 @@ check_bucket_format(struct cli *c, const char *fmt)
 		return cli_usage(c, "--bucket-format: too long or with a "
 		    "control character");
 	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		if (time_bucket(fmt, probes[i], tb, sizeof(tb)) != 0)
+		if (parts_bucket(fmt, probes[i], tb, sizeof(tb)) != 0)
 			return cli_usage(c, "--bucket-format: gives an empty or "
 			    "too long name: %s", fmt);
 		if (tb[0] != '\0' && !s3_key_ok(tb, strlen(tb), &why))
@@ -434,6 +436,16 @@ parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 	if (o->max_bytes / o->part_size >= S3_MAX_PARTS)
 		return cli_usage(c, "--max-bytes: more than %d parts of "
 		    "--part-size", S3_MAX_PARTS);
+	if (o->ckdir == NULL && o->job != NULL)
+		return cli_usage(c, "--job needs --checkpoint-dir");
+	/* Under checkpoints a replay must name and fill the objects alike:
+	 * nothing may come from the wall clock or a first record. */
+	if (o->ckdir != NULL && (o->by_processing || o->run_id != NULL ||
+	    o->spool_dir != NULL))
+		return cli_usage(c, "--checkpoint-dir excludes --bucket-by "
+		    "processing-time, --run-id and --spool-dir");
+	if (o->ckdir != NULL)
+		o->obj.if_none_match = 1;
 	return check_bucket_format(c, o->bucket_format);
 }
 
@@ -441,21 +453,91 @@ parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 
 static void report(void *arg, const struct spool_entry *e,
     const struct s3up_result *r, const char *uri);
+static int rolled(void *arg, struct spool_entry *e, const char *tb);
+static int part_key(void *arg, const char *tb, struct buf *key);
 
 /* The destination, its spool directory and the upload engine.  Returns
  * 0, or -1 with err set and *usage when it is a configuration error. */
+/* What names and shapes the objects of a checkpointed job: a commit
+ * written with other values is refused (sinkck.h). */
+static struct json_object *
+shape(const struct opts *o)
+{
+	struct json_object *j = json_object_new_object();
+
+	if (j == NULL)
+		return NULL;
+	json_object_object_add(j, "bucket_format",
+	    json_object_new_string(o->bucket_format));
+	json_object_object_add(j, "part_prefix",
+	    json_object_new_string(o->part_prefix));
+	json_object_object_add(j, "part_suffix",
+	    json_object_new_string(o->part_suffix));
+	json_object_object_add(j, "gzip", json_object_new_boolean(o->gzip));
+	json_object_object_add(j, "time_field",
+	    json_object_new_string(o->time_field.text));
+	return j;
+}
+
+/* The checkpoint directory (its lock), and the spool below it.  Returns
+ * 0, or an exit status with err. */
 static int
-dest_setup(struct sink *s, char *err, size_t errsz, int *usage)
+ckpt_setup(struct sink *s, char *base, size_t basesz, char *err,
+    size_t errsz)
+{
+	struct json_object *sh = shape(s->o);
+	int rc;
+
+	if (sh == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return KP_EXIT_FAILURE;
+	}
+	rc = sinkck_open(&s->ck, s->o->ckdir, s->o->job, s->d.ident, sh, err,
+	    errsz);
+	if (rc == 0 && snprintf(base, basesz, "%s/s3-put", s->o->ckdir) >=
+	    (int)basesz) {
+		snprintf(err, errsz, "checkpoint directory path too long");
+		rc = KP_EXIT_USAGE;
+	}
+	s->ckpt = rc == 0;
+	return rc;
+}
+
+/* The destination, its spool directory and the upload engine.  Returns
+ * 0, or -1 with err set and *usage when it is a usage error, or an exit
+ * status in *status otherwise. */
+static int
+dest_setup(struct sink *s, char *err, size_t errsz, int *usage, int *status)
 {
 	struct s3up_config cfg;
+	const char *base = s->o->spool_dir;
+	char ckbase[PATH_MAX];
 
 	if (s3up_dest_open(&s->d, s->o->dest, &s->o->aws, err, errsz,
 	    usage) != 0)
 		return -1;
-	s->sp = spool_open("s3-put", s->o->spool_dir, s->d.ident, err, errsz,
-	    usage);
+	if (s->o->ckdir != NULL) {
+		*status = ckpt_setup(s, ckbase, sizeof(ckbase), err, errsz);
+		if (*status != 0)
+			return -1;
+		base = ckbase;
+	}
+	s->sp = spool_open("s3-put", base, s->d.ident, err, errsz, usage);
 	if (s->sp == NULL)
 		return -1;
+	parts_init(&s->ps);
+	s->ps.sp = s->sp;
+	s->ps.pol.bucket_format = s->o->bucket_format;
+	s->ps.pol.max_bytes = s->o->max_bytes;
+	s->ps.pol.max_records = s->o->max_records;
+	s->ps.pol.rollover_ms = s->o->rollover_ms;
+	s->ps.pol.inactivity_ms = s->o->inactivity_ms;
+	s->ps.proto.gzip = s->o->gzip;
+	s->ps.proto.by_processing = s->o->by_processing;
+	s->ps.proto.time_field = (char *)s->o->time_field.text;
+	s->ps.name = part_key;
+	s->ps.rolled = rolled;
+	s->ps.ctx = s;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.dest = &s->d;
 	cfg.obj = s->o->obj;
@@ -470,6 +552,9 @@ dest_setup(struct sink *s, char *err, size_t errsz, int *usage)
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
+	s->ck.sp = s->sp;
+	s->ck.ps = &s->ps;
+	s->ck.ob = s->ob;
 	return 0;
 }
 
@@ -498,6 +583,8 @@ report(void *arg, const struct spool_entry *e, const struct s3up_result *r,
 	s->objects++;
 	s->obj_bytes += r->bytes;
 	s->reported = 1;
+	if (s->ckpt)
+		sinkck_delivered(&s->ck, e->seq);
 	msg_info("wrote %s: %llu records, %llu bytes", uri,
 	    (unsigned long long)e->records, (unsigned long long)r->bytes);
 	buf_lit(b, "{\"uri\":");
@@ -541,75 +628,30 @@ static void
 on_stall(void *arg)
 {
 	struct sink *s = arg;
-	char err[PATH_MAX + 64];
-	struct part *p;
 
-	for (p = s->parts; p != NULL; p = p->next)
-		if (spool_part_flush(s->sp, &p->f, err, sizeof(err)) != 0)
-			spool_error(s, err);
+	if (parts_flush(&s->ps) != 0)
+		spool_error(s, s->ps.err);
 	nd_flush(s->w);
 }
 
-static void
-part_free(struct part *p)
+/* A part rolled (parts.h): to the engine as an object, or under
+ * checkpoints to the next commit.  Returns 0, or -1. */
+static int
+rolled(void *arg, struct spool_entry *e, const char *tb)
 {
-	if (p == NULL)
-		return;
-	spool_part_close(&p->f);
-	spool_meta_clear(&p->meta);
-	free(p->tb);
-	free(p);
+	struct sink *s = arg;
+
+	return s->ckpt ? sinkck_stage_entry(&s->ck, e, tb) : outbox_add(s->ob, e);
 }
 
-/* Rolls a part: its spool file is written out and fsynced, and it goes to
- * the engine as an object.  Returns 0 or -1 (fatal). */
+/* parts.h's failure: said (unless the naming already said it), fatal. */
 static int
-roll(struct sink *s, struct part *p)
+parts_error(struct sink *s)
 {
-	char err[PATH_MAX + 64];
-	struct spool_entry e;
-	struct part **pp;
-	int rc = -1;
-
-	for (pp = &s->parts; *pp != NULL && *pp != p; pp = &(*pp)->next)
-		;
-	if (*pp == p) {
-		*pp = p->next;
-		s->nparts--;
-	}
-	if (spool_part_seal(s->sp, &p->f, err, sizeof(err)) != 0) {
-		spool_error(s, err);
-		goto out;
-	}
-	memset(&e, 0, sizeof(e));
-	e.seq = p->f.seq;
-	e.meta = p->meta;
-	memset(&p->meta, 0, sizeof(p->meta));
-	e.bytes = p->f.bytes;
-	e.records = p->f.records;
-	e.first_ms = p->first_ms;
-	e.last_ms = p->last_ms;
-	e.have_times = 1;
-	s->open_bytes -= p->f.bytes;
-	if (outbox_add(s->ob, &e) != 0) {
-		spool_error(s, "out of memory");
-		goto out;
-	}
-	rc = 0;
-out:
-	part_free(p);
-	return rc;
-}
-
-static int
-roll_all(struct sink *s)
-{
-	int rc = 0;
-
-	while (s->parts != NULL)
-		if (roll(s, s->parts) != 0)
-			rc = -1;
-	return rc;
+	if (s->ps.err[0] != '\0')
+		msg_err("%s", s->ps.err);
+	s->fatal = 1;
+	return -1;
 }
 
 /* The id in object names, derived from the input: the first 16 hex digits
@@ -634,14 +676,33 @@ derive_run_id(struct sink *s, const char *line, size_t len)
 	return rc;
 }
 
-/* PREFIX BUCKET/PART-PREFIX-ID-COUNTER PART-SUFFIX[.gz], checked. */
+/*
+ * PREFIX BUCKET/PART-PREFIX-ID-COUNTER PART-SUFFIX[.gz], checked.  Under
+ * checkpoints ID is JOB-EPOCH, the epoch the part opened in (the last
+ * commit's id + 1), and COUNTER counts the parts of that epoch: a replay
+ * of an epoch that never committed names its parts alike.
+ */
 static int
-part_key(struct sink *s, const char *tb, struct buf *key)
+part_key(void *arg, const char *tb, struct buf *key)
 {
-	const char *why = "";
+	struct sink *s = arg;
+	const char *why = "", *job;
+	char id[CKPT_JOB_MAX + 32], err[PATH_MAX + 256];
 
+	if (s->ckpt) {
+		job = sinkck_job(&s->ck, err, sizeof(err));
+		if (job == NULL) {
+			msg_err("%s", err);
+			s->config_error = 1;
+			return -1;
+		}
+		snprintf(id, sizeof(id), "%s-%llu", job,
+		    (unsigned long long)s->ck.committed + 1);
+	} else {
+		snprintf(id, sizeof(id), "%s", s->run_id);
+	}
 	buf_printf(key, "%s%s%s%s-%s-%llu%s%s", s->d.local ? "" : s->d.s3.prefix,
-	    tb, tb[0] ? "/" : "", s->o->part_prefix, s->run_id,
+	    tb, tb[0] ? "/" : "", s->o->part_prefix, id,
 	    (unsigned long long)s->counter, s->o->part_suffix,
 	    s->o->gzip ? ".gz" : "");
 	if (buf_cstr(key) == NULL) {
@@ -653,140 +714,25 @@ part_key(struct sink *s, const char *tb, struct buf *key)
 		    key->len > S3_KEY_MAX ? "too long" : why);
 		return -1;
 	}
+	s->counter++;
 	return 0;
 }
 
-/* Too many buckets at once: the least recently written part rolls, as if
- * it had gone inactive. */
-static int
-roll_lru(struct sink *s)
-{
-	struct part *lru = s->parts, *q;
-
-	for (q = s->parts; q != NULL; q = q->next)
-		if (q->last_mono < lru->last_mono)
-			lru = q;
-	return roll(s, lru);
-}
-
-static struct part *
-open_part(struct sink *s, const char *tb, int64_t now_mono)
-{
-	struct part *p = NULL, **pp;
-	struct buf key = BUF_INIT;
-	char err[PATH_MAX + 64];
-
-	if (s->nparts >= MAX_OPEN_PARTS && roll_lru(s) != 0)
-		goto fail;
-	if (part_key(s, tb, &key) != 0)
-		goto fail;
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		goto nomem;
-	p->f.fd = -1;
-	p->meta.key = key.p;    /* the buffer's bytes, NUL-terminated */
-	key = (struct buf)BUF_INIT;
-	p->tb = strdup(tb);
-	p->meta.time_field = strdup(s->o->time_field.text);
-	if (p->tb == NULL || p->meta.time_field == NULL)
-		goto nomem;
-	p->meta.gzip = s->o->gzip;
-	p->meta.by_processing = s->o->by_processing;
-	p->meta.opened_ms = kptime_now_ms();
-	if (spool_part_open(s->sp, &p->f, &p->meta, err, sizeof(err)) != 0) {
-		spool_error(s, err);
-		goto fail;
-	}
-	s->counter++;
-	p->opened_mono = p->last_mono = now_mono;
-	/* In opening order, so that parts rolled together report in key
-	 * order. */
-	for (pp = &s->parts; *pp != NULL; pp = &(*pp)->next)
-		;
-	*pp = p;
-	s->nparts++;
-	return p;
-nomem:
-	msg_err("out of memory");
-fail:
-	s->fatal = 1;
-	part_free(p);
-	buf_free(&key);
-	return NULL;
-}
-
-static struct part *
-find_part(struct sink *s, const char *tb)
-{
-	struct part *p;
-
-	for (p = s->parts; p != NULL; p = p->next)
-		if (strcmp(p->tb, tb) == 0)
-			return p;
-	return NULL;
-}
-
-/* One record into the part of its bucket, rolling by size and count. */
+/* One record into the part of its bucket. */
 static int
 take_record(struct sink *s, const char *line, size_t len, int64_t t_ms)
 {
-	const struct opts *o = s->o;
-	int64_t now = kptime_mono_ms(), sec = kptime_floor_div(t_ms, 1000);
-	char err[PATH_MAX + 64];
-	struct part *p;
-
-	if (s->run_id[0] == '\0' && derive_run_id(s, line, len) != 0) {
+	if (!s->ckpt && s->run_id[0] == '\0' &&
+	    derive_run_id(s, line, len) != 0) {
 		msg_err("SHA-256 failed");
 		s->fatal = 1;
 		return -1;
 	}
-	if (sec != s->tb_sec) {
-		if (time_bucket(o->bucket_format, t_ms, s->tb,
-		    sizeof(s->tb)) != 0) {
-			msg_err("--bucket-format: no name for time %lld",
-			    (long long)t_ms);
-			s->fatal = 1;
-			return -1;
-		}
-		s->tb_sec = sec;
-	}
-	p = find_part(s, s->tb);
-	if (p != NULL && p->f.records > 0 &&
-	    p->f.bytes + len + 1 > o->max_bytes) {
-		if (roll(s, p) != 0)
-			return -1;
-		p = NULL;
-	}
-	if (p == NULL && (p = open_part(s, s->tb, now)) == NULL)
-		return -1;
-	if (p->f.records == 0 || t_ms < p->first_ms)
-		p->first_ms = t_ms;
-	if (p->f.records == 0 || t_ms > p->last_ms)
-		p->last_ms = t_ms;
-	if (spool_part_append(s->sp, &p->f, line, len, err, sizeof(err)) != 0)
-		return spool_error(s, err);
-	p->last_mono = now;
+	if (parts_add(&s->ps, line, len, t_ms, kptime_mono_ms()) != 0)
+		return parts_error(s);
 	s->records++;
-	s->open_bytes += len + 1;
-	if ((o->max_records && p->f.records >= o->max_records) ||
-	    p->f.bytes >= o->max_bytes)
-		return roll(s, p);
+	s->uncommitted++;
 	return 0;
-}
-
-/* Rolls the parts whose --rollover or --inactivity time has come. */
-static void
-roll_due(struct sink *s, int64_t now)
-{
-	struct part *p = s->parts, *next;
-
-	for (; p != NULL; p = next) {
-		next = p->next;
-		if ((s->o->rollover_ms > 0 &&
-		    now - p->opened_mono >= s->o->rollover_ms) ||
-		    (s->o->inactivity_ms > 0 &&
-		    now - p->last_mono >= s->o->inactivity_ms))
-			roll(s, p);
-	}
 }
 
 /* ---- the loop ---- */
@@ -796,17 +742,8 @@ roll_due(struct sink *s, int64_t now)
 static int
 wait_ms(const struct sink *s, int64_t now)
 {
-	int64_t until = now + WAIT_MAX_MS;
-	const struct part *p;
+	int64_t until = parts_wake(&s->ps, now + WAIT_MAX_MS);
 
-	for (p = s->parts; p != NULL; p = p->next) {
-		if (s->o->rollover_ms > 0 &&
-		    p->opened_mono + s->o->rollover_ms < until)
-			until = p->opened_mono + s->o->rollover_ms;
-		if (s->o->inactivity_ms > 0 &&
-		    p->last_mono + s->o->inactivity_ms < until)
-			until = p->last_mono + s->o->inactivity_ms;
-	}
 	until = s3up_wake(s->up, now, outbox_wake(s->ob, until));
 	return until > now ? (int)(until - now) : 0;
 }
@@ -819,7 +756,7 @@ show_progress(struct sink *s, int final)
 	progress_show(&s->pg, final, "%llu objects (%llu bytes) delivered, "
 	    "%llu records taken, %llu bytes spooled", s->objects,
 	    (unsigned long long)s->obj_bytes, s->records,
-	    (unsigned long long)(s->open_bytes + outbox_bytes(s->ob)));
+	    (unsigned long long)(s->ps.bytes + outbox_bytes(s->ob)));
 }
 
 /* Collects finished requests, starts what can start, reports what is
@@ -855,17 +792,19 @@ check_signal(struct sink *s)
 
 /*
  * Makes everything before this point durable at the destination: every
- * open part rolls, and the call returns once every object is written (0)
- * or given up on (-1; those stay in the spool).  Control lines are
- * forwarded only after it succeeds; the exactly-once commit builds on it.
+ * open part rolls (roll), and the call returns once every object is
+ * written (0) or given up on (-1; those stay in the spool).  Control
+ * lines are forwarded only after it succeeds.  Under checkpoints nothing
+ * rolls at the end of input (not the end of the stream): only what was
+ * committed is delivered.
  */
 static int
-flush_all(struct sink *s, int requeue)
+flush_all(struct sink *s, int requeue, int roll)
 {
 	unsigned long long before = outbox_failures(s->ob);
 
-	if (roll_all(s) != 0)
-		return -1;
+	if (roll && parts_roll_all(&s->ps) != 0)
+		return parts_error(s);
 	if (requeue && outbox_retry(s->ob, kptime_mono_ms(), 1) != 0)
 		spool_error(s, "out of memory");
 	for (;;) {
@@ -875,6 +814,8 @@ flush_all(struct sink *s, int requeue)
 			break;
 		s3up_poll(s->up, -1, wait_ms(s, kptime_mono_ms()));
 	}
+	if (parts_flush(&s->ps) != 0)
+		parts_error(s);
 	nd_flush(s->w);
 	return outbox_failures(s->ob) == before &&
 	    s3up_pending(s->up) == 0 && !s->fatal ? 0 : -1;
@@ -887,14 +828,73 @@ static void
 relieve(struct sink *s)
 {
 	on_stall(s);
-	if (s3up_pending(s->up) == 0 && s->parts != NULL)
-		roll_all(s);
+	if (s3up_pending(s->up) == 0 && s->ps.head != NULL &&
+	    parts_roll_all(&s->ps) != 0)
+		parts_error(s);
 }
 
 static int
 spool_full(const struct sink *s)
 {
-	return s->open_bytes + outbox_bytes(s->ob) >= s->o->spool_max;
+	return s->ps.bytes + outbox_bytes(s->ob) >= s->o->spool_max;
+}
+
+/* ---- checkpoints ---- */
+
+/* Commits barrier b (sinkck.h), once the lines rejected before it are
+ * durable too.  Returns 0, or -1 (fatal). */
+static int
+commit(struct sink *s, const struct ckpt_barrier *b)
+{
+	char err[PATH_MAX + 512];
+
+	if (nd_reject_sync(&s->rej) != 0 ||
+	    sinkck_barrier(&s->ck, b, err, sizeof(err)) != 0) {
+		if (!s->rej.failed)
+			msg_err("checkpoint %llu not committed: %s",
+			    (unsigned long long)b->id, err);
+		s->fatal = 1;
+		return -1;
+	}
+	s->counter = 0;
+	s->uncommitted = 0;
+	return 0;
+}
+
+/* A control line under checkpoints: a barrier of this job is committed,
+ * then passes on, as every other control line does. */
+static void
+checkpoint(struct sink *s, const char *line, size_t len)
+{
+	struct ckpt_barrier b;
+	char err[PATH_MAX + 256];
+	const char *job;
+	int rc = ckpt_barrier_parse(line, len, &b, err, sizeof(err));
+
+	s->control++;
+	if (rc < 0) {
+		msg_err("%s:%llu: a barrier s3-put cannot commit: %s",
+		    nd_name(s->r), nd_lineno(s->r), err);
+		s->fatal = 1;
+		return;
+	}
+	if (rc > 0) {
+		job = sinkck_job(&s->ck, err, sizeof(err));
+		if (job == NULL || strcmp(job, b.job) != 0) {
+			msg_err("%s:%llu: a barrier of job %s; this s3-put writes "
+			    "job %s", nd_name(s->r), nd_lineno(s->r), b.job,
+			    job != NULL ? job : "(none)");
+			s->fatal = s->config_error = 1;
+		} else if (b.id > s->ck.committed) {
+			commit(s, &b);
+		}
+		ckpt_barrier_clear(&b);
+		if (s->fatal)
+			return;
+	}
+	if (nd_put(s->w, line, len) == ND_EPIPE)
+		s->out_gone = 1;
+	nd_flush(s->w);
 }
 
 /* A control line: every record before it is delivered, then it passes. */
@@ -902,7 +902,7 @@ static void
 handle_control(struct sink *s, const char *line, size_t len)
 {
 	s->control++;
-	if (flush_all(s, 1) != 0) {
+	if (flush_all(s, 1, 1) != 0) {
 		msg_err("%s:%llu: control line not forwarded: the records "
 		    "before it are not all delivered", nd_name(s->r),
 		    nd_lineno(s->r));
@@ -927,7 +927,10 @@ handle_line(struct sink *s, const char *line, size_t len)
 		goto bad;
 	}
 	if (jscan_is_control(s->js)) {
-		handle_control(s, line, len);
+		if (s->ckpt)
+			checkpoint(s, line, len);
+		else
+			handle_control(s, line, len);
 		return;
 	}
 	if (s->o->by_processing) {
@@ -993,7 +996,8 @@ run(struct sink *s)
 		if (s->abandon || s->fatal)
 			break;
 		now = kptime_mono_ms();
-		roll_due(s, now);
+		if (parts_roll_due(&s->ps, now) != 0)
+			parts_error(s);
 		if (outbox_retry(s->ob, now, 0) != 0)
 			spool_error(s, "out of memory");
 		service(s);
@@ -1014,7 +1018,7 @@ run(struct sink *s)
 	}
 	/* After a failed checkpoint flush the objects had their last try. */
 	if (!s->abandon && !s->fatal)
-		flush_all(s, !s->barrier_failed);
+		flush_all(s, !s->barrier_failed, !s->ckpt);
 }
 
 /* ---- start and end ---- */
@@ -1076,16 +1080,20 @@ finish(struct sink *s)
 		on_stall(s);
 	}
 	show_progress(s, 1);
-	left = outbox_left(s->ob) + s->nparts;
+	/* Under checkpoints open parts are committed work in progress. */
+	left = outbox_left(s->ob) + (s->ckpt ? 0 : s->ps.n);
 	if (left > 0)
 		msg_err("%zu object%s not delivered; kept in spool %s (a restart "
 		    "with the same destination uploads them)", left,
 		    left == 1 ? "" : "s", s->sp->dir);
+	if (s->ckpt && s->uncommitted > 0)
+		msg_info("%llu records after the last barrier were not "
+		    "committed: the next run reads them again", s->uncommitted);
 	rc = nd_writer_close(s->w);
 	if (rc != 0 && rc != ND_EPIPE)
 		status = KP_EXIT_FAILURE;
 	if (nd_reject_close(&s->rej) != 0 || s->fatal)
-		status = KP_EXIT_FAILURE;
+		status = s->config_error ? KP_EXIT_USAGE : KP_EXIT_FAILURE;
 	else if (status == KP_EXIT_OK && (s->rej.count > 0 || left > 0))
 		status = KP_EXIT_REJECTED;
 	msg_info("%llu records, %llu objects (%llu bytes), %llu control lines, "
@@ -1097,12 +1105,7 @@ finish(struct sink *s)
 static void
 sink_free(struct sink *s)
 {
-	while (s->parts != NULL) {
-		struct part *p = s->parts;
-
-		s->parts = p->next;
-		part_free(p);
-	}
+	parts_free(&s->ps);
 	outbox_free(s->ob);
 	s3up_free(s->up);
 	nd_writer_free(s->w);
@@ -1113,6 +1116,7 @@ sink_free(struct sink *s)
 	if (s->rej.dead != NULL || s->rej.dead_path != NULL)
 		nd_reject_close(&s->rej);
 	spool_close(s->sp);
+	sinkck_close(&s->ck);
 	s3up_dest_close(&s->d);
 }
 
@@ -1123,14 +1127,13 @@ main(int argc, char **argv)
 	struct cli cli;
 	struct sink s;
 	char err[PATH_MAX + 512];
-	int status = KP_EXIT_FAILURE, rc, usage = 0;
+	int status = KP_EXIT_FAILURE, rc = 0, usage = 0;
 
 	memset(&o, 0, sizeof(o));
 	memset(&cli, 0, sizeof(cli));
 	memset(&s, 0, sizeof(s));
 	s.o = &o;
 	s.d.rootfd = -1;
-	s.tb_sec = INT64_MIN;
 	msg_init(argv[0]);
 	rc = parse_args(argc, argv, &cli, &o);
 	if (rc != CLI_RUN) {
@@ -1150,19 +1153,29 @@ main(int argc, char **argv)
 		status = KP_EXIT_USAGE;
 		goto out;
 	}
-	if (dest_setup(&s, err, sizeof(err), &usage) != 0) {
+	if (dest_setup(&s, err, sizeof(err), &usage, &rc) != 0) {
 		if (usage)
 			status = cli_usage(&cli, "%s", err);
 		else
 			msg_err("%s", err);
+		if (!usage && rc != 0)
+			status = rc;
 		goto out;
 	}
 	if ((rc = setup_io(&s)) != 0) {
 		status = rc;
 		goto out;
 	}
-	if (recover(&s) != 0)
+	if (o.ckdir != NULL) {
+		rc = sinkck_restart(&s.ck, err, sizeof(err));
+		if (rc != 0) {
+			msg_err("%s", err);
+			status = rc;
+			goto out;
+		}
+	} else if (recover(&s) != 0) {
 		goto out;
+	}
 	run(&s);
 	status = finish(&s);
 out:

@@ -421,8 +421,16 @@ main(int argc, char **argv)
 			buf_str(&why, reason);
 			rc = 1;
 		} else if (jscan_is_control(js)) {
+			/* A barrier passes once the lines rejected before it
+			 * are durable: they belong to its checkpoint. */
 			c.control++;
+			if (nd_reject_sync(&rej) != 0) {
+				status = KP_EXIT_FAILURE;
+				break;
+			}
 			rc = nd_put(w, line, len);
+			if (rc == 0)
+				rc = nd_flush(w);
 		} else {
 			rc = judge(&o, &sp, js, line, w, &c, &why);
 		}

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "ckpt.h"
 #include "cli.h"
 #include "jfield.h"
 #include "jscan.h"
@@ -31,7 +32,8 @@
 #include "winstate.h"
 
 #define USAGE "window-stats [-hqv] [--allowed-lateness DURATION] " \
-	"[--dead-letter FILE] [--emit windows|records|trailing] " \
+	"[--checkpoint-dir DIR] [--dead-letter FILE] " \
+	"[--emit windows|records|trailing] [--final] " \
 	"[--idle-timeout DURATION] [--key-field PATH] [--late-output FILE] " \
 	"[--max-keys N] [--max-line BYTES] [--offset DURATION] " \
 	"[--out-of-orderness DURATION] [--progress | --no-progress] " \
@@ -76,7 +78,15 @@ static const char help_text[] =
     "  --window-field NAME      the member records and trailing add (default\n"
     "                           window)\n"
     "  --max-keys N             reject records of keys beyond the first N\n"
-    "                           (default: no limit)\n";
+    "                           (default: no limit)\n"
+    "Checkpoints (kinpipe(7), CHECKPOINTS):\n"
+    "  --checkpoint-dir DIR     the pipeline's checkpoint directory: start from\n"
+    "                           the state of its last commit, save the state at\n"
+    "                           every barrier; the end of input then keeps the\n"
+    "                           open windows for a later run\n"
+    "  --final                  the stream ends with this input: its end (or\n"
+    "                           SIGTERM) fires every open window, also with\n"
+    "                           --checkpoint-dir\n";
 
 
 struct opts {
@@ -87,6 +97,8 @@ struct opts {
 	int64_t idle;
 	struct jf_path wfield;  /* --window-field, as a one-member path */
 	const char *late_output;
+	const char *ckdir;      /* --checkpoint-dir */
+	int final;              /* --final */
 };
 
 /* Everything a run holds. */
@@ -104,6 +116,9 @@ struct tool {
 	struct buf tmp;      /* a decoded key or time */
 	struct progress prog;
 	struct ws_record rec;  /* the record being processed */
+	struct ckpt_dir *ck;   /* --checkpoint-dir */
+	uint64_t snapshots;    /* taken in this run */
+	int64_t last_data;     /* monotonic ms of the last record read */
 	int status, stopped, epipe;
 };
 
@@ -410,6 +425,8 @@ enum {
 	OPT_TRAILING,
 	OPT_WINDOW_FIELD,
 	OPT_MAX_KEYS,
+	OPT_CHECKPOINT_DIR,
+	OPT_FINAL,
 };
 
 static const struct cli_option options[] = {
@@ -429,6 +446,8 @@ static const struct cli_option options[] = {
 	{ "trailing", 1, OPT_TRAILING },
 	{ "window-field", 1, OPT_WINDOW_FIELD },
 	{ "max-keys", 1, OPT_MAX_KEYS },
+	{ "checkpoint-dir", 1, OPT_CHECKPOINT_DIR },
+	{ "final", 0, OPT_FINAL },
 	{ NULL, 0, 0 },
 };
 
@@ -509,6 +528,14 @@ option(struct cli *c, int id, const char *arg)
 		break;
 	case OPT_MAX_KEYS:
 		rc = cli_count(c, arg, 1, UINT32_MAX - 2, &ws->max_keys);
+		break;
+	case OPT_CHECKPOINT_DIR:
+		if (*arg == '\0')
+			rc = cli_bad(c, "empty path", arg);
+		o->ckdir = arg;
+		break;
+	case OPT_FINAL:
+		o->final = 1;
 		break;
 	}
 	return rc;
@@ -664,6 +691,139 @@ on_stall(void *arg)
  * t->stopped stays 0), or until an error or --strict stops it.  A quiet
  * input fires the open windows after --idle-timeout.
  */
+/* ---- checkpoints ---- */
+
+#define CKPT_TOOL "window-stats"
+
+/*
+ * Opens the checkpoint directory and loads the state of its last commit
+ * (kinpipe(7), CHECKPOINTS): the state window-stats saved at the barrier
+ * the pipeline's sink then committed.  Returns 0, or an exit status.
+ */
+static int
+ckpt_start(struct tool *t)
+{
+	struct ckpt_commit c;
+	enum ckpt_err kind;
+	char err[1024], name[64], *data = NULL;
+	size_t len;
+	int rc, status = KP_EXIT_OK;
+
+	rc = ckpt_open(t->o.ckdir, CKPT_TOOL, &t->ck, &kind, err, sizeof(err));
+	if (rc == 0)
+		rc = ckpt_read_commit(t->ck, &c, &kind, err, sizeof(err));
+	if (rc < 0) {
+		msg_err("%s", err);
+		return ckpt_exit_status(kind);
+	}
+	if (rc == 0) {
+		msg_info("%s: no commit yet: starting with no window",
+		    t->o.ckdir);
+		return KP_EXIT_OK;
+	}
+	ckpt_snapshot_name(CKPT_TOOL, c.b.id, name, sizeof(name));
+	rc = ckpt_read_file(t->ck, name, &data, &len);
+	if (rc != 0) {
+		msg_err("%s/%s: %s: checkpoint %llu of job %s was committed "
+		    "without the window state it needs (was window-stats in "
+		    "that pipeline, with this directory?)", t->o.ckdir, name,
+		    rc > 0 ? "missing" : strerror(errno),
+		    (unsigned long long)c.b.id, c.b.job);
+		status = rc > 0 ? KP_EXIT_USAGE : KP_EXIT_FAILURE;
+	} else if (ws_load(t->ws, data, len, err, sizeof(err)) != 0) {
+		msg_err("%s/%s: %s", t->o.ckdir, name, err);
+		status = KP_EXIT_USAGE;
+	} else {
+		msg_info("resumed from checkpoint %llu: %zu keys, %llu windows "
+		    "open", (unsigned long long)c.b.id, t->ws->nkeys,
+		    (unsigned long long)t->ws->unfired);
+	}
+	free(data);
+	ckpt_commit_clear(&c);
+	return status;
+}
+
+/* Saves the state at barrier b, and removes the states no commit can
+ * need any more (those before the last commit).  Returns 0, or -1. */
+static int
+ckpt_save(struct tool *t, const struct ckpt_barrier *b)
+{
+	struct ckpt_commit c;
+	enum ckpt_err kind;
+	struct buf state = BUF_INIT;
+	char name[64], err[1024];
+	int rc = -1;
+
+	ckpt_snapshot_name(CKPT_TOOL, b->id, name, sizeof(name));
+	if (ws_save(t->ws, &state) != 0 || state.failed) {
+		msg_err("out of memory");
+		goto out;
+	}
+	if (ckpt_write_file(t->ck, name, state.p, state.len) != 0) {
+		msg_err("%s/%s: %s", t->o.ckdir, name, strerror(errno));
+		goto out;
+	}
+	t->snapshots++;
+	if (ckpt_read_commit(t->ck, &c, &kind, err, sizeof(err)) > 0) {
+		ckpt_prune(t->ck, CKPT_TOOL ".", ".state", c.b.id);
+		ckpt_commit_clear(&c);
+	}
+	rc = 0;
+out:
+	buf_free(&state);
+	return rc;
+}
+
+/*
+ * A control line.  A barrier first makes durable what belongs to its
+ * checkpoint: the lines rejected or late before it and, with
+ * --checkpoint-dir, the window state; then it passes on, as every other
+ * control line does, in order.  Returns 0, or an ND_* code.
+ */
+static int
+on_control(struct tool *t, const char *line, size_t len)
+{
+	struct ckpt_barrier b;
+	char err[512];
+	int kind, rc;
+
+	t->ws->n.control++;
+	kind = ckpt_barrier_parse(line, len, &b, err, sizeof(err));
+	if (kind < 0 && t->ck != NULL) {
+		msg_err("%s:%llu: cannot take a checkpoint at this barrier: %s",
+		    nd_name(t->in), nd_lineno(t->in), err);
+		return ND_ERROR;
+	}
+	if (kind > 0) {
+		rc = nd_reject_sync(&t->rej);
+		if (rc == 0 && t->late != NULL && nd_sync_file(t->late) != 0) {
+			msg_err("%s: %s", t->o.late_output, strerror(errno));
+			rc = -1;
+		}
+		if (rc == 0 && t->ck != NULL)
+			rc = ckpt_save(t, &b);
+		ckpt_barrier_clear(&b);
+		if (rc != 0)
+			return ND_ERROR;
+	}
+	rc = nd_put(t->out, line, len);
+	return rc != 0 ? rc : nd_flush(t->out);
+}
+
+/* How long input may stay quiet before --idle-timeout fires the open
+ * windows: measured from the last record, so that control lines (a
+ * barrier every few seconds) do not put it off.  -1: no limit. */
+static int
+idle_wait(const struct tool *t)
+{
+	int64_t left;
+
+	if (t->o.idle <= 0 || t->ws->unfired == 0)
+		return -1;
+	left = t->o.idle - (kptime_mono_ms() - t->last_data);
+	return left > 0 ? (int)left : 0;
+}
+
 static void
 run(struct tool *t)
 {
@@ -675,16 +835,16 @@ run(struct tool *t)
 	while (!sig_stop) {
 		const char *reason = NULL;
 		int64_t late[2] = { 0, 0 };
-		int timeout = t->o.idle > 0 && t->ws->unfired > 0 ?
-		    (int)t->o.idle : -1;
 
-		rc = nd_next(t->in, &line, &len, timeout);
+		rc = nd_next(t->in, &line, &len, idle_wait(t));
 		if (rc == ND_EOF)
 			break;
 		if (rc == ND_INTR)
 			continue; /* sig_stop is checked above */
 		buf_reset(&why);
 		if (rc == ND_TIMEOUT) {
+			if (idle_wait(t) > 0)
+				continue;
 			msg_debug("idle: firing %llu open windows",
 			    (unsigned long long)t->ws->unfired);
 			rc = ws_rc(ws_idle(t->ws));
@@ -704,11 +864,9 @@ run(struct tool *t)
 			buf_str(&why, reason);
 			rc = REC_BAD;
 		} else if (jscan_is_control(t->js)) {
-			/* Nothing to act on yet (checkpoints come with the
-			 * exactly-once issue): forward in order. */
-			t->ws->n.control++;
-			rc = nd_put(t->out, line, len);
+			rc = on_control(t, line, len);
 		} else {
+			t->last_data = kptime_mono_ms();
 			rc = on_record(t, line, len, &why, late);
 		}
 		if (outcome(t, rc, line, len, &why, late) != 0) {
@@ -746,6 +904,7 @@ static int
 setup(struct tool *t)
 {
 	char err[256];
+	int rc;
 
 	if (sig_setup() != 0) {
 		msg_err("cannot install signal handlers: %s", strerror(errno));
@@ -765,6 +924,9 @@ setup(struct tool *t)
 		return KP_EXIT_FAILURE;
 	}
 	ws_on_fire(t->ws, on_fire, t);
+	if (t->o.ckdir != NULL && (rc = ckpt_start(t)) != KP_EXIT_OK)
+		return rc;
+	t->last_data = kptime_mono_ms();
 	progress_init(&t->prog, t->cli.progress);
 	t->in = nd_reader_new(STDIN_FILENO, "<stdin>", t->cli.max_line);
 	t->out = nd_writer_new(STDOUT_FILENO);
@@ -791,15 +953,22 @@ finish(struct tool *t)
 	const struct ws_counts *n = &t->ws->n;
 	int rc;
 
-	if (!t->stopped) {
+	/* End of input, or SIGINT/SIGTERM: without checkpoints (or with
+	 * --final) the stream is over and every open window fires (Flink's
+	 * final MAX_WATERMARK, its stop --drain).  With checkpoints the open
+	 * windows stay in the last saved state for a later run (Flink's
+	 * stop-with-savepoint); a stop by --strict or an error never fires
+	 * windows cut short. */
+	if (!t->stopped && (t->ck == NULL || t->o.final)) {
 		rc = ws_rc(ws_finish(t->ws));
 		if (rc == ND_EPIPE)
 			t->epipe = 1;
 		else if (rc != 0)
 			t->status = KP_EXIT_FAILURE;
 	} else if (t->ws->unfired > 0) {
-		msg_info("stopped with %llu windows open",
-		    (unsigned long long)t->ws->unfired);
+		msg_info("%s with %llu windows open%s", t->stopped ? "stopped" :
+		    "ended", (unsigned long long)t->ws->unfired, t->ck != NULL ?
+		    " (kept in the checkpoint for a later run)" : "");
 	}
 	show_progress(t, 1);
 	rc = nd_writer_close(t->out);
@@ -811,7 +980,7 @@ finish(struct tool *t)
 		msg_info("output closed by the reader; stopped after line %llu",
 		    nd_lineno(t->in));
 	if (t->late != NULL) {
-		if (fflush(t->late) != 0 || fsync(fileno(t->late)) != 0) {
+		if (nd_sync_file(t->late) != 0) {
 			msg_err("%s: %s", t->o.late_output, strerror(errno));
 			t->status = KP_EXIT_FAILURE;
 		}
@@ -848,6 +1017,7 @@ tool_free(struct tool *t)
 	nd_reader_free(t->in);
 	jscan_free(t->js);
 	ws_free(t->ws);
+	ckpt_close(t->ck);
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		jf_path_free(paths[i]);
 	buf_free(&t->sb);
