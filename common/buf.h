@@ -34,7 +34,7 @@ int buf_reserve(struct buf *b, size_t n);
 
 void buf_add(struct buf *b, const void *data, size_t n);
 /* A string literal, its length known at compile time. */
-#define buf_lit(b, s) buf_add((b), (s), sizeof(s) - 1)
+#define buf_lit(b, s) buf_add((b), "" s, sizeof(s) - 1)
 void buf_str(struct buf *b, const char *s);
 void buf_char(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...)

@@ -16,7 +16,7 @@
 enum {
 	O_HELP = 0x1000, O_VERSION, O_VERBOSE, O_QUIET,
 	O_DEAD, O_STRICT, O_MAX_LINE,
-	O_PROGRESS, O_NO_PROGRESS,
+	O_PROGRESS, O_NO_PROGRESS, O_STATS,
 	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_CA_BUNDLE, O_NO_VERIFY_SSL,
 	O_CONNECT_TIMEOUT, O_TIMEOUT, O_MAX_ATTEMPTS, O_RETRY_BUDGET,
 };
@@ -43,6 +43,7 @@ static const struct cli_option lines[] = {
 static const struct cli_option progress[] = {
 	{ "progress", 0, O_PROGRESS },
 	{ "no-progress", 0, O_NO_PROGRESS },
+	{ "stats", 1, O_STATS },
 	{ NULL, 0, 0 },
 };
 
@@ -73,7 +74,9 @@ const char cli_help_progress[] =
     "Progress:\n"
     "  --progress, --no-progress\n"
     "                           a progress line on stderr (default: when\n"
-    "                           stderr is a terminal)\n";
+    "                           stderr is a terminal)\n"
+    "  --stats FILE             the same counters as JSON in FILE, replaced\n"
+    "                           every second and at exit\n";
 
 const char cli_help_aws[] =
     "AWS:\n"
@@ -468,6 +471,11 @@ shared(struct cli *c, int id, const char *arg)
 		break;
 	case O_NO_PROGRESS:
 		c->progress = 0;
+		break;
+	case O_STATS:
+		if (*arg == '\0')
+			rc = cli_bad(c, "empty path", arg);
+		c->stats = arg;
 		break;
 	case O_REGION:
 		a->region = arg;

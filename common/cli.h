@@ -25,7 +25,7 @@ struct jf_path;
 /* Groups of shared options, besides -h, -q, -v, --help, --version. */
 enum {
 	CLI_REJECT = 1 << 0,    /* --dead-letter FILE, --strict: bad input */
-	CLI_PROGRESS = 1 << 1,  /* --progress, --no-progress */
+	CLI_PROGRESS = 1 << 1,  /* --progress, --no-progress, --stats FILE */
 	CLI_AWS = 1 << 2,       /* --region ... --retry-budget (aws.h) */
 	CLI_LINES = 1 << 3,     /* --max-line BYTES; only with CLI_REJECT */
 	/* A tool that reads NDJSON lines takes both; kin-read, whose input
@@ -67,6 +67,7 @@ struct cli {
 	int strict;
 	size_t max_line;          /* CLI_LINES */
 	int progress;             /* CLI_PROGRESS: default isatty(2) */
+	const char *stats;        /* CLI_PROGRESS: --stats FILE, or NULL */
 	struct aws_opts aws;      /* CLI_AWS */
 	char **operands;
 	int noperands;

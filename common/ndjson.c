@@ -288,6 +288,7 @@ struct nd_writer {
 	struct buf b;
 	size_t rec;  /* end of the last complete record */
 	int status;
+	unsigned long long count;
 };
 
 struct nd_writer *
@@ -329,6 +330,7 @@ nd_end(struct nd_writer *w)
 		return ND_ERROR;
 	}
 	w->rec = w->b.len;
+	w->count++;
 	if (w->rec >= ND_WRITE_FLUSH)
 		return nd_flush(w);
 	return w->status;
@@ -394,6 +396,12 @@ int
 nd_writer_status(const struct nd_writer *w)
 {
 	return w->status;
+}
+
+unsigned long long
+nd_count(const struct nd_writer *w)
+{
+	return w->count;
 }
 
 int

@@ -92,6 +92,9 @@ int nd_writer_close(struct nd_writer *w);
 /* Sticky status: 0, ND_EPIPE or ND_ERROR. */
 int nd_writer_status(const struct nd_writer *w);
 
+/* Records ended so far (nd_end(), nd_put()), control lines included. */
+unsigned long long nd_count(const struct nd_writer *w);
+
 /* ---- bad input ---- */
 
 struct nd_reject {

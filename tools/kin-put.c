@@ -715,11 +715,19 @@ show_progress(struct state *st, int final)
 {
 	double secs = progress_elapsed(&st->prog);
 
+	struct buf f = BUF_INIT;
+
 	if (!final && !progress_due(&st->prog))
 		return;
 	progress_show(&st->prog, final, "%llu records sent, %.0f/s, %llu "
 	    "retries, %llu rejected", st->ok, secs > 0 ? (double)st->ok / secs :
 	    0.0, st->retried, st->rej.count);
+	buf_printf(&f, "\"records_in\":%llu,\"records_out\":%llu,"
+	    "\"retried\":%llu,\"rejected\":%llu,\"undeliverable\":%llu,"
+	    "\"control\":%llu", st->lines, st->ok, st->retried,
+	    st->rej.count, st->undeliverable, st->control);
+	progress_stats(&st->prog, final, &f);
+	buf_free(&f);
 }
 
 static int
@@ -1084,7 +1092,7 @@ start(struct state *st, struct loop *lp)
 	}
 	nd_reader_set_reject(lp->r, &st->rej);
 	st->pool_used = sizeof(st->pool);
-	progress_init(&st->prog, c->progress);
+	progress_init(&st->prog, c->progress, c->stats);
 	lp->pace_at = -1;
 	lp->queue_limit = o->batch_bytes * (size_t)(o->max_inflight + 1);
 	return CLI_RUN;

@@ -550,11 +550,24 @@ show_progress(struct state *st, int final)
 	double secs = progress_elapsed(&st->prog);
 	char b[64];
 
+	struct buf f = BUF_INIT;
+	int64_t ms = -1;
+	size_t i;
+
 	if (!final && !progress_due(&st->prog))
 		return;
 	behind(st, b, sizeof(b));
 	progress_show(&st->prog, final, "%llu records written, %.0f/s%s",
 	    st->written, secs > 0 ? (double)st->written / secs : 0.0, b);
+	for (i = 0; i < st->rd.n; i++)
+		if (st->rd.shards[i].owned && st->rd.shards[i].behind_ms > ms)
+			ms = st->rd.shards[i].behind_ms;
+	buf_printf(&f, "\"records_out\":%llu,\"rejected\":%llu,"
+	    "\"behind_ms\":%lld,\"shards\":%zu,\"barrier\":%llu,"
+	    "\"api_calls\":%llu", st->written, st->rej.count, (long long)ms,
+	    st->rd.n, (unsigned long long)(st->next_id - 1), st->k->calls);
+	progress_stats(&st->prog, final, &f);
+	buf_free(&f);
 }
 
 /* ---- checkpoints ---- */
@@ -905,7 +918,7 @@ start(struct state *st, struct cli *c)
 		msg_err("out of memory");
 		return KP_EXIT_FAILURE;
 	}
-	progress_init(&st->prog, c->progress);
+	progress_init(&st->prog, c->progress, c->stats);
 	rc = ckpt_start(st);
 	return rc != CLI_RUN ? rc : first_list(st);
 }

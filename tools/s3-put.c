@@ -141,6 +141,7 @@ struct opts {
 	int strict;
 	size_t max_line;
 	int progress;
+	const char *stats;
 	struct aws_opts aws;
 };
 
@@ -422,6 +423,7 @@ parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 	o->strict = c->strict;
 	o->max_line = c->max_line;
 	o->progress = c->progress;
+	o->stats = c->stats;
 	o->aws = c->aws;
 	if (o->gzip)
 		o->obj.content_encoding = "gzip";
@@ -753,10 +755,21 @@ wait_ms(const struct sink *s, int64_t now)
 static void
 show_progress(struct sink *s, int final)
 {
+	uint64_t spooled = s->ps.bytes + outbox_bytes(s->ob);
+	struct buf f = BUF_INIT;
+
 	progress_show(&s->pg, final, "%llu objects (%llu bytes) delivered, "
 	    "%llu records taken, %llu bytes spooled", s->objects,
 	    (unsigned long long)s->obj_bytes, s->records,
-	    (unsigned long long)(s->ps.bytes + outbox_bytes(s->ob)));
+	    (unsigned long long)spooled);
+	buf_printf(&f, "\"records_in\":%llu,\"objects\":%llu,"
+	    "\"bytes\":%llu,\"spooled_bytes\":%llu,\"pending_objects\":%zu,"
+	    "\"rejected\":%llu,\"committed\":%llu", s->records, s->objects,
+	    (unsigned long long)s->obj_bytes, (unsigned long long)spooled,
+	    outbox_left(s->ob), s->rej.count,
+	    (unsigned long long)s->ck.committed);
+	progress_stats(&s->pg, final, &f);
+	buf_free(&f);
 }
 
 /* Collects finished requests, starts what can start, reports what is
@@ -1063,7 +1076,7 @@ setup_io(struct sink *s)
 	}
 	nd_reader_set_reject(s->r, &s->rej);
 	nd_reader_on_stall(s->r, on_stall, s);
-	progress_init(&s->pg, s->o->progress);
+	progress_init(&s->pg, s->o->progress, s->o->stats);
 	return 0;
 }
 

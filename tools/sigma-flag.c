@@ -111,6 +111,7 @@ struct run {
 	struct nd_writer *w;
 	struct progress prog;
 	const struct counts *c;
+	const struct nd_reject *rej;
 };
 
 enum {
@@ -323,9 +324,17 @@ show_progress(struct run *run, int final)
 {
 	const struct counts *c = run->c;
 
+	struct buf f = BUF_INIT;
+
 	progress_show(&run->prog, final, "%llu records, %llu flagged, %.0f/s",
 	    c->records, c->flagged,
 	    (double)c->records / (progress_elapsed(&run->prog) + 1e-9));
+	buf_printf(&f, "\"records_in\":%llu,\"records_out\":%llu,"
+	    "\"flagged\":%llu,\"not_judged\":%llu,\"control\":%llu,"
+	    "\"rejected\":%llu", c->records, nd_count(run->w) - c->control,
+	    c->flagged, c->unjudged, c->control, run->rej->count);
+	progress_stats(&run->prog, final, &f);
+	buf_free(&f);
 }
 
 /* Stall hook: before sigma-flag waits for input, what it holds goes out. */
@@ -391,7 +400,8 @@ main(int argc, char **argv)
 	}
 	run.w = w;
 	run.c = &c;
-	progress_init(&run.prog, cli.progress);
+	progress_init(&run.prog, cli.progress, cli.stats);
+	run.rej = &rej;
 	nd_reader_set_reject(r, &rej);
 	/* Flush what we hold whenever input stalls: low latency on a live
 	 * stream without a write per record. */

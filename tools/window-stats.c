@@ -668,10 +668,20 @@ show_progress(struct tool *t, int final)
 {
 	const struct ws *s = t->ws;
 
+	struct buf f = BUF_INIT;
+
 	progress_show(&t->prog, final, "%llu records, %zu keys, %llu windows "
 	    "fired, %llu open, %llu late", s->n.records, s->nkeys,
 	    s->n.fired - s->n.refired, (unsigned long long)s->unfired,
 	    s->n.late);
+	buf_printf(&f, "\"records_in\":%llu,\"records_out\":%llu,"
+	    "\"keys\":%zu,\"windows_fired\":%llu,\"windows_open\":%llu,"
+	    "\"late\":%llu,\"rejected\":%llu,\"checkpoints\":%llu",
+	    s->n.records, nd_count(t->out) - s->n.control, s->nkeys,
+	    s->n.fired - s->n.refired, (unsigned long long)s->unfired,
+	    s->n.late, t->rej.count, (unsigned long long)t->snapshots);
+	progress_stats(&t->prog, final, &f);
+	buf_free(&f);
 }
 
 /* Stall hook: before window-stats waits for input, what it holds goes
@@ -927,7 +937,7 @@ setup(struct tool *t)
 	if (t->o.ckdir != NULL && (rc = ckpt_start(t)) != KP_EXIT_OK)
 		return rc;
 	t->last_data = kptime_mono_ms();
-	progress_init(&t->prog, t->cli.progress);
+	progress_init(&t->prog, t->cli.progress, t->cli.stats);
 	t->in = nd_reader_new(STDIN_FILENO, "<stdin>", t->cli.max_line);
 	t->out = nd_writer_new(STDOUT_FILENO);
 	if (t->in == NULL || t->out == NULL || scanner(t) != 0) {
