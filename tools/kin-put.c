@@ -39,7 +39,7 @@
 	"[--pace-field PATH [--speed X]] " \
 	"[--partition-key KEY | --partition-key-field PATH] " \
 	"[--profile NAME] [--progress | --no-progress] [--raw] [--receipts] " \
-	"[--region REGION] [--retry-budget DURATION] [--strict] " \
+	"[--region REGION] [--retry-budget DURATION] [--stats FILE] [--strict] " \
 	"[--timeout DURATION]"
 
 static const char help_text[] =

@@ -42,7 +42,7 @@
 	"[--limit N] [--list-interval DURATION] [--max-attempts N] " \
 	"[--no-verify-ssl] [--poll-interval DURATION] [--profile NAME] " \
 	"[--progress | --no-progress] [--region REGION] " \
-	"[--retry-budget DURATION] [--shards ID,...] [--strict] " \
+	"[--retry-budget DURATION] [--shards ID,...] [--stats FILE] [--strict] " \
 	"[--timeout DURATION] [--until TIME]"
 
 static const char help_text[] =

@@ -65,7 +65,7 @@
 	"[--profile NAME] [--progress | --no-progress] [--region REGION] " \
 	"[--retry-budget DURATION] [--rollover DURATION] [--run-id ID] " \
 	"[--spool-dir DIR] [--spool-max BYTES] [--sse AES256|aws:kms] " \
-	"[--sse-kms-key-id KEY] [--storage-class CLASS] [--strict] " \
+	"[--sse-kms-key-id KEY] [--stats FILE] [--storage-class CLASS] [--strict] " \
 	"[--time-field PATH] [--timeout DURATION] DEST"
 
 static const char help_text[] =

@@ -33,7 +33,7 @@
 #define USAGE "sigma-flag [-hqv] [--all] [--count-field PATH] " \
 	"[--dead-letter FILE] [--direction up|down|both] [--max-line BYTES] " \
 	"[--mean-field PATH] [--min-count N] [--progress | --no-progress] " \
-	"[--sigma K] [--stddev-field PATH] [--strict] [--value-field PATH]"
+	"[--sigma K] [--stats FILE] [--stddev-field PATH] [--strict] [--value-field PATH]"
 
 static const char help_text[] =
     "Flags records whose value lies more than K standard deviations from the\n"

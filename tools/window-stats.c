@@ -37,7 +37,7 @@
 	"[--idle-timeout DURATION] [--key-field PATH] [--late-output FILE] " \
 	"[--max-keys N] [--max-line BYTES] [--offset DURATION] " \
 	"[--out-of-orderness DURATION] [--progress | --no-progress] " \
-	"[--size DURATION] [--slide DURATION] [--strict] [--time-field PATH] " \
+	"[--size DURATION] [--slide DURATION] [--stats FILE] [--strict] [--time-field PATH] " \
 	"[--trailing N] [--value-field PATH] [--watermark per-key|global] " \
 	"[--weight-field PATH] [--window-field NAME]"
 
