@@ -84,9 +84,8 @@ static const char help_text[] =
     "                           the state of its last commit, save the state at\n"
     "                           every barrier; the end of input then keeps the\n"
     "                           open windows for a later run\n"
-    "  --final                  the stream ends with this input: its end (or\n"
-    "                           SIGTERM) fires every open window, also with\n"
-    "                           --checkpoint-dir\n";
+    "  --final                  the stream ends with this input: its final\n"
+    "                           barrier fires every open window (a drain)\n";
 
 
 struct opts {
@@ -805,6 +804,14 @@ on_control(struct tool *t, const char *line, size_t len)
 		return ND_ERROR;
 	}
 	if (kind > 0) {
+		/* --final: the final barrier ends the stream; its windows
+		 * fire before it, so that its checkpoint holds them. */
+		rc = 0;
+		if (t->ck != NULL && t->o.final && b.final &&
+		    (rc = ws_rc(ws_finish(t->ws))) != 0) {
+			ckpt_barrier_clear(&b);
+			return rc;
+		}
 		rc = nd_reject_sync(&t->rej);
 		if (rc == 0 && t->late != NULL && nd_sync_file(t->late) != 0) {
 			msg_err("%s: %s", t->o.late_output, strerror(errno));
@@ -963,13 +970,13 @@ finish(struct tool *t)
 	const struct ws_counts *n = &t->ws->n;
 	int rc;
 
-	/* End of input, or SIGINT/SIGTERM: without checkpoints (or with
-	 * --final) the stream is over and every open window fires (Flink's
-	 * final MAX_WATERMARK, its stop --drain).  With checkpoints the open
-	 * windows stay in the last saved state for a later run (Flink's
-	 * stop-with-savepoint); a stop by --strict or an error never fires
-	 * windows cut short. */
-	if (!t->stopped && (t->ck == NULL || t->o.final)) {
+	/* End of input, or SIGINT/SIGTERM: without checkpoints the stream
+	 * is over and every open window fires (Flink's final MAX_WATERMARK,
+	 * its stop --drain).  With checkpoints the open windows stay in the
+	 * last saved state for a later run (Flink's stop-with-savepoint), or
+	 * with --final fired at the final barrier; a stop by --strict or an
+	 * error never fires windows cut short. */
+	if (!t->stopped && t->ck == NULL) {
 		rc = ws_rc(ws_finish(t->ws));
 		if (rc == ND_EPIPE)
 			t->epipe = 1;
