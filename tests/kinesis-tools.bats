@@ -629,3 +629,21 @@ fp_start() {
 	run kin-read --stream "$S"
 	assert_output '{"a":1}'
 }
+
+@test "kin-read --self-commit resumes after its own commit, and is refused where a sink commits" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	printf '%s\n' '{"a":1}' '{"a":2}' | kin-put --stream "$S" --partition-key k
+	kin-read --stream "$S" --checkpoint-dir "$T/ck" --self-commit >"$T/out1"
+	[ "$(jq -r .committer "$T/ck/commit.json")" = kin-read ]
+	grep -vF '"__kinpipe"' "$T/out1" >"$T/rec1"
+	assert_equal "$(cat "$T/rec1")" $'{"a":1}\n{"a":2}'
+	printf '%s\n' '{"a":3}' | kin-put --stream "$S" --partition-key k
+	kin-read --stream "$S" --checkpoint-dir "$T/ck" --self-commit >"$T/out2"
+	assert_equal "$(grep -vF '"__kinpipe"' "$T/out2")" '{"a":3}'
+	# A commit written by s3-put holds what the sink needs to recover:
+	# kin-read must not replace it.
+	jq -c '.committer = "s3-put"' "$T/ck/commit.json" >"$T/c" && mv "$T/c" "$T/ck/commit.json"
+	run --separate-stderr kin-read --stream "$S" --checkpoint-dir "$T/ck" --self-commit
+	assert_failure 2
+	[[ $stderr == *"the last commit is s3-put's"* ]]
+}

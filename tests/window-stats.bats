@@ -651,3 +651,12 @@ EOF
 	run --separate-stderr window-stats --size
 	assert_equal "$(head -n 1 <<<"$stderr")" "window-stats: option needs an argument: --size"
 }
+
+@test "--checkpoint-dir: a commit of kin-read --self-commit is refused (no state was saved for it)" {
+	mkdir -p "$BATS_TEST_TMPDIR/ck"
+	printf '%s\n' '{"kinpipe":"commit","version":1,"id":3,"job":"j","stream":"j","committer":"kin-read","time":"2024-01-01T00:00:00.000Z","positions":{}}' \
+	    >"$BATS_TEST_TMPDIR/ck/commit.json"
+	run --separate-stderr window-stats --checkpoint-dir "$BATS_TEST_TMPDIR/ck" </dev/null
+	assert_failure 2
+	[[ $stderr == *"written by kin-read --self-commit"* ]]
+}

@@ -719,7 +719,13 @@ ckpt_start(struct state *st)
 	}
 	if (rc == 0)
 		return CLI_RUN;
-	if (strcmp(c.b.stream, st->o->stream) != 0 ||
+	if (st->o->self_commit && strcmp(c.committer, "kin-read") != 0) {
+		/* Its commit would replace the sink's, and what the sink
+		 * needs to recover with it. */
+		rc = cli_config_error("%s: the last commit is %s's: a pipeline "
+		    "with a committing sink takes no --self-commit",
+		    ckpt_path(st->ck), c.committer);
+	} else if (strcmp(c.b.stream, st->o->stream) != 0 ||
 	    strcmp(c.b.job, st->job) != 0) {
 		rc = cli_config_error("%s: the last commit is of stream %s, job "
 		    "%s; this read is of stream %s, job %s", ckpt_path(st->ck),

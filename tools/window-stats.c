@@ -732,7 +732,15 @@ ckpt_start(struct tool *t)
 	}
 	ckpt_snapshot_name(CKPT_TOOL, c.b.id, name, sizeof(name));
 	rc = ckpt_read_file(t->ck, name, &data, &len);
-	if (rc != 0) {
+	if (strcmp(c.committer, "kin-read") == 0) {
+		/* kin-read commits as the barrier leaves it, before this
+		 * stage saved its state: nothing to resume from. */
+		msg_err("%s/commit.json was written by kin-read --self-commit, "
+		    "which does not wait for window-stats: give window-stats "
+		    "a pipeline whose sink commits (s3-put --checkpoint-dir), "
+		    "or no --checkpoint-dir", t->o.ckdir);
+		status = KP_EXIT_USAGE;
+	} else if (rc != 0) {
 		msg_err("%s/%s: %s: checkpoint %llu of job %s was committed "
 		    "without the window state it needs (was window-stats in "
 		    "that pipeline, with this directory?)", t->o.ckdir, name,
