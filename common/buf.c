@@ -243,3 +243,16 @@ buf_take(struct buf *b)
 	buf_free(b);
 	return p;
 }
+
+char *
+buf_strdup(const char *s, int *failed)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*failed = 1;
+	return d;
+}

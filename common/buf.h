@@ -68,6 +68,10 @@ void buf_b64(struct buf *b, const void *data, size_t n);
  */
 const char *buf_cstr(struct buf *b);
 
+/* A heap copy of the string s, or NULL for NULL; *failed is set when
+ * memory is short (so that several copies need one check). */
+char *buf_strdup(const char *s, int *failed);
+
 /*
  * The bytes as a new NUL-terminated string (free() it), leaving b empty;
  * NULL with errno ENOMEM when an append failed or memory is short (b is

@@ -65,19 +65,6 @@ ckpt_barrier_clear(struct ckpt_barrier *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static char *
-dup_or_null(const char *s, int *failed)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*failed = 1;
-	return d;
-}
-
 struct ckpt_pos *
 ckpt_pos_find(const struct ckpt_barrier *b, const char *shard)
 {
@@ -97,9 +84,9 @@ ckpt_pos_set(struct ckpt_barrier *b, const char *shard, const char *seq,
 	int failed = 0;
 
 	memset(&np, 0, sizeof(np));
-	np.shard = dup_or_null(shard, &failed);
-	np.seq = dup_or_null(seq, &failed);
-	np.start = dup_or_null(start, &failed);
+	np.shard = buf_strdup(shard, &failed);
+	np.seq = buf_strdup(seq, &failed);
+	np.start = buf_strdup(start, &failed);
 	if (failed)
 		goto fail;
 	if (p != NULL) {
@@ -127,8 +114,8 @@ ckpt_barrier_copy(struct ckpt_barrier *dst, const struct ckpt_barrier *src)
 	memset(dst, 0, sizeof(*dst));
 	dst->id = src->id;
 	dst->final = src->final;
-	dst->job = dup_or_null(src->job, &failed);
-	dst->stream = dup_or_null(src->stream, &failed);
+	dst->job = buf_strdup(src->job, &failed);
+	dst->stream = buf_strdup(src->stream, &failed);
 	for (i = 0; i < src->npos && !failed; i++) {
 		const struct ckpt_pos *s = &src->pos[i];
 		struct ckpt_pos *d = ckpt_pos_set(dst, s->shard, s->seq,
@@ -270,8 +257,8 @@ barrier_members(struct json_object *o, struct ckpt_barrier *b,
 		return msg_seterr(err, errsz, "%s", "no id");
 	if (job == NULL || stream == NULL)
 		return msg_seterr(err, errsz, "%s", "no job or stream");
-	b->job = dup_or_null(job, &failed);
-	b->stream = dup_or_null(stream, &failed);
+	b->job = buf_strdup(job, &failed);
+	b->stream = buf_strdup(stream, &failed);
 	if (failed)
 		return msg_seterr(err, errsz, "%s", "out of memory");
 	if (json_object_object_get_ex(o, "final", &m))

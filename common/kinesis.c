@@ -193,20 +193,6 @@ int_member(struct json_object *o, const char *key, int64_t def,
 	return rc < 0 ? -1 : 0;
 }
 
-/* A copy of s, or NULL for NULL; *failed set when memory is short. */
-static char *
-dup_opt(const char *s, int *failed)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*failed = 1;
-	return d;
-}
-
 void
 kinesis_shard_clear(struct kinesis_shard *s)
 {
@@ -297,9 +283,9 @@ list_entry(struct json_object *e, struct kinesis_shard *s, char *err,
 	    &end, what, err, errsz) != 0))
 		return -1;
 	s->closed = end != NULL;
-	s->id = dup_opt(id, &failed);
-	s->parent = dup_opt(parent, &failed);
-	s->adjacent = dup_opt(adjacent, &failed);
+	s->id = buf_strdup(id, &failed);
+	s->parent = buf_strdup(parent, &failed);
+	s->adjacent = buf_strdup(adjacent, &failed);
 	if (failed) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
@@ -341,7 +327,7 @@ kinesis_list_shards_parse(const char *body, size_t len,
 			goto out;
 	}
 	free(l->next_token);
-	l->next_token = dup_opt(token, &failed);
+	l->next_token = buf_strdup(token, &failed);
 	if (failed) {
 		snprintf(err, errsz, "out of memory");
 		goto out;
@@ -500,7 +486,7 @@ kinesis_get_shard_iterator_parse(const char *body, size_t len,
 	if (str_member(doc, "ShardIterator", &it, "GetShardIterator", err,
 	    errsz) != 0)
 		goto out;
-	*iterator = dup_opt(it, &failed);
+	*iterator = buf_strdup(it, &failed);
 	if (failed) {
 		snprintf(err, errsz, "out of memory");
 		goto out;
@@ -667,9 +653,9 @@ child_entry(struct json_object *e, struct kinesis_shard *s, char *err,
 		}
 		pid[i] = json_object_get_string(p);
 	}
-	s->id = dup_opt(id, &failed);
-	s->parent = dup_opt(pid[0], &failed);
-	s->adjacent = dup_opt(pid[1], &failed);
+	s->id = buf_strdup(id, &failed);
+	s->parent = buf_strdup(pid[0], &failed);
+	s->adjacent = buf_strdup(pid[1], &failed);
 	if (failed) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
