@@ -640,6 +640,11 @@ fp_start() {
 	printf '%s\n' '{"a":3}' | kin-put --stream "$S" --partition-key k
 	kin-read --stream "$S" --checkpoint-dir "$T/ck" --self-commit >"$T/out2"
 	assert_equal "$(grep -vF '"__kinpipe"' "$T/out2")" '{"a":3}'
+	# The options that shape the output are those of the commit.
+	assert_equal "$(cat "$T/ck/kin-read.json")" '{"envelope":false,"shards":null}'
+	run --separate-stderr kin-read --stream "$S" --checkpoint-dir "$T/ck" --self-commit --envelope
+	assert_failure 2
+	[[ $stderr == *"committed with other --envelope or --shards options"* ]]
 	# A commit written by s3-put holds what the sink needs to recover:
 	# kin-read must not replace it.
 	jq -c '.committer = "s3-put"' "$T/ck/commit.json" >"$T/c" && mv "$T/c" "$T/ck/commit.json"

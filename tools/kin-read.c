@@ -689,6 +689,66 @@ check_job(struct state *st)
 	return rc;
 }
 
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The options that shape what kin-read writes, DIR/kin-read.json: written
+ * while there is no commit, and after the first one a run with others is
+ * refused (its output would not continue the committed one).  Returns 0,
+ * or an exit status.
+ */
+static int
+check_shape(struct state *st, int committed)
+{
+	const struct opts *o = st->o;
+	struct buf b = BUF_INIT;
+	char **only = NULL, *data = NULL;
+	size_t i, len;
+	int rc;
+
+	if (o->nonly > 0 && (only = malloc(o->nonly * sizeof(*only))) == NULL)
+		return KP_EXIT_FAILURE;
+	for (i = 0; i < o->nonly; i++)
+		only[i] = o->only[i];
+	if (o->nonly > 0)
+		qsort(only, o->nonly, sizeof(*only), str_cmp);
+	buf_printf(&b, "{\"envelope\":%s,\"shards\":",
+	    o->envelope ? "true" : "false");
+	for (i = 0; i < o->nonly; i++) {
+		buf_char(&b, i == 0 ? '[' : ',');
+		buf_jstrz(&b, only[i]);
+	}
+	buf_str(&b, o->nonly > 0 ? "]}\n" : "null}\n");
+	free(only);
+	if (b.failed) {
+		buf_free(&b);
+		return KP_EXIT_FAILURE;
+	}
+	rc = committed ? ckpt_read_file(st->ck, "kin-read.json", &data,
+	    &len) : 1;
+	if (rc > 0) {
+		rc = ckpt_write_file(st->ck, "kin-read.json", b.p, b.len);
+		if (rc != 0)
+			msg_err("%s/kin-read.json: %s", ckpt_path(st->ck),
+			    strerror(errno));
+	} else if (rc < 0) {
+		msg_err("%s/kin-read.json: %s", ckpt_path(st->ck),
+		    strerror(errno));
+	} else if (len != b.len || memcmp(data, b.p, len) != 0) {
+		rc = cli_config_error("%s was committed with other --envelope "
+		    "or --shards options: %.*s; this run has %.*s",
+		    ckpt_path(st->ck), (int)strcspn(data, "\n"), data,
+		    (int)b.len - 1, b.p);
+	}
+	free(data);
+	buf_free(&b);
+	return rc < 0 ? KP_EXIT_FAILURE : rc;
+}
+
 /*
  * Opens the checkpoint directory and reads its last commit: the positions
  * to resume after, and the next barrier's id.  Returns CLI_RUN, or an exit
@@ -700,7 +760,7 @@ ckpt_start(struct state *st)
 	struct ckpt_commit c;
 	enum ckpt_err kind;
 	char err[1024];
-	int rc;
+	int rc, shape;
 
 	st->rd.started_ms = kptime_now_ms();
 	st->last_barrier = kptime_mono_ms();
@@ -716,6 +776,11 @@ ckpt_start(struct state *st)
 	if (rc < 0) {
 		msg_err("%s", err);
 		return ckpt_exit_status(kind);
+	}
+	if ((shape = check_shape(st, rc > 0)) != 0) {
+		if (rc > 0)
+			ckpt_commit_clear(&c);
+		return shape;
 	}
 	if (rc == 0)
 		return CLI_RUN;
