@@ -363,6 +363,16 @@ sweep(struct sinkck *c, struct spool *sp, char *err, size_t errsz)
 
 	if (spool_list(sp, &seqs, &n, err, errsz) != 0)
 		return -1;
+	/* A new part never takes the number of a part the commit names: a
+	 * delivered part's file is gone, and the number, reused, would make
+	 * an uncommitted part pass for it. */
+	for (i = 0; i < c->npending + c->nopen; i++) {
+		uint64_t s = i < c->npending ? c->pending[i].seq :
+		    c->open[i - c->npending].seq;
+
+		if (s >= sp->next_seq)
+			sp->next_seq = s + 1;
+	}
 	for (i = 0; i < n; i++) {
 		if (named(c->pending, c->npending, seqs[i]) ||
 		    named(c->open, c->nopen, seqs[i]))
