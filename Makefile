@@ -4,13 +4,14 @@
 #   make check      run the whole test suite (tests/run)
 #   make demo       run the reference job on the local stack (pipelines/demo)
 #   make asan       build an ASan+UBSan copy into build-asan/bin
-#   make install    install tools and man pages (PREFIX, DESTDIR)
+#   make install    install tools, pipeline scripts and man pages (PREFIX, DESTDIR)
 #   make deps       install build and test dependencies (Debian 12, as root)
 #   make lint       mandoc -Tlint and a grep for unbounded C string calls
 
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR  ?= $(PREFIX)/share/man
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -30,6 +31,11 @@ TESTBIN  = $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(TESTSRC))
 BINS     = $(addprefix $(BUILD)/bin/,$(TOOLS))
 MAN1     = $(wildcard man/man1/*.1)
 MAN7     = $(wildcard man/man7/*.7)
+# The pipeline scripts installed, as $(BINDIR)/kinpipe-NAME (a link into
+# $(LIBEXECDIR)/kinpipe, where pipelines/lib/ goes too).  The demo and the
+# local stack need a checkout: neither they nor the demo's page are installed.
+SCRIPTS  = producer processor replay-batch
+MAN1INST = $(filter-out man/man1/kinpipe-demo.1,$(MAN1))
 
 all: $(BUILD)/libkinpipe.a $(BINS) $(TESTBIN)
 
@@ -63,13 +69,28 @@ demo: all
 
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(LIBEXECDIR)/kinpipe/lib
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
-	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(addprefix pipelines/,$(SCRIPTS)) $(DESTDIR)$(LIBEXECDIR)/kinpipe
+	sed -e 's|^KP_INSTALLED_BIN=$$|KP_INSTALLED_BIN=$(BINDIR)|' \
+	    -e 's|^KP_INSTALLED_VERSION=$$|KP_INSTALLED_VERSION=$(VERSION)|' \
+	    pipelines/lib/kinpipe.bash \
+	    >$(DESTDIR)$(LIBEXECDIR)/kinpipe/lib/kinpipe.bash
+	chmod 644 $(DESTDIR)$(LIBEXECDIR)/kinpipe/lib/kinpipe.bash
+	for s in $(SCRIPTS); do \
+	    ln -sf "$$(realpath -m --relative-to=$(BINDIR) $(LIBEXECDIR))/kinpipe/$$s" \
+	        $(DESTDIR)$(BINDIR)/kinpipe-$$s || exit 1; \
+	done
+	install -m 644 $(MAN1INST) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
 
 uninstall:
 	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
-	for m in $(notdir $(MAN1)); do rm -f $(DESTDIR)$(MANDIR)/man1/$$m; done
+	for s in $(SCRIPTS); do rm -f $(DESTDIR)$(BINDIR)/kinpipe-$$s \
+	    $(DESTDIR)$(LIBEXECDIR)/kinpipe/$$s; done
+	rm -f $(DESTDIR)$(LIBEXECDIR)/kinpipe/lib/kinpipe.bash
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/kinpipe/lib $(DESTDIR)$(LIBEXECDIR)/kinpipe
+	for m in $(notdir $(MAN1INST)); do rm -f $(DESTDIR)$(MANDIR)/man1/$$m; done
 	for m in $(notdir $(MAN7)); do rm -f $(DESTDIR)$(MANDIR)/man7/$$m; done
 
 deps:
@@ -78,6 +99,10 @@ deps:
 lint:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN7)
 	! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol)\s*\(' common/*.[ch] tools/*.c
+	if command -v shellcheck >/dev/null; then \
+	    shellcheck -x pipelines/demo pipelines/deps pipelines/localstack \
+	        $(addprefix pipelines/,$(SCRIPTS)) pipelines/lib/kinpipe.bash; \
+	else echo 'lint: shellcheck not installed: scripts not checked'; fi
 
 clean:
 	rm -rf build build-asan

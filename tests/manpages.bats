@@ -10,13 +10,23 @@
 # tool whose source, binary or page is missing fails its tests with a
 # message saying which (never a skip).  A tool added to tools/ without tests
 # here fails "every tool in tools/*.c has tests in manpages.bats".
+#
+# The scripts of pipelines/ that users run get the same checks: the script
+# pipelines/NAME is the program kinpipe-NAME (its name in messages and
+# usage, and once installed), documented in man/man1/kinpipe-NAME.1, with
+# the sections of SECTIONS1S.  Every other executable in pipelines/ is
+# listed in INTERNAL.
 
 bats_require_minimum_version 1.5.0
 
 load helpers
 
 TOOLS=(kin-put kin-read window-stats sigma-flag s3-put)
+SCRIPTS=(producer processor replay-batch)
+INTERNAL=(deps localstack demo)
 SECTIONS=(NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" EXAMPLES "SEE ALSO")
+SECTIONS1S=(NAME SYNOPSIS DESCRIPTION OPTIONS ENVIRONMENT FILES "EXIT STATUS"
+    EXAMPLES "SEE ALSO")
 SECTIONS7=(NAME SYNOPSIS DESCRIPTION "EXIT STATUS" EXAMPLES "SEE ALSO")
 
 setup() {
@@ -29,9 +39,23 @@ setup() {
 }
 
 # need_tool TOOL: sets BIN and PAGE; fails with a clear message when the
-# source, the binary or the page is missing.
+# source, the binary or the page is missing.  TOOL kinpipe-NAME is the
+# script pipelines/NAME.
 need_tool() {
 	local t=$1
+	if [[ $t == kinpipe-* ]]; then
+		BIN=$KP_ROOT/pipelines/${t#kinpipe-}
+		PAGE=$KP_ROOT/man/man1/$t.1
+		if [[ ! -x $BIN ]]; then
+			echo "script $t: no executable pipelines/${t#kinpipe-}" >&2
+			return 1
+		fi
+		if [[ ! -f $PAGE ]]; then
+			echo "script $t: no man page man/man1/$t.1" >&2
+			return 1
+		fi
+		return 0
+	fi
 	BIN=$KP_BUILD_DIR/bin/$t
 	PAGE=$KP_ROOT/man/man1/$t.1
 	if [[ ! -f $KP_ROOT/tools/$t.c ]]; then
@@ -232,15 +256,35 @@ check_config_error() {
 	fi
 }
 
-@test "every page in man/man1 is the page of a tool" {
+@test "every page in man/man1 is the page of a tool or of a script" {
 	local p t orphans=()
 	for p in "$KP_ROOT"/man/man1/*.1; do
 		[[ -e $p ]] || continue
 		t=$(basename "$p" .1)
-		[[ -f $KP_ROOT/tools/$t.c ]] || orphans+=("$t")
+		if [[ $t == kinpipe-* ]]; then
+			[[ " ${SCRIPTS[*]} " == *" ${t#kinpipe-} "* ]] ||
+			    orphans+=("$t")
+		else
+			[[ -f $KP_ROOT/tools/$t.c ]] || orphans+=("$t")
+		fi
 	done
 	if ((${#orphans[@]})); then
-		echo "pages without a tools/<tool>.c: ${orphans[*]}" >&2
+		echo "pages without a tools/<tool>.c or a pipelines/<name> in SCRIPTS: ${orphans[*]}" >&2
+		return 1
+	fi
+}
+
+@test "every script in pipelines/ has tests in manpages.bats (or is in INTERNAL)" {
+	local f n missing=()
+	for f in "$KP_ROOT"/pipelines/*; do
+		[[ -f $f && -x $f ]] || continue
+		n=$(basename "$f")
+		[[ " ${SCRIPTS[*]} ${INTERNAL[*]} " == *" $n "* ]] ||
+		    missing+=("$n")
+	done
+	if ((${#missing[@]})); then
+		echo "scripts without man page tests (add them to SCRIPTS and as" \
+		    "@test blocks, or to INTERNAL): ${missing[*]}" >&2
 		return 1
 	fi
 }
@@ -305,4 +349,59 @@ check_config_error() {
 		return 1
 	}
 	check_sections "$page" "${SECTIONS7[@]}"
+}
+
+# A configuration error of a script: exit 2, nothing on stdout, the reason
+# alone on stderr (one line, "kinpipe-NAME: ..."), no usage line.
+# ARGS are the script's; the environment of the call is the caller's.
+check_script_config_error() {
+	local t=$1
+	shift
+	need_tool "$t"
+	run --separate-stderr "$BIN" "$@" </dev/null
+	assert_failure 2
+	assert_output ''
+	[[ $stderr == "$t: "* ]]
+	[[ $stderr != *"usage: "* ]]
+	assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+}
+
+@test "kinpipe-producer(1): mandoc -Tlint clean" { check_lint kinpipe-producer; }
+@test "kinpipe-producer(1): --help options and OPTIONS agree" { check_options kinpipe-producer; }
+@test "kinpipe-producer(1): SYNOPSIS is the USAGE line" { check_synopsis kinpipe-producer; }
+@test "kinpipe-producer: a usage error exits 2 with 'kinpipe-producer: reason' and the usage line" { check_usage_error kinpipe-producer; }
+@test "kinpipe-producer(1): sections" { need_tool kinpipe-producer; check_sections "$PAGE" "${SECTIONS1S[@]}"; }
+@test "kinpipe-producer: --version and --help" { check_version kinpipe-producer; }
+@test "kinpipe-producer: a configuration error exits 2 with the reason alone" {
+	check_script_config_error kinpipe-producer --stream s "$BATS_TEST_TMPDIR/no/such/file"
+	assert_equal "$stderr" "kinpipe-producer: $BATS_TEST_TMPDIR/no/such/file: No such file or directory"
+}
+
+@test "kinpipe-processor(1): mandoc -Tlint clean" { check_lint kinpipe-processor; }
+@test "kinpipe-processor(1): --help options and OPTIONS agree" { check_options kinpipe-processor; }
+@test "kinpipe-processor(1): SYNOPSIS is the USAGE line" { check_synopsis kinpipe-processor; }
+@test "kinpipe-processor: a usage error exits 2 with 'kinpipe-processor: reason' and the usage line" { check_usage_error kinpipe-processor; }
+@test "kinpipe-processor(1): sections" { need_tool kinpipe-processor; check_sections "$PAGE" "${SECTIONS1S[@]}"; }
+@test "kinpipe-processor: --version and --help" { check_version kinpipe-processor; }
+@test "kinpipe-processor: a configuration error exits 2 with the reason alone" {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	KINPIPE_BIN=$BATS_TEST_TMPDIR/bin check_script_config_error \
+	    kinpipe-processor --stream s --dest "$BATS_TEST_TMPDIR/out" \
+	    --checkpoint-dir "$BATS_TEST_TMPDIR/ck"
+	assert_equal "$stderr" "kinpipe-processor: $BATS_TEST_TMPDIR/bin/kin-read: no such program (KINPIPE_BIN=$BATS_TEST_TMPDIR/bin)"
+	[[ ! -e $BATS_TEST_TMPDIR/ck ]]
+}
+
+@test "kinpipe-replay-batch(1): mandoc -Tlint clean" { check_lint kinpipe-replay-batch; }
+@test "kinpipe-replay-batch(1): --help options and OPTIONS agree" { check_options kinpipe-replay-batch; }
+@test "kinpipe-replay-batch(1): SYNOPSIS is the USAGE line" { check_synopsis kinpipe-replay-batch; }
+@test "kinpipe-replay-batch: a usage error exits 2 with 'kinpipe-replay-batch: reason' and the usage line" { check_usage_error kinpipe-replay-batch; }
+@test "kinpipe-replay-batch(1): sections" { need_tool kinpipe-replay-batch; check_sections "$PAGE" "${SECTIONS1S[@]}"; }
+@test "kinpipe-replay-batch: --version and --help" { check_version kinpipe-replay-batch; }
+@test "kinpipe-replay-batch: a configuration error exits 2 with the reason alone" {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	KINPIPE_BIN=$BATS_TEST_TMPDIR/bin check_script_config_error \
+	    kinpipe-replay-batch --stream s --dest "$BATS_TEST_TMPDIR/out" \
+	    --checkpoint-dir "$BATS_TEST_TMPDIR/ck"
+	assert_equal "$stderr" "kinpipe-replay-batch: $BATS_TEST_TMPDIR/bin/kin-read: no such program (KINPIPE_BIN=$BATS_TEST_TMPDIR/bin)"
 }
