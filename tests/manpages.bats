@@ -22,8 +22,8 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 TOOLS=(kin-put kin-read window-stats sigma-flag s3-put)
-SCRIPTS=(producer processor replay-batch)
-INTERNAL=(deps localstack demo)
+SCRIPTS=(producer processor replay-batch demo)
+INTERNAL=(deps localstack)
 SECTIONS=(NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" EXAMPLES "SEE ALSO")
 SECTIONS1S=(NAME SYNOPSIS DESCRIPTION OPTIONS ENVIRONMENT FILES "EXIT STATUS"
     EXAMPLES "SEE ALSO")
@@ -404,4 +404,17 @@ check_script_config_error() {
 	    kinpipe-replay-batch --stream s --dest "$BATS_TEST_TMPDIR/out" \
 	    --checkpoint-dir "$BATS_TEST_TMPDIR/ck"
 	assert_equal "$stderr" "kinpipe-replay-batch: $BATS_TEST_TMPDIR/bin/kin-read: no such program (KINPIPE_BIN=$BATS_TEST_TMPDIR/bin)"
+}
+
+@test "kinpipe-demo(1): mandoc -Tlint clean" { check_lint kinpipe-demo; }
+@test "kinpipe-demo(1): --help options and OPTIONS agree" { check_options kinpipe-demo; }
+@test "kinpipe-demo(1): SYNOPSIS is the USAGE line" { check_synopsis kinpipe-demo; }
+@test "kinpipe-demo: a usage error exits 2 with 'kinpipe-demo: reason' and the usage line" { check_usage_error kinpipe-demo; }
+@test "kinpipe-demo(1): sections" { need_tool kinpipe-demo; check_sections "$PAGE" "${SECTIONS1S[@]}"; }
+@test "kinpipe-demo: --version and --help" { check_version kinpipe-demo; }
+@test "kinpipe-demo: a configuration error exits 2 with the reason alone" {
+	mkdir -p "$BATS_TEST_TMPDIR/keep"
+	touch "$BATS_TEST_TMPDIR/keep/something"
+	check_script_config_error kinpipe-demo --keep "$BATS_TEST_TMPDIR/keep"
+	assert_equal "$stderr" "kinpipe-demo: $BATS_TEST_TMPDIR/keep: not empty (the demo starts from nothing)"
 }

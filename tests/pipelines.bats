@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The scripts of pipelines/ that users run (producer, processor,
-# replay-batch) against the local stack: what they send, commit and
+# replay-batch, demo) against the local stack: what they send, commit and
 # write, how they stop, resume and refuse to overlap; shellcheck; make
 # install.  Their --help, usage errors and man pages: manpages.bats.
 
@@ -350,6 +350,38 @@ start_processor() {
 	diff "$D/whole" "$D/cuts"
 	# and that is the reference job over the file
 	diff <(expected "$all" 2) "$D/whole"
+}
+
+# ---- demo ----
+
+@test "demo: runs end to end; six symbol lines that agree with S3; a PNG chart; no server left" {
+	local out sym trades anomalies total=0 png=$D/keep/chart.png pid
+	run --separate-stderr "$P/demo" --keep "$D/keep" --chart "$png"
+	printf '%s\n' "$output" "$stderr" | tail -n 40
+	assert_success
+	# the servers it started are gone
+	while read -r _ pid _; do
+		[[ ! -e /proc/$pid ]] ||
+		    [[ $(awk '{ print $3 }' "/proc/$pid/stat") == Z ]]
+	done <"$D/keep/stack/servers"
+	# what S3 holds, from s3rver's store, by symbol
+	find "$D/keep/stack/s3/anomalies/trades" -name '*._S3rver_object' \
+	    -exec cat {} + | jq -r .symbol | sort | uniq -c >"$D/s3.count"
+	out=$(grep -E '^   [A-Z_.]+ +[0-9]+ trades +[0-9]+ anomalies$' <<<"$output")
+	assert_equal "$(wc -l <<<"$out")" 6
+	while read -r sym trades _ anomalies _; do
+		total=$((total + trades))
+		assert_equal "$anomalies" \
+		    "$(awk -v s="$sym" '$2 == s { print $1 }' "$D/s3.count" | grep . || echo 0)"
+		assert_equal "$trades" \
+		    "$(grep -c "\"symbol\":\"$sym\"" "$BATS_FILE_TMPDIR/market.ndjson")"
+	done <<<"$out"
+	assert_equal "$total" 78638
+	assert_line --regexp "^   $(awk '{ n += $1 } END { print n }' "$D/s3.count") anomalies in S3; sigma-flag flagged [0-9]+$"
+	assert_line "   $(find "$D/keep/stack/s3/anomalies/trades" -name '*._S3rver_object' | wc -l) objects"
+	assert_line "   $png"
+	assert_equal "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a
+	[ "$(stat -c %s "$png")" -gt 20000 ]
 }
 
 # ---- shell and install ----
