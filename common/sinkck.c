@@ -381,9 +381,10 @@ sweep(struct sinkck *c, struct spool *sp, char *err, size_t errsz)
 			goto out;
 		removed++;
 	}
+	/* An empty spool lists nothing (seqs NULL): bsearch wants an array. */
 	for (i = c->npending; i-- > 0;)
-		if (bsearch(&c->pending[i].seq, seqs, n, sizeof(*seqs),
-		    cmp_seq) == NULL)
+		if (n == 0 || bsearch(&c->pending[i].seq, seqs, n,
+		    sizeof(*seqs), cmp_seq) == NULL)
 			sinkck_delivered(c, c->pending[i].seq);
 	if (removed > 0)
 		msg_info("removed %zu part%s of an epoch that never committed",

@@ -429,3 +429,26 @@ start_processor() {
 	run -0 find "$D/stage" -type f -o -type l
 	assert_output ''
 }
+
+@test "ASan: replay-batch twice on the sanitizer build, the second run with nothing new" {
+	local s
+	[[ -x $KP_ROOT/build-asan/bin/s3-put ]] || {
+		echo "no build-asan/bin: run make asan" >&2
+		return 1
+	}
+	export KINPIPE_BIN=$KP_ROOT/build-asan/bin
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	s=$(new_stream asan 2)
+	"$P/producer" --stream "$s" "$BATS_FILE_TMPDIR/slice.ndjson"
+	run --separate-stderr "$P/replay-batch" --stream "$s" \
+	    --dest s3://out/asan/ --checkpoint-dir "$D/ck" --sigma 2 --final
+	assert_success
+	assert_equal "$stderr" ''
+	[ -n "$output" ]
+	run --separate-stderr "$P/replay-batch" --stream "$s" \
+	    --dest s3://out/asan/ --checkpoint-dir "$D/ck" --sigma 2 --final
+	assert_success
+	assert_equal "$stderr" ''
+	assert_output ''
+}
