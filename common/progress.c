@@ -31,6 +31,17 @@ progress_due(struct progress *p)
 	    kptime_mono_ms() - p->last_ms >= 1000;
 }
 
+int
+progress_wait(const struct progress *p)
+{
+	int64_t left;
+
+	if (!p->on && p->stats == NULL)
+		return -1;
+	left = 1000 - (kptime_mono_ms() - p->last_ms);
+	return left > 0 ? (int)left : 0;
+}
+
 void
 progress_span(int64_t ms, char *out, size_t outsz)
 {

@@ -30,6 +30,11 @@ void progress_init(struct progress *p, int on, const char *stats);
 /* True when a line or the stats file is due (a second since the last). */
 int progress_due(struct progress *p);
 
+/* Milliseconds until progress_due() becomes true (0: now), or -1 when
+ * there is neither a line nor a stats file: how long a tool waiting for
+ * input may sleep. */
+int progress_wait(const struct progress *p);
+
 /*
  * "\rprog: TEXT" on stderr, padded over the previous line; final: ends it
  * with a newline (only if a line was shown or final forces one).

@@ -474,3 +474,21 @@ EOF
 	check 'option needs an argument: --sigma' --sigma
 	check 'unexpected argument: file.ndjson' file.ndjson
 }
+
+@test "--stats: the counters as JSON, written while input is quiet, and at exit" {
+	mkfifo "$T/in"
+	sigma-flag --stats "$T/st.json" <"$T/in" >"$T/out" &
+	local pid=$! i
+	exec 7>"$T/in"
+	{ stream; echo '{"__kinpipe":{"x":1}}'; } >&7
+	# Input stays open and quiet: the file is written all the same.
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $T/st.json ]] && jq -e '.records_in == 8' "$T/st.json" >/dev/null && break
+		sleep 0.05
+	done
+	jq -e '.tool == "sigma-flag" and .running == true and .records_in == 8' "$T/st.json"
+	exec 7>&-
+	wait "$pid"
+	run jq -c 'del(.pid, .time, .elapsed_ms)' "$T/st.json"
+	assert_output '{"tool":"sigma-flag","running":false,"records_in":8,"records_out":3,"flagged":3,"not_judged":2,"control":1,"rejected":0}'
+}

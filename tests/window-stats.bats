@@ -660,3 +660,35 @@ EOF
 	assert_failure 2
 	[[ $stderr == *"written by kin-read --self-commit"* ]]
 }
+
+@test "--stats: written while input is quiet; after a resume the counters are this run's" {
+	local ck=$BATS_TEST_TMPDIR/ck i pid
+	local b1='{"__kinpipe":{"barrier":1,"version":1,"job":"j","stream":"j","final":true,"positions":{}}}'
+	printf '%s\n' '{"timestamp":1,"price":1}' '{"timestamp":2,"price":3}' "$b1" |
+	    window-stats --checkpoint-dir "$ck" --stats "$BATS_TEST_TMPDIR/s1.json" >/dev/null
+	jq -e '.records_in == 2 and .records_out == 0 and .windows_open == 1 and .checkpoints == 1' \
+	    "$BATS_TEST_TMPDIR/s1.json"
+	# What s3-put would write on committing barrier 1.
+	printf '%s\n' '{"kinpipe":"commit","version":1,"id":1,"job":"j","stream":"j","committer":"s3-put","time":"2024-01-01T00:00:00.000Z","positions":{}}' \
+	    >"$ck/commit.json"
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	window-stats --checkpoint-dir "$ck" --stats "$BATS_TEST_TMPDIR/s2.json" \
+	    <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" &
+	pid=$!
+	exec 7>"$BATS_TEST_TMPDIR/in"
+	printf '%s\n' '{"timestamp":61,"price":5}' >&7
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $BATS_TEST_TMPDIR/s2.json ]] &&
+		    jq -e '.records_in == 1' "$BATS_TEST_TMPDIR/s2.json" >/dev/null && break
+		sleep 0.05
+	done
+	# The first window fired on the new record: one line out, the counters
+	# of this run alone.
+	jq -e '.running == true and .records_in == 1 and .records_out == 1 and .windows_fired == 1' \
+	    "$BATS_TEST_TMPDIR/s2.json"
+	exec 7>&-
+	wait "$pid"
+	jq -e '.running == false and .records_in == 1 and .records_out == 1' "$BATS_TEST_TMPDIR/s2.json"
+	run jq -c '[.count, .mean]' "$BATS_TEST_TMPDIR/out"
+	assert_output '[2,2]'
+}

@@ -411,11 +411,17 @@ main(int argc, char **argv)
 	while (!sig_stop) {
 		const char *reason = NULL;
 
-		rc = nd_next(r, &line, &len, -1);
+		/* A quiet input still gets its progress line and --stats. */
+		rc = nd_next(r, &line, &len, progress_wait(&run.prog));
 		if (rc == ND_EOF)
 			break;
 		if (rc == ND_INTR)
 			continue;
+		if (rc == ND_TIMEOUT) {
+			if (progress_due(&run.prog))
+				show_progress(&run, 0);
+			continue;
+		}
 		if (rc == ND_TOOLONG) {
 			if (rej.strict || rej.failed)
 				break;

@@ -754,6 +754,8 @@ ckpt_start(struct tool *t)
 		msg_info("resumed from checkpoint %llu: %zu keys, %llu windows "
 		    "open", (unsigned long long)c.b.id, t->ws->nkeys,
 		    (unsigned long long)t->ws->unfired);
+		/* The counters are this run's: the summary and --stats. */
+		memset(&t->ws->n, 0, sizeof(t->ws->n));
 	}
 	free(data);
 	ckpt_commit_clear(&c);
@@ -849,6 +851,16 @@ idle_wait(const struct tool *t)
 	return left > 0 ? (int)left : 0;
 }
 
+/* How long to wait for input: until --idle-timeout fires, or the
+ * progress line or --stats file is due.  -1: no limit. */
+static int
+input_wait(const struct tool *t)
+{
+	int w = idle_wait(t), p = progress_wait(&t->prog);
+
+	return w < 0 || (p >= 0 && p < w) ? p : w;
+}
+
 static void
 run(struct tool *t)
 {
@@ -861,14 +873,16 @@ run(struct tool *t)
 		const char *reason = NULL;
 		int64_t late[2] = { 0, 0 };
 
-		rc = nd_next(t->in, &line, &len, idle_wait(t));
+		rc = nd_next(t->in, &line, &len, input_wait(t));
 		if (rc == ND_EOF)
 			break;
 		if (rc == ND_INTR)
 			continue; /* sig_stop is checked above */
 		buf_reset(&why);
 		if (rc == ND_TIMEOUT) {
-			if (idle_wait(t) > 0)
+			if (progress_due(&t->prog))
+				show_progress(t, 0);
+			if (idle_wait(t) != 0)
 				continue;
 			msg_debug("idle: firing %llu open windows",
 			    (unsigned long long)t->ws->unfired);
