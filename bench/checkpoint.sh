@@ -1,0 +1,420 @@
+#!/usr/bin/env bash
+# bench/checkpoint.sh - the cost of exactly-once: the reference job's
+# throughput with checkpoints every 10 s and every 1 s against none, side by
+# side in one run.  Never run by the tests.  See bench/README.md, "The cost of
+# checkpoints: checkpoint.sh".
+#
+#   bench/checkpoint.sh [-n RECORDS] [-m RECORDS] [-r RUNS]
+#
+#   -n RECORDS  trades in the Kinesis stream of measurement (a) (default
+#               500000)
+#   -m RECORDS  trades in the file of measurement (b) (default 2000000)
+#   -r RUNS     runs of every configuration, interleaved; each figure is the
+#               median of its runs (default 3)
+#
+# Environment: KP_BUILD (build directory, default build), PYTHON (default
+# python3), TMPDIR (scratch and checkpoint directories, removed at exit: its
+# file system is the one whose fsync is measured).
+#
+# (a) End to end: kin-read | window-stats | sigma-flag | s3-put from a
+#     4-shard kinesalite stream filled beforehand into s3rver, bounded read
+#     (kin-read stops at the tip), with no checkpoints, with
+#     --checkpoint-interval 10s and 1s, and with --checkpoint-records K, K the
+#     records the first run without checkpoints read in one second.  Wall
+#     time of the whole job, CPU of each stage and of the two servers.
+# (b) The processing stages alone: window-stats | sigma-flag | s3-put into a
+#     local directory, from a file into which barrier lines (as kin-read
+#     writes them) are put every K records, K the records the stages process
+#     in 10 s, 1 s, 100 ms and 10 ms (measured on a first, untimed run
+#     without checkpoints), and a final barrier at the end; s3-put commits
+#     each one.  Without Kinesis in the way this is the checkpoints' own cost;
+#     the dense rows give the cost of one barrier, which the 10 s and 1 s rows
+#     are too short to show.
+# The data: the bundled six-market trades, repeated with each copy an hour
+# later (bench/gen-trades.py), then one trade per market an hour later still,
+# so that every window of the data fires in every configuration and all of
+# them do the same work.  Barriers and commits are counted from each tool's
+# --stats file, and the content written to S3 (or the directory) must be the
+# same in every run, or the run is marked INVALID (exit 1).
+#
+# The servers are started with pipelines/localstack on 127.0.0.1 and stopped
+# at exit; credentials are the stack's, HOME is a temporary folder,
+# AWS_EC2_METADATA_DISABLED=true.
+
+set -euo pipefail
+
+prog=checkpoint.sh
+records_a=500000
+records_b=2000000
+runs=3
+
+usage() {
+	sed -n '7,7s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+while getopts n:m:r:h opt; do
+	case $opt in
+	n) records_a=$OPTARG ;;
+	m) records_b=$OPTARG ;;
+	r) runs=$OPTARG ;;
+	h) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+(($# == 0)) || usage
+for v in "$records_a" "$records_b" "$runs"; do
+	[[ $v =~ ^[1-9][0-9]*$ ]] || { echo "$prog: '$v': expected a positive number" >&2; usage; }
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${KP_BUILD:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+bin=$build/bin
+python=${PYTHON:-python3}
+
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+for t in kin-put kin-read window-stats sigma-flag s3-put; do
+	[[ -x $bin/$t ]] || die "no $bin/$t: run make"
+done
+command -v "$python" >/dev/null || die "no $python: apt-get install python3"
+command -v jq >/dev/null || die "no jq: apt-get install jq"
+[[ -x /usr/bin/time ]] || die "no /usr/bin/time: apt-get install time"
+for m in kinesalite s3rver; do
+	[[ -f $root/node_modules/$m/package.json ]] ||
+	    die "no $m in node_modules: run 'make deps' (or 'npm ci')"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/checkpoint-bench.XXXXXX")
+stack=$tmp/stack
+cleanup() {
+	"$root/pipelines/localstack" stop "$stack" >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "$prog: starting kinesalite and s3rver on 127.0.0.1 ..." >&2
+"$root/pipelines/localstack" start "$stack" --kinesis kinesalite --s3 >/dev/null
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL \
+    AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_CA_BUNDLE
+# shellcheck disable=SC1091
+source "$stack/env"
+[[ $AWS_ENDPOINT_URL_KINESIS == http://127.0.0.1:* &&
+    $AWS_ENDPOINT_URL_S3 == http://127.0.0.1:* ]] ||
+    die "the stack's endpoints are not on loopback"
+export AWS_ACCESS_KEY_ID=S3RVER
+export AWS_SECRET_ACCESS_KEY='kinpipeLocalStack/Secret+Key0123456789ab'
+export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export HOME=$tmp/home
+mkdir -p "$HOME"
+hz=$(getconf CLK_TCK)
+kin_pid=$(awk '$1 == "kinesalite" { print $2 }' "$stack/servers" | tail -n 1)
+s3_pid=$(awk '$1 == "s3rver" { print $2 }' "$stack/servers" | tail -n 1)
+
+# cpu_of PID: CPU seconds of a process so far (utime + stime, /proc).
+cpu_of() {
+	local stat
+	stat=$(<"/proc/$1/stat")
+	stat=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $stat
+	awk -v u="${12}" -v s="${13}" -v hz="$hz" 'BEGIN { printf "%.2f", (u + s) / hz }'
+}
+
+# now: seconds since the epoch, microseconds.
+now() {
+	echo "${EPOCHREALTIME/,/.}"
+}
+
+# cpu_file FILE: user + sys of a /usr/bin/time -f '%U %S' file.
+cpu_file() {
+	awk '{ printf "%.2f", $1 + $2 }' "$1"
+}
+
+bucket=ckbench
+"$root/pipelines/localstack" create-bucket "$bucket" >/dev/null
+
+echo "$prog: data: $records_a and $records_b trades ..." >&2
+zcat "$root/tests/data/market-trades.ndjson.gz" >"$tmp/trades.ndjson"
+"$python" "$root/bench/gen-trades.py" --records "$records_a" --close \
+    "$tmp/trades.ndjson" >"$tmp/a.ndjson"
+"$python" "$root/bench/gen-trades.py" --records "$records_b" --close \
+    "$tmp/trades.ndjson" >"$tmp/b.ndjson"
+rm "$tmp/trades.ndjson"
+job=(--key-field symbol --time-field timestamp --value-field price --size 1m
+    --emit records)
+invalid=0
+
+# ---- (a) end to end --------------------------------------------------------
+
+echo "$prog: (a) filling a 4-shard stream with $records_a trades ..." >&2
+"$root/pipelines/localstack" create-stream trades 4 >/dev/null
+t0=$(now)
+"$bin/kin-put" -q --stream trades --partition-key-field symbol <"$tmp/a.ndjson"
+fill_s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+
+# run_a CONFIG RUN KIN-READ-OPTIONS...: one run of the job; its figures in
+# $tmp/a/CONFIG/RUN/fig.
+run_a() {
+	local cfg=$1 run=$2 d=$tmp/a/$1/$2 ck=() sink=() t0 t1 k0 k1 s0 s1
+	shift 2
+	mkdir -p "$d"
+	if (($#)); then
+		ck=(--checkpoint-dir "$d/ck")
+		sink=("${ck[@]}")
+	else
+		sink=(--spool-dir "$d/spool")
+	fi
+	k0=$(cpu_of "$kin_pid")
+	s0=$(cpu_of "$s3_pid")
+	t0=$(now)
+	/usr/bin/time -f '%U %S' -o "$d/t.kin-read" \
+	    "$bin/kin-read" -q --stream trades "${ck[@]}" "$@" \
+	    --stats "$d/kin-read.json" |
+	    /usr/bin/time -f '%U %S' -o "$d/t.window-stats" \
+	    "$bin/window-stats" -q "${job[@]}" "${ck[@]}" \
+	    --stats "$d/window-stats.json" |
+	    /usr/bin/time -f '%U %S' -o "$d/t.sigma-flag" \
+	    "$bin/sigma-flag" -q --sigma 3 --stats "$d/sigma-flag.json" |
+	    /usr/bin/time -f '%U %S' -o "$d/t.s3-put" \
+	    "$bin/s3-put" -q "${sink[@]}" --stats "$d/s3-put.json" \
+	    "s3://$bucket/a/$cfg/$run/" >/dev/null 2>"$d/err" ||
+	    { echo "$prog: (a) $cfg run $run failed: $(tail -n 3 "$d/err")" >&2; invalid=1; }
+	t1=$(now)
+	k1=$(cpu_of "$kin_pid")
+	s1=$(cpu_of "$s3_pid")
+	figures "$d" "$t0" "$t1" "$k0" "$k1" "$s0" "$s1" \
+	    "$(node "$root/bench/s3-objects.js" dump "$bucket" "a/$cfg/$run/" |
+	    sort | sha256sum | cut -c1-16)"
+}
+
+# figures DIR T0 T1 K0 K1 S0 S1 DIGEST: one line into DIR/fig:
+# wall cpu(all stages) cpu(each of the 4 stages, '-' if absent) kinesalite
+# s3rver barriers(kin-read) checkpoints(window-stats) control(sigma-flag)
+# commits(s3-put) objects flagged state-bytes digest.
+figures() {
+	local d=$1 st cpus=() total state=0 f size
+	for st in kin-read window-stats sigma-flag s3-put; do
+		if [[ -f $d/t.$st ]]; then cpus+=("$(cpu_file "$d/t.$st")"); else cpus+=(-); fi
+	done
+	total=$(printf '%s\n' "${cpus[@]}" | awk '$1 != "-" { s += $1 } END { printf "%.2f", s }')
+	# The snapshots kept: the last ones of the run.
+	for f in "$d"/ck/window-stats.*.state; do
+		[[ -f $f ]] || continue
+		size=$(wc -c <"$f")
+		((size <= state)) || state=$size
+	done
+	printf '%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' \
+	    "$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.3f", b - a }')" "$total" "${cpus[@]}" \
+	    "$(awk -v a="$4" -v b="$5" 'BEGIN { printf "%.2f", b - a }')" \
+	    "$(awk -v a="$6" -v b="$7" 'BEGIN { printf "%.2f", b - a }')" \
+	    "$(jq '.barrier // "-"' "$d/kin-read.json" 2>/dev/null || echo -)" \
+	    "$(jq .checkpoints "$d/window-stats.json")" \
+	    "$(jq .control "$d/sigma-flag.json")" \
+	    "$(jq .committed "$d/s3-put.json")" \
+	    "$(jq .objects "$d/s3-put.json")" \
+	    "$(jq .flagged "$d/sigma-flag.json")" "$state" "$8" >"$d/fig"
+}
+
+# Warm-up, untimed: kinesalite's JIT, the page cache.
+echo "$prog: (a) warm-up run ..." >&2
+run_a warmup 0
+# The records a second of the first measured run without checkpoints give
+# the record-count interval.
+configs_a=(none 10s 1s records)
+for ((r = 1; r <= runs; r++)); do
+	for cfg in "${configs_a[@]}"; do
+		case $cfg in
+		none) run_a none "$r" ;;
+		records) run_a records "$r" --checkpoint-interval 24h --checkpoint-records "$k_rec" ;;
+		*) run_a "$cfg" "$r" --checkpoint-interval "$cfg" ;;
+		esac
+		if [[ $cfg == none && $r == 1 ]]; then
+			k_rec=$(awk -v n="$records_a" '{ printf "%d", n / $1 }' "$tmp/a/none/1/fig")
+		fi
+		printf '%s: (a) %-8s run %d: %s\n' "$prog" "$cfg" "$r" "$(cut -d' ' -f1-2,9-12 "$tmp/a/$cfg/$r/fig")" >&2
+	done
+done
+
+# ---- (b) the processing stages alone ---------------------------------------
+
+# inject K FILE: FILE with a barrier line after every K records (none if K
+# is 0) and a final one at the end, as kin-read writes them (ids from 1,
+# four shards, 56-digit sequence numbers).
+inject() {
+	awk -v k="$1" '
+	function barrier(final,   s) {
+		printf "{\"__kinpipe\":{\"barrier\":%d,\"version\":1,\"job\":\"bench\",\"stream\":\"bench\",\"final\":%s,\"positions\":{", ++id, final
+		for (s = 0; s < 4; s++)
+			printf "%s\"shardId-%012d\":{\"seq\":\"49680587889%045d\"}", s ? "," : "", s, NR * 4 + s
+		printf "}}}\n"
+	}
+	{ print }
+	k > 0 && NR % k == 0 { barrier("false") }
+	END { barrier("true") }' "$2"
+}
+
+# run_b CONFIG RUN INPUT [ck]: one run of the stages; figures in
+# $tmp/b/CONFIG/RUN/fig.
+run_b() {
+	local cfg=$1 run=$2 in=$3 d=$tmp/b/$1/$2 ck=() sink=() t0 t1
+	mkdir -p "$d/out"
+	if [[ ${4:-} == ck ]]; then
+		ck=(--checkpoint-dir "$d/ck")
+		sink=("${ck[@]}" --job bench)
+	else
+		sink=(--spool-dir "$d/spool")
+	fi
+	t0=$(now)
+	/usr/bin/time -f '%U %S' -o "$d/t.window-stats" \
+	    "$bin/window-stats" -q "${job[@]}" "${ck[@]}" \
+	    --stats "$d/window-stats.json" <"$in" |
+	    /usr/bin/time -f '%U %S' -o "$d/t.sigma-flag" \
+	    "$bin/sigma-flag" -q --sigma 3 --stats "$d/sigma-flag.json" |
+	    /usr/bin/time -f '%U %S' -o "$d/t.s3-put" \
+	    "$bin/s3-put" -q "${sink[@]}" --stats "$d/s3-put.json" \
+	    "$d/out/" >/dev/null 2>"$d/err" ||
+	    { echo "$prog: (b) $cfg run $run failed: $(tail -n 3 "$d/err")" >&2; invalid=1; }
+	t1=$(now)
+	figures "$d" "$t0" "$t1" 0 0 0 0 \
+	    "$(find "$d/out" -type f -exec cat {} + | sort | sha256sum | cut -c1-16)"
+	rm -rf "$d/out"
+}
+
+echo "$prog: (b) warm-up run, to size the barrier intervals ..." >&2
+run_b warmup 0 "$tmp/b.ndjson"
+rate_b=$(awk -v n="$records_b" '{ printf "%d", n / $1 }' "$tmp/b/warmup/0/fig")
+configs_b=(none 10s 1s 100ms 10ms)
+declare -A k_b=([none]=0 [10s]=$((rate_b * 10)) [1s]=$rate_b
+    [100ms]=$((rate_b / 10)) [10ms]=$((rate_b / 100)))
+for cfg in "${configs_b[@]}"; do
+	if [[ $cfg == none ]]; then
+		ln -s b.ndjson "$tmp/b-none.ndjson"
+	else
+		inject "${k_b[$cfg]}" "$tmp/b.ndjson" >"$tmp/b-$cfg.ndjson"
+	fi
+done
+for ((r = 1; r <= runs; r++)); do
+	for cfg in "${configs_b[@]}"; do
+		if [[ $cfg == none ]]; then
+			run_b none "$r" "$tmp/b-none.ndjson"
+		else
+			run_b "$cfg" "$r" "$tmp/b-$cfg.ndjson" ck
+		fi
+		printf '%s: (b) %-8s run %d: %s\n' "$prog" "$cfg" "$r" "$(cut -d' ' -f1-2,10-12 "$tmp/b/$cfg/$r/fig")" >&2
+	done
+done
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- report ----------------------------------------------------------------
+
+# median PART CONFIG FIELD: the median of a figure over the runs.
+median() {
+	local r
+	for ((r = 1; r <= runs; r++)); do
+		awk -v f="$3" '{ print $f }' "$tmp/$1/$2/$r/fig"
+	done | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# same PART CONFIG FIELD: the figure if every run has the same, else "a..b".
+same() {
+	local r
+	for ((r = 1; r <= runs; r++)); do
+		awk -v f="$3" '{ print $f }' "$tmp/$1/$2/$r/fig"
+	done | sort -u | awk '{ v[NR] = $1 } END { print (NR == 1 ? v[1] : v[1] ".." v[NR]) }'
+}
+
+# verified PART CONFIG: "ok" if every run wrote what the first run without
+# checkpoints wrote.
+verified() {
+	local want r
+	want=$(awk '{ print $16 }' "$tmp/$1/none/1/fig")
+	for ((r = 1; r <= runs; r++)); do
+		[[ $(awk '{ print $16 }' "$tmp/$1/$2/$r/fig") == "$want" ]] || { invalid=1; echo INVALID; return; }
+	done
+	echo ok
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'
+}
+
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo
+echo "checkpoint benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) cores, ${cpu_model:-unknown CPU}, load average $load_start at start, $load_end at end"
+echo "versions: $("$bin/kin-read" --version 2>&1 | head -n 1); node $(node --version); $(jq -r '"\(.name) \(.version)"' "$root/node_modules/kinesalite/package.json"); $(jq -r '"\(.name) \(.version)"' "$root/node_modules/s3rver/package.json")"
+echo "checkpoint directories on $(df --output=fstype "$tmp" | tail -n 1) ($tmp)"
+echo "figures: median of $runs runs, configurations interleaved; CPU = user + sys of the stages (/usr/bin/time)"
+echo
+echo "(a) end to end: kin-read | window-stats | sigma-flag | s3-put, $records_a trades (+6 closing) from a 4-shard kinesalite stream into s3rver"
+echo "    stream filled by kin-put in $fill_s s; --checkpoint-records $k_rec = the trades the first run without checkpoints read in 1 s"
+fmt_a='%-26s %19s %8s %9s %6s %7s %6s %27s %8s %8s  %s\n'
+# shellcheck disable=SC2059
+printf "$fmt_a" config "barriers r/w/f/s3" wall_s rec/s wall_x cpu_s cpu_x "cpu r/w/f/s3" kinesa_s s3rver_s verified
+for cfg in "${configs_a[@]}"; do
+	case $cfg in
+	none) label=none ;;
+	records) label="--checkpoint-records" ;;
+	*) label="--checkpoint-interval $cfg" ;;
+	esac
+	w=$(median a "$cfg" 1)
+	c=$(median a "$cfg" 2)
+	# shellcheck disable=SC2059
+	printf "$fmt_a" "$label" \
+	    "$(same a "$cfg" 9)/$(same a "$cfg" 10)/$(same a "$cfg" 11)/$(same a "$cfg" 12)" \
+	    "$w" "$(awk -v n="$records_a" -v w="$w" 'BEGIN { printf "%.0f", n / w }')" \
+	    "$(ratio "$w" "$(median a none 1)")" "$c" "$(ratio "$c" "$(median a none 2)")" \
+	    "$(median a "$cfg" 3)/$(median a "$cfg" 4)/$(median a "$cfg" 5)/$(median a "$cfg" 6)" \
+	    "$(median a "$cfg" 7)" "$(median a "$cfg" 8)" "$(verified a "$cfg")"
+done
+echo "    barriers: kin-read's barrier count / window-stats' checkpoints / barriers through sigma-flag / s3-put's commits"
+echo "    (the last barrier is the final one at the end of the read); _x = against none"
+echo
+echo "(b) window-stats | sigma-flag | s3-put into a local directory, $records_b trades (+6) from a file with barriers"
+echo "    every K trades, K = the trades the stages processed in the interval on a first run without checkpoints ($rate_b/s)"
+fmt_b='%-8s %9s %18s %8s %9s %6s %7s %6s %20s %10s  %s\n'
+# shellcheck disable=SC2059
+printf "$fmt_b" config K "barriers w/f/s3" wall_s rec/s wall_x cpu_s cpu_x "cpu w/f/s3" snap_kB verified
+for cfg in "${configs_b[@]}"; do
+	w=$(median b "$cfg" 1)
+	c=$(median b "$cfg" 2)
+	# shellcheck disable=SC2059
+	printf "$fmt_b" "$cfg" "${k_b[$cfg]}" \
+	    "$(same b "$cfg" 10)/$(same b "$cfg" 11)/$(same b "$cfg" 12)" \
+	    "$w" "$(awk -v n="$records_b" -v w="$w" 'BEGIN { printf "%.0f", n / w }')" \
+	    "$(ratio "$w" "$(median b none 1)")" "$c" "$(ratio "$c" "$(median b none 2)")" \
+	    "$(median b "$cfg" 4)/$(median b "$cfg" 5)/$(median b "$cfg" 6)" \
+	    "$(awk -v s="$(median b "$cfg" 15)" 'BEGIN { printf "%.0f", s / 1024 }')" \
+	    "$(verified b "$cfg")"
+done
+# The cost of one barrier: least squares of wall and CPU against the number
+# of barriers over every run of (b) (none counts as 0 barriers).
+for cfg in "${configs_b[@]}"; do
+	for ((r = 1; r <= runs; r++)); do
+		awk -v c="$cfg" '{ print (c == "none" ? 0 : $12), $1, $2, $4 }' "$tmp/b/$cfg/$r/fig"
+	done
+done | awk '
+	{ n++; x += $1; xx += $1 * $1; for (i = 2; i <= 4; i++) { y[i] += $i; xy[i] += $1 * $i } }
+	END {
+		d = n * xx - x * x
+		if (d == 0) { print "    (no barriers: no per-barrier cost)"; exit }
+		for (i = 2; i <= 4; i++) b[i] = (n * xy[i] - x * y[i]) / d
+		printf "    one barrier costs %.2f ms of wall time and %.2f ms of CPU (%.2f ms of it window-stats) (least squares over all runs)\n", b[2] * 1000, b[3] * 1000, b[4] * 1000
+		printf "    so a barrier every 10 s costs %.3f%% of the wall time, every 1 s %.2f%%, at any throughput\n", b[2] * 1000 / 10000 * 100, b[2] * 1000 / 1000 * 100
+	}'
+echo "    snap_kB: the largest of the snapshots window-stats kept (its last three; the final one holds only the"
+echo "    closing trades' windows, so with a single barrier it is tiny)"
+
+if ((invalid)); then
+	echo "$prog: INVALID: a run failed or wrote other records than the run without checkpoints" >&2
+	exit 1
+fi
