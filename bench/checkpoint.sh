@@ -10,7 +10,7 @@
 #               500000)
 #   -m RECORDS  trades in the file of measurement (b) (default 2000000)
 #   -r RUNS     runs of every configuration, interleaved; each figure is the
-#               median of its runs (default 3)
+#               median of its runs (default 5)
 #
 # Environment: KP_BUILD (build directory, default build), PYTHON (default
 # python3), TMPDIR (scratch and checkpoint directories, removed at exit: its
@@ -46,7 +46,7 @@ set -euo pipefail
 prog=checkpoint.sh
 records_a=500000
 records_b=2000000
-runs=3
+runs=5
 
 usage() {
 	sed -n '7,7s/^# \{0,1\}//p' "$0" >&2
@@ -324,12 +324,20 @@ median() {
 	done | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# spread PART CONFIG FIELD: "MIN-MAX" of a figure over the runs.
+spread() {
+	local r
+	for ((r = 1; r <= runs; r++)); do
+		awk -v f="$3" '{ print $f }' "$tmp/$1/$2/$r/fig"
+	done | sort -g | awk 'NR == 1 { a = $1 } { b = $1 } END { print a "-" b }'
+}
+
 # same PART CONFIG FIELD: the figure if every run has the same, else "a..b".
 same() {
 	local r
 	for ((r = 1; r <= runs; r++)); do
 		awk -v f="$3" '{ print $f }' "$tmp/$1/$2/$r/fig"
-	done | sort -u | awk '{ v[NR] = $1 } END { print (NR == 1 ? v[1] : v[1] ".." v[NR]) }'
+	done | sort -gu | awk '{ v[NR] = $1 } END { print (NR == 1 ? v[1] : v[1] ".." v[NR]) }'
 }
 
 # verified PART CONFIG: "ok" if every run wrote what the first run without
@@ -343,6 +351,11 @@ verified() {
 	echo ok
 }
 
+# f DIGITS X: X with DIGITS decimals.
+f() {
+	awk -v d="$1" -v x="$2" 'BEGIN { printf "%.*f", d, x }'
+}
+
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'
 }
@@ -353,46 +366,51 @@ echo "checkpoint benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, ${cpu_model:-unknown CPU}, load average $load_start at start, $load_end at end"
 echo "versions: $("$bin/kin-read" --version 2>&1 | head -n 1); node $(node --version); $(jq -r '"\(.name) \(.version)"' "$root/node_modules/kinesalite/package.json"); $(jq -r '"\(.name) \(.version)"' "$root/node_modules/s3rver/package.json")"
 echo "checkpoint directories on $(df --output=fstype "$tmp" | tail -n 1) ($tmp)"
-echo "figures: median of $runs runs, configurations interleaved; CPU = user + sys of the stages (/usr/bin/time)"
+echo "figures: median of $runs runs (wall range: the fastest and slowest), configurations interleaved;"
+echo "CPU = user + sys of the stages (/usr/bin/time, 10 ms resolution); servers' CPU from /proc"
 echo
 echo "(a) end to end: kin-read | window-stats | sigma-flag | s3-put, $records_a trades (+6 closing) from a 4-shard kinesalite stream into s3rver"
 echo "    stream filled by kin-put in $fill_s s; --checkpoint-records $k_rec = the trades the first run without checkpoints read in 1 s"
-fmt_a='%-26s %19s %8s %9s %6s %7s %6s %27s %8s %8s  %s\n'
+fmt_a='%-26s %17s %7s %13s %6s %6s %6s %6s %19s %8s %8s  %s\n'
 # shellcheck disable=SC2059
-printf "$fmt_a" config "barriers r/w/f/s3" wall_s rec/s wall_x cpu_s cpu_x "cpu r/w/f/s3" kinesa_s s3rver_s verified
+printf "$fmt_a" config "barriers r/w/f/s3" wall_s "wall range" rec/s wall_x cpu_s cpu_x "cpu r/w/f/s3" kinesa_s s3rver_s verified
 for cfg in "${configs_a[@]}"; do
 	case $cfg in
 	none) label=none ;;
 	records) label="--checkpoint-records" ;;
 	*) label="--checkpoint-interval $cfg" ;;
 	esac
-	w=$(median a "$cfg" 1)
-	c=$(median a "$cfg" 2)
+	w=$(f 3 "$(median a "$cfg" 1)")
+	c=$(f 2 "$(median a "$cfg" 2)")
 	# shellcheck disable=SC2059
 	printf "$fmt_a" "$label" \
 	    "$(same a "$cfg" 9)/$(same a "$cfg" 10)/$(same a "$cfg" 11)/$(same a "$cfg" 12)" \
-	    "$w" "$(awk -v n="$records_a" -v w="$w" 'BEGIN { printf "%.0f", n / w }')" \
-	    "$(ratio "$w" "$(median a none 1)")" "$c" "$(ratio "$c" "$(median a none 2)")" \
-	    "$(median a "$cfg" 3)/$(median a "$cfg" 4)/$(median a "$cfg" 5)/$(median a "$cfg" 6)" \
-	    "$(median a "$cfg" 7)" "$(median a "$cfg" 8)" "$(verified a "$cfg")"
+	    "$w" "$(spread a "$cfg" 1)" \
+	    "$(awk -v n="$records_a" -v w="$w" 'BEGIN { printf "%.0f", n / w }')" \
+	    "$(ratio "$(median a "$cfg" 1)" "$(median a none 1)")" "$c" \
+	    "$(ratio "$(median a "$cfg" 2)" "$(median a none 2)")" \
+	    "$(f 2 "$(median a "$cfg" 3)")/$(f 2 "$(median a "$cfg" 4)")/$(f 2 "$(median a "$cfg" 5)")/$(f 2 "$(median a "$cfg" 6)")" \
+	    "$(f 2 "$(median a "$cfg" 7)")" "$(f 2 "$(median a "$cfg" 8)")" "$(verified a "$cfg")"
 done
 echo "    barriers: kin-read's barrier count / window-stats' checkpoints / barriers through sigma-flag / s3-put's commits"
 echo "    (the last barrier is the final one at the end of the read); _x = against none"
 echo
 echo "(b) window-stats | sigma-flag | s3-put into a local directory, $records_b trades (+6) from a file with barriers"
 echo "    every K trades, K = the trades the stages processed in the interval on a first run without checkpoints ($rate_b/s)"
-fmt_b='%-8s %9s %18s %8s %9s %6s %7s %6s %20s %10s  %s\n'
+fmt_b='%-6s %9s %15s %7s %13s %8s %6s %6s %6s %16s %7s  %s\n'
 # shellcheck disable=SC2059
-printf "$fmt_b" config K "barriers w/f/s3" wall_s rec/s wall_x cpu_s cpu_x "cpu w/f/s3" snap_kB verified
+printf "$fmt_b" config K "barriers w/f/s3" wall_s "wall range" rec/s wall_x cpu_s cpu_x "cpu w/f/s3" snap_kB verified
 for cfg in "${configs_b[@]}"; do
-	w=$(median b "$cfg" 1)
-	c=$(median b "$cfg" 2)
+	w=$(f 3 "$(median b "$cfg" 1)")
+	c=$(f 2 "$(median b "$cfg" 2)")
 	# shellcheck disable=SC2059
 	printf "$fmt_b" "$cfg" "${k_b[$cfg]}" \
 	    "$(same b "$cfg" 10)/$(same b "$cfg" 11)/$(same b "$cfg" 12)" \
-	    "$w" "$(awk -v n="$records_b" -v w="$w" 'BEGIN { printf "%.0f", n / w }')" \
-	    "$(ratio "$w" "$(median b none 1)")" "$c" "$(ratio "$c" "$(median b none 2)")" \
-	    "$(median b "$cfg" 4)/$(median b "$cfg" 5)/$(median b "$cfg" 6)" \
+	    "$w" "$(spread b "$cfg" 1)" \
+	    "$(awk -v n="$records_b" -v w="$w" 'BEGIN { printf "%.0f", n / w }')" \
+	    "$(ratio "$(median b "$cfg" 1)" "$(median b none 1)")" "$c" \
+	    "$(ratio "$(median b "$cfg" 2)" "$(median b none 2)")" \
+	    "$(f 2 "$(median b "$cfg" 4)")/$(f 2 "$(median b "$cfg" 5)")/$(f 2 "$(median b "$cfg" 6)")" \
 	    "$(awk -v s="$(median b "$cfg" 15)" 'BEGIN { printf "%.0f", s / 1024 }')" \
 	    "$(verified b "$cfg")"
 done
