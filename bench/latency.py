@@ -25,8 +25,9 @@ For each flagged record, with its key k, event time t and window [s, e):
   written  when s3-put reported its object written
   visible  when the watcher had read it back from S3
 The part holding it opened with its first record (the earliest flag time
-of the object's records) and rolled ROLL_MS later; then it waited for a
-commit (with checkpoints) and was uploaded.
+of the object's records) and rolled ROLL_MS later; with checkpoints it then
+waited for the next barrier to be committed (s3-put forwards a barrier once
+committed: the first one at or after the roll), and was uploaded.
 
 Prints one JSON object: counts, percentiles of each stage and of the total,
 and the barrier spacing seen at s3-put's output.
@@ -92,7 +93,7 @@ def main():
         r = json.loads(text)
         if '__kinpipe' not in r:
             flag.setdefault(r['n'], ms)
-    written, commits = {}, []
+    written, commits = {}, []  # commits: in time order
     for ms, text in stamped(f'{run}/s3.log'):
         r = json.loads(text)
         if '__kinpipe' in r:
@@ -132,9 +133,16 @@ def main():
             stages['window'].append(close - send[n])
             stages['read'].append(flag[n] - close)
         if w is not None:
+            rolled = opened[key] + roll
             stages['sink'].append(w - flag[n])
-            stages['roll'].append(opened[key] + roll - flag[n])
-            stages['commit'].append(w - (opened[key] + roll))
+            stages['roll'].append(rolled - flag[n])
+            stages['commit'].append(w - rolled)
+            j = bisect.bisect_left(commits, rolled)
+            if j < len(commits) and commits[j] <= w:
+                stages['barrier'].append(commits[j] - rolled)
+                stages['deliver'].append(w - commits[j])
+            elif not commits:
+                stages['deliver'].append(w - rolled)
             stages['poll'].append(visible[n] - w)
     extra = sorted(set(visible) - set(want))
     spacing = [b - a for a, b in zip(commits, commits[1:])]

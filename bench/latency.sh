@@ -5,6 +5,7 @@
 # bench/README.md, "Latency: latency.sh".
 #
 #   bench/latency.sh [-c COPIES] [-s SPEED] [-R ROLL] [-i INTERVALS] [-P MS]
+#                    [-k DIR]
 #
 #   -c COPIES     copies of the bundled trades sent, each 12 minutes of event
 #                 time after the previous (default 10; 23 flagged trades a
@@ -15,6 +16,7 @@
 #   -i INTERVALS  checkpoint intervals, "none" for a run without checkpoints
 #                 (default "none 1s 10s")
 #   -P MS         how often the watcher lists the bucket (default 100)
+#   -k DIR        keep each run's logs and results in DIR/run-INTERVAL
 #
 # Environment: KP_BUILD (build directory, default build), PYTHON (default
 # python3), TMPDIR (scratch, removed at exit).
@@ -43,19 +45,21 @@ speed=60
 roll=1s
 intervals='none 1s 10s'
 poll=100
+keep=
 
 usage() {
-	sed -n '7,7s/^# \{0,1\}//p' "$0" >&2
+	sed -n '7,8s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
-while getopts c:s:R:i:P:h opt; do
+while getopts c:s:R:i:P:k:h opt; do
 	case $opt in
 	c) copies=$OPTARG ;;
 	s) speed=$OPTARG ;;
 	R) roll=$OPTARG ;;
 	i) intervals=$OPTARG ;;
 	P) poll=$OPTARG ;;
+	k) keep=$OPTARG ;;
 	h) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) usage ;;
 	esac
@@ -233,6 +237,11 @@ run() {
 
 for iv in $intervals; do
 	run "$iv"
+	if [[ -n $keep ]]; then
+		mkdir -p "$keep"
+		rm -rf "${keep:?}/run-$iv"
+		cp -r "$tmp/run-$iv" "$keep/"
+	fi
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -245,12 +254,12 @@ echo "machine: $(nproc) cores, ${cpu_model:-unknown CPU}, load average $load_sta
 echo "versions: $("$bin/kin-read" --version 2>&1 | head -n 1); node $(node --version); $(jq -r '"\(.name) \(.version)"' "$root/node_modules/kinesalite/package.json"); $(jq -r '"\(.name) \(.version)"' "$root/node_modules/s3rver/package.json")"
 echo "data: $copies copies of the bundled trades, 12 min apart, + 6 closing trades = $records records, sent at ${speed}x real time; the job flags $nexpected of them"
 echo "job: window-stats --size 1m --emit records | sigma-flag --sigma 3 | s3-put --rollover $roll --inactivity $roll (kin-read: --poll-interval 1s, its default); watcher lists every $poll ms"
-echo "checkpoint directories: $(stat -f -c %T "$tmp") ($tmp)"
+echo "checkpoint directories on $(df --output=fstype "$tmp" | tail -n 1) ($tmp)"
 echo
 echo "latency, ms, from kin-put's receipt to the record read back from S3 (p50 / p99 / max over the flagged records):"
-fmt='%-10s %9s %7s %8s %8s %16s %22s %16s %14s %14s %12s\n'
+fmt='%-8s %8s %7s %7s %7s %17s %14s %8s %9s %15s %15s %8s\n'
 # shellcheck disable=SC2059
-printf "$fmt" interval flagged objects commits spacing "total p50/p99/max" "window p50/p99" "read p50" "roll mean" "commit mean/p99" "poll p50"
+printf "$fmt" interval flagged objects commits spacing "total p50/p99/max" "window p50/p99" "read p50" "roll mean" "barrier mean/p99" "deliver mean/p99" "poll p50"
 for iv in $intervals; do
 	jq -r --arg iv "$iv" --arg fmt "$fmt" '
 	  def s(x): if x == null then "-" else (x | tostring) end;
@@ -259,7 +268,8 @@ for iv in $intervals; do
 	   "\(s(.stages.total.p50))/\(s(.stages.total.p99))/\(s(.stages.total.max))",
 	   "\(s(.stages.window.p50))/\(s(.stages.window.p99))",
 	   s(.stages.read.p50), s(.stages.roll.mean),
-	   "\(s(.stages.commit.mean))/\(s(.stages.commit.p99))",
+	   "\(s(.stages.barrier.mean))/\(s(.stages.barrier.p99))",
+	   "\(s(.stages.deliver.mean))/\(s(.stages.deliver.p99))",
 	   s(.stages.poll.p50)] | @tsv' "$tmp/run-$iv/result.json" |
 	    while IFS=$'\t' read -r -a f; do
 		# shellcheck disable=SC2059
@@ -269,9 +279,10 @@ done
 echo
 echo "stages: window = until the record that closes the trade's window is stored (event time: up to 60 s / SPEED);"
 echo "read = from that receipt to the flagged trade leaving sigma-flag (kin-read's polling, the pipe);"
-echo "roll = until its part rolls (--rollover after the part's first record); commit = from the roll to s3-put"
-echo "reporting the object written (the wait for the next committed barrier, and the upload); poll = until the"
-echo "watcher read it.  spacing = mean ms between barriers at s3-put's output.  Expected: commit mean ~ spacing / 2."
+echo "roll = until its part rolls (--rollover after the part's first record); barrier = from the roll to the next"
+echo "barrier committed (s3-put forwards it); deliver = from that commit (or, without checkpoints, the roll) to s3-put"
+echo "reporting the object written; poll = until the watcher read it back.  spacing = mean ms between barriers at"
+echo "s3-put's output.  Expected: barrier mean ~ spacing / 2, deliver ~ one PUT."
 echo
 echo "barriers (from --stats): kin-read / window-stats / sigma-flag / s3-put commits"
 for iv in $intervals; do
