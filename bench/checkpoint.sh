@@ -332,6 +332,15 @@ spread() {
 	done | sort -g | awk 'NR == 1 { a = $1 } { b = $1 } END { print a "-" b }'
 }
 
+# per_s PART CONFIG: the median over the runs of the periodic barriers (all
+# commits but the final one) per second of wall time.
+per_s() {
+	local r
+	for ((r = 1; r <= runs; r++)); do
+		awk '{ printf "%.2f\n", ($12 > 0 ? ($12 - 1) / $1 : 0) }' "$tmp/$1/$2/$r/fig"
+	done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
 # same PART CONFIG FIELD: the figure if every run has the same, else "a..b".
 same() {
 	local r
@@ -371,13 +380,13 @@ echo "CPU = user + sys of the stages (/usr/bin/time, 10 ms resolution); servers'
 echo
 echo "(a) end to end: kin-read | window-stats | sigma-flag | s3-put, $records_a trades (+6 closing) from a 4-shard kinesalite stream into s3rver"
 echo "    stream filled by kin-put in $fill_s s; --checkpoint-records $k_rec = the trades the first run without checkpoints read in 1 s"
-fmt_a='%-26s %17s %7s %13s %6s %6s %6s %6s %19s %8s %8s  %s\n'
+fmt_a='%-32s %17s %6s %7s %13s %6s %6s %6s %6s %19s %8s %8s  %s\n'
 # shellcheck disable=SC2059
-printf "$fmt_a" config "barriers r/w/f/s3" wall_s "wall range" rec/s wall_x cpu_s cpu_x "cpu r/w/f/s3" kinesa_s s3rver_s verified
+printf "$fmt_a" config "barriers r/w/f/s3" "per s" wall_s "wall range" rec/s wall_x cpu_s cpu_x "cpu r/w/f/s3" kinesa_s s3rver_s verified
 for cfg in "${configs_a[@]}"; do
 	case $cfg in
 	none) label=none ;;
-	records) label="--checkpoint-records" ;;
+	records) label="--checkpoint-records $k_rec" ;;
 	*) label="--checkpoint-interval $cfg" ;;
 	esac
 	w=$(f 3 "$(median a "$cfg" 1)")
@@ -385,6 +394,7 @@ for cfg in "${configs_a[@]}"; do
 	# shellcheck disable=SC2059
 	printf "$fmt_a" "$label" \
 	    "$(same a "$cfg" 9)/$(same a "$cfg" 10)/$(same a "$cfg" 11)/$(same a "$cfg" 12)" \
+	    "$(per_s a "$cfg")" \
 	    "$w" "$(spread a "$cfg" 1)" \
 	    "$(awk -v n="$records_a" -v w="$w" 'BEGIN { printf "%.0f", n / w }')" \
 	    "$(ratio "$(median a "$cfg" 1)" "$(median a none 1)")" "$c" \
@@ -393,7 +403,8 @@ for cfg in "${configs_a[@]}"; do
 	    "$(f 2 "$(median a "$cfg" 7)")" "$(f 2 "$(median a "$cfg" 8)")" "$(verified a "$cfg")"
 done
 echo "    barriers: kin-read's barrier count / window-stats' checkpoints / barriers through sigma-flag / s3-put's commits"
-echo "    (the last barrier is the final one at the end of the read); _x = against none"
+echo "    (the last barrier is the final one at the end of the read); per s: periodic barriers (commits but the"
+echo "    final one) per second of wall time; _x = against none"
 echo
 echo "(b) window-stats | sigma-flag | s3-put into a local directory, $records_b trades (+6) from a file with barriers"
 echo "    every K trades, K = the trades the stages processed in the interval on a first run without checkpoints ($rate_b/s)"
