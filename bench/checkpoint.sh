@@ -425,20 +425,25 @@ for cfg in "${configs_b[@]}"; do
 	    "$(awk -v s="$(median b "$cfg" 15)" 'BEGIN { printf "%.0f", s / 1024 }')" \
 	    "$(verified b "$cfg")"
 done
-# The cost of one barrier: least squares of wall and CPU against the number
-# of barriers over every run of (b) (none counts as 0 barriers).
+# The cost of one barrier: least squares of wall time and CPU against the
+# number of barriers over every run of (b) (none counts as 0 barriers); the
+# runs without checkpoints give the CPU the stages spend per second.
 for cfg in "${configs_b[@]}"; do
 	for ((r = 1; r <= runs; r++)); do
-		awk -v c="$cfg" '{ print (c == "none" ? 0 : $12), $1, $2, $4 }' "$tmp/b/$cfg/$r/fig"
+		awk -v c="$cfg" '{ print (c == "none" ? 0 : $12), $1, $2, $4, $6 }' "$tmp/b/$cfg/$r/fig"
 	done
 done | awk '
-	{ n++; x += $1; xx += $1 * $1; for (i = 2; i <= 4; i++) { y[i] += $i; xy[i] += $1 * $i } }
+	{ n++; x += $1; xx += $1 * $1; for (i = 2; i <= 5; i++) { y[i] += $i; xy[i] += $1 * $i } }
+	$1 == 0 { w0 += $2; c0 += $3; n0++ }
 	END {
 		d = n * xx - x * x
-		if (d == 0) { print "    (no barriers: no per-barrier cost)"; exit }
-		for (i = 2; i <= 4; i++) b[i] = (n * xy[i] - x * y[i]) / d
-		printf "    one barrier costs %.2f ms of wall time and %.2f ms of CPU (%.2f ms of it window-stats) (least squares over all runs)\n", b[2] * 1000, b[3] * 1000, b[4] * 1000
-		printf "    so a barrier every 10 s costs %.3f%% of the wall time, every 1 s %.2f%%, at any throughput\n", b[2] * 1000 / 10000 * 100, b[2] * 1000 / 1000 * 100
+		if (d == 0 || n0 == 0) { print "    (no barriers: no per-barrier cost)"; exit }
+		for (i = 2; i <= 5; i++) b[i] = (n * xy[i] - x * y[i]) / d * 1000
+		load = c0 / w0	# CPU seconds per second at full speed, no checkpoints
+		printf "    one barrier: %.2f ms of CPU (window-stats %.2f, s3-put %.2f) and %.2f ms of wall time, least squares over\n", b[3], b[4], b[5], b[2]
+		printf "    all runs; at full speed the stages spend %.2f CPU-s a second, so checkpoints every 10 s cost %.3f%% of\n", load, b[3] / 10000 / load * 100
+		printf "    the CPU and every 1 s %.2f%%; of the wall time at most %.3f%% and %.2f%% (the wall time grows only once\n", b[3] / 1000 / load * 100, b[2] / 10000 * 100, b[2] / 1000 * 100
+		printf "    window-stats, which writes the snapshots, becomes the slowest stage, as in the 10ms row)\n"
 	}'
 echo "    snap_kB: the largest of the snapshots window-stats kept (its last three; the final one holds only the"
 echo "    closing trades' windows, so with a single barrier it is tiny)"
