@@ -2,7 +2,7 @@
 # bench/checkpoint.sh - the cost of exactly-once: the reference job's
 # throughput with checkpoints every 10 s and every 1 s against none, side by
 # side in one run.  Never run by the tests.  See bench/README.md, "The cost of
-# checkpoints: checkpoint.sh".
+# exactly-once", "Throughput".
 #
 #   bench/checkpoint.sh [-n RECORDS] [-m RECORDS] [-r RUNS]
 #

@@ -2,7 +2,7 @@
 # bench/latency.sh - end-to-end latency of the reference job, from kin-put
 # storing a trade to the trade, flagged, being readable in S3, with
 # checkpoints every 1 s and 10 s and without.  Never run by the tests.  See
-# bench/README.md, "Latency: latency.sh".
+# bench/README.md, "The cost of exactly-once", "Latency".
 #
 #   bench/latency.sh [-c COPIES] [-s SPEED] [-R ROLL] [-i INTERVALS] [-P MS]
 #                    [-k DIR]
