@@ -925,3 +925,24 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	assert_equal "${#lines[@]}" 3
 	cat $(find "$T/vg" -type f | awk -F- '{ print $NF "\t" $0 }' | sort -n | cut -f2-) | gunzip | cmp - "$T/in"
 }
+
+@test "--checkpoint-dir: a barrier is forwarded once committed, then the objects it released are written at once" {
+	local b1='{"__kinpipe":{"barrier":1,"version":1,"job":"j","stream":"j","final":true,"positions":{}}}' i
+	mkfifo "$T/in"
+	s3-put --checkpoint-dir "$T/ck" --job j "s3://$B/p/" <"$T/in" >"$T/out" &
+	BG_PID=$!
+	exec 7>"$T/in"
+	printf '%s\n' '{"timestamp":1,"price":1}' "$b1" >&7
+	# Input stays open: the object is written all the same, after the
+	# barrier line.
+	for ((i = 0; i < 200; i++)); do
+		[[ $(wc -l <"$T/out") -ge 2 ]] && break
+		sleep 0.05
+	done
+	run jq -c '.__kinpipe.barrier // .uri' "$T/out"
+	assert_output $'1\n"s3://'"$B"'/p/1970-01-01--00/part-j-1-0.json"'
+	[ "$(jq -r .id "$T/ck/commit.json")" = 1 ]
+	exec 7>&-
+	wait "$BG_PID"
+	BG_PID=
+}

@@ -908,6 +908,7 @@ checkpoint(struct sink *s, const char *line, size_t len)
 	if (nd_put(s->w, line, len) == ND_EPIPE)
 		s->out_gone = 1;
 	nd_flush(s->w);
+	service(s);   /* the objects a commit released go now */
 }
 
 /* A control line: every record before it is delivered, then it passes. */
