@@ -552,6 +552,7 @@ dest_dir(struct s3up_dest *d, const char *uri, struct buf *ident, char *err,
 	}
 	*config_error = 0;
 	d->local = 1;
+	d->created = access(path, F_OK) != 0;
 	if (kpfs_mkdirs(path, 0755) != 0 || realpath(path, resolved) == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
@@ -565,6 +566,14 @@ dest_dir(struct s3up_dest *d, const char *uri, struct buf *ident, char *err,
 	}
 	buf_printf(ident, "file\n%s/\n", d->root);
 	return 0;
+}
+
+void
+s3up_dest_unmake(struct s3up_dest *d)
+{
+	if (d->local && d->created && d->root != NULL && d->root[0] != '\0')
+		(void)rmdir(d->root);
+	d->created = 0;
 }
 
 int

@@ -84,6 +84,7 @@ struct s3up_dest {
 	char *ident;               /* a text naming the destination: endpoint,
 	                            * bucket and prefix, or the path (the
 	                            * identity of its spool) */
+	int created;               /* a directory: s3up_dest_open() made it */
 };
 
 /*
@@ -96,6 +97,9 @@ int s3up_dest_open(struct s3up_dest *d, const char *uri,
     const struct aws_opts *ao, char *err, size_t errsz, int *config_error);
 /* Closes what s3up_dest_open() opened; accepts a zeroed struct. */
 void s3up_dest_close(struct s3up_dest *d);
+/* Removes the directory s3up_dest_open() created, if it is still empty:
+ * a run refused before it wrote anything leaves nothing behind. */
+void s3up_dest_unmake(struct s3up_dest *d);
 
 struct s3up_config {
 	const struct s3up_dest *dest;  /* borrowed: outlives the engine */

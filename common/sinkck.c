@@ -46,6 +46,36 @@ push(struct sinkck_part **list, size_t *n, struct sinkck_part *p)
 	return 0;
 }
 
+static int read_sink(struct sinkck *, const struct ckpt_commit *, char *,
+    size_t);
+
+/* Reads the last commit, if any, and checks it against this run: its
+ * parts go to c->pending and c->open.  Returns 0, or an exit status with
+ * err (a commit of another destination, job or options, damaged or
+ * newer). */
+static int
+read_commit(struct sinkck *c, char *err, size_t errsz)
+{
+	struct ckpt_commit cm;
+	enum ckpt_err kind;
+	int rc;
+
+	rc = ckpt_read_commit(c->ck, &cm, &kind, err, errsz);
+	if (rc <= 0)
+		return rc < 0 ? ckpt_exit_status(kind) : 0;
+	rc = read_sink(c, &cm, err, errsz);
+	c->committed = cm.b.id;
+	if (rc == 0 && c->job[0] == '\0')
+		snprintf(c->job, sizeof(c->job), "%s", cm.b.job);
+	else if (rc == 0 && strcmp(c->job, cm.b.job) != 0) {
+		msg_seterr(err, errsz, "%s/commit.json is of job %s, not %s",
+		    ckpt_path(c->ck), cm.b.job, c->job);
+		rc = KP_EXIT_USAGE;
+	}
+	ckpt_commit_clear(&cm);
+	return rc;
+}
+
 int
 sinkck_open(struct sinkck *c, const char *dir, const char *job,
     const char *ident, struct json_object *shape, char *err, size_t errsz)
@@ -63,7 +93,7 @@ sinkck_open(struct sinkck *c, const char *dir, const char *job,
 		snprintf(c->job, sizeof(c->job), "%s", job);
 	if (ckpt_open(dir, TOOL, &c->ck, &kind, err, errsz) != 0)
 		return ckpt_exit_status(kind);
-	return 0;
+	return read_commit(c, err, errsz);
 }
 
 void
@@ -291,6 +321,19 @@ parts_parse(struct json_object *sink, const char *name, int open,
 	return 0;
 }
 
+/* A destination's identity ("s3\nENDPOINT\nBUCKET\nPREFIX\n", or
+ * "file\nPATH\n") on one line, for messages. */
+static void
+ident_line(const char *id, char *out, size_t outsz)
+{
+	size_t i, n = 0;
+
+	for (i = 0; id[i] != '\0' && n + 1 < outsz; i++)
+		if (id[i] != '\n' || (id[i + 1] != '\0' && n > 0))
+			out[n++] = id[i] == '\n' ? ' ' : id[i];
+	out[n] = '\0';
+}
+
 /* The commit's sink state checked against this run and read.  0, or an
  * exit status with err. */
 static int
@@ -307,9 +350,14 @@ read_sink(struct sinkck *c, const struct ckpt_commit *cm, char *err,
 		return KP_EXIT_USAGE;
 	}
 	if (dest == NULL || strcmp(dest, c->ident) != 0) {
+		char was[512], now[512];
+
+		ident_line(dest != NULL ? dest : "none", was, sizeof(was));
+		ident_line(c->ident, now, sizeof(now));
 		msg_seterr(err, errsz, "%s/commit.json is of another destination "
-		    "(%s): one checkpoint directory serves one pipeline",
-		    ckpt_path(c->ck), dest != NULL ? dest : "none");
+		    "(%s; this run writes to %s): one checkpoint directory "
+		    "serves one pipeline: give its destination, or another "
+		    "--checkpoint-dir", ckpt_path(c->ck), was, now);
 		return KP_EXIT_USAGE;
 	}
 	json_object_object_get_ex(cm->sink, "shape", &shape);
@@ -398,27 +446,6 @@ out:
 int
 sinkck_recover(struct sinkck *c, struct spool *sp, char *err, size_t errsz)
 {
-	struct ckpt_commit cm;
-	enum ckpt_err kind;
-	int rc;
-
-	rc = ckpt_read_commit(c->ck, &cm, &kind, err, errsz);
-	if (rc < 0)
-		return ckpt_exit_status(kind);
-	if (rc > 0) {
-		rc = read_sink(c, &cm, err, errsz);
-		c->committed = cm.b.id;
-		if (rc == 0 && c->job[0] == '\0')
-			snprintf(c->job, sizeof(c->job), "%s", cm.b.job);
-		else if (rc == 0 && strcmp(c->job, cm.b.job) != 0) {
-			msg_seterr(err, errsz, "%s/commit.json is of job %s, "
-			    "not %s", ckpt_path(c->ck), cm.b.job, c->job);
-			rc = KP_EXIT_USAGE;
-		}
-		ckpt_commit_clear(&cm);
-		if (rc != 0)
-			return rc;
-	}
 	return sweep(c, sp, err, errsz) == 0 ? 0 : KP_EXIT_FAILURE;
 }
 

@@ -70,11 +70,14 @@ struct sinkck {
 };
 
 /*
- * Opens the checkpoint directory dir for s3-put (its lock) and sets the
- * job: job (--job) if not NULL, else the one kin-read recorded in DIR/job
- * (sinkck_job() reads it when first needed).  shape (taken) and ident
- * name the options that shape objects and the destination: a commit
- * written with others is refused.  Returns 0, or an exit status with err.
+ * Opens the checkpoint directory dir for s3-put (its lock), sets the job
+ * (job, --job, if not NULL, else the one kin-read recorded in DIR/job:
+ * sinkck_job() reads it when first needed) and reads the last commit:
+ * the parts it left pending end in c->pending, its open parts in c->open.
+ * shape (taken) and ident name the options that shape objects and the
+ * destination: a commit written with others, of another job, damaged or
+ * newer is refused, before the spool is touched.  Returns 0, or an exit
+ * status with err.
  */
 int sinkck_open(struct sinkck *c, const char *dir, const char *job,
     const char *ident, struct json_object *shape, char *err, size_t errsz);
@@ -85,11 +88,10 @@ void sinkck_close(struct sinkck *c);
 const char *sinkck_job(struct sinkck *c, char *err, size_t errsz);
 
 /*
- * Reads the last commit and brings the spool sp into line with it: the
- * parts it left pending (their files still there) end in c->pending, its
- * open parts in c->open (files untouched: reopen them), and every other
- * part file is removed.  Returns 0, or an exit status with err (a commit
- * of another destination, of other options, damaged or newer).
+ * Brings the spool sp into line with the last commit (sinkck_open() read
+ * it): the pending parts whose files are gone were delivered and leave
+ * c->pending, the open parts' files stay (reopen them), and every other
+ * part file is removed.  Returns 0, or an exit status with err.
  */
 int sinkck_recover(struct sinkck *c, struct spool *sp, char *err,
     size_t errsz);

@@ -616,9 +616,19 @@ barrier(struct state *st, int final)
 			goto out;
 		}
 	}
-	ckpt_barrier_line(&c.b, nd_buf(st->out));
-	if (nd_end(st->out) != 0 || nd_flush(st->out) != 0)
+	/* The records rejected before the barrier are its checkpoint's. */
+	if (nd_reject_sync(&st->rej) != 0)
 		goto out;
+	ckpt_barrier_line(&c.b, nd_buf(st->out));
+	if (nd_end(st->out) != 0 || nd_flush(st->out) != 0) {
+		/* Downstream went away (| head): the read ends quietly, as
+		 * at a record; nothing is committed. */
+		if (nd_writer_status(st->out) == ND_EPIPE) {
+			st->done = 1;
+			rc = KP_EXIT_OK;
+		}
+		goto out;
+	}
 	if (st->o->self_commit && (sync_output(st) != 0 ||
 	    ckpt_write_commit(st->ck, &c, err, sizeof(err)) != 0)) {
 		msg_err("%s", err);

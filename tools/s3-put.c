@@ -1174,6 +1174,7 @@ main(int argc, char **argv)
 			msg_err("%s", err);
 		if (!usage && rc != 0)
 			status = rc;
+		s3up_dest_unmake(&s.d);
 		goto out;
 	}
 	if ((rc = setup_io(&s)) != 0) {

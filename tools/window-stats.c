@@ -748,7 +748,9 @@ ckpt_start(struct tool *t)
 		    (unsigned long long)c.b.id, c.b.job);
 		status = rc > 0 ? KP_EXIT_USAGE : KP_EXIT_FAILURE;
 	} else if (ws_load(t->ws, data, len, err, sizeof(err)) != 0) {
-		msg_err("%s/%s: %s", t->o.ckdir, name, err);
+		msg_err("%s/%s: %s; the pipeline cannot resume from it "
+		    "(kinpipe(7), CHECKPOINTS, says how to start again)",
+		    t->o.ckdir, name, err);
 		status = KP_EXIT_USAGE;
 	} else {
 		msg_info("resumed from checkpoint %llu: %zu keys, %llu windows "
