@@ -2,6 +2,7 @@
 #
 #   make            build every tool into build/bin
 #   make check      run the whole test suite (tests/run)
+#   make chaos      the long chaos test of checkpoints (tests/chaos.bats)
 #   make demo       run the reference job on the local stack (pipelines/demo)
 #   make asan       build an ASan+UBSan copy into build-asan/bin
 #   make install    install tools, pipeline scripts and man pages (PREFIX, DESTDIR)
@@ -64,6 +65,20 @@ asan:
 check: all asan
 	tests/run
 
+# The long chaos run of tests/chaos.bats (make check runs a short one):
+# CHAOS_RECORDS records, CHAOS_KILLS SIGKILLs in each mode, and a seed,
+# printed, that CHAOS_SEED gives again.
+CHAOS_RECORDS ?= 300000
+CHAOS_KILLS   ?= 20
+
+chaos: all
+	@seed='$(CHAOS_SEED)'; [ -n "$$seed" ] || \
+	    seed=$$(od -An -N3 -tu4 /dev/urandom | tr -d ' '); \
+	echo "make chaos: CHAOS_SEED=$$seed CHAOS_RECORDS=$(CHAOS_RECORDS) CHAOS_KILLS=$(CHAOS_KILLS)"; \
+	CHAOS_SEED=$$seed CHAOS_RECORDS='$(CHAOS_RECORDS)' \
+	    CHAOS_KILLS='$(CHAOS_KILLS)' tests/run tests/chaos.bats; \
+	rc=$$?; echo "make chaos: seed $$seed"; exit $$rc
+
 demo: all
 	pipelines/demo
 
@@ -107,4 +122,4 @@ lint:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all asan check demo install uninstall deps lint clean
+.PHONY: all asan check chaos demo install uninstall deps lint clean
