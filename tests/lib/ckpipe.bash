@@ -144,3 +144,31 @@ ckp_stderr() {
 	done
 	return 0
 }
+
+# ckp_proxy UPSTREAM RULES DIR: a fault proxy (tests/lib/faultproxy.js)
+# in front of UPSTREAM with the rules RULES (JSON text), its files in DIR
+# (rules.json, fp.log, fp.err); sets CKP_FP_PID and CKP_FP_URL.  Stop it
+# with ckp_proxy_stop.
+ckp_proxy() {
+	local i
+	mkdir -p "$3"
+	printf '%s\n' "$2" >"$3/rules.json"
+	rm -f "$3/fp.port"
+	"$KP_NODE" "$KP_ROOT/tests/lib/faultproxy.js" --upstream "$1" \
+	    --rules "$3/rules.json" --port-file "$3/fp.port" --log "$3/fp.log" \
+	    >"$3/fp.out" 2>"$3/fp.err" 3>&- &
+	CKP_FP_PID=$!
+	for ((i = 0; i < 400; i++)); do
+		[[ -s $3/fp.port ]] && break
+		sleep 0.05
+	done
+	[[ -s $3/fp.port ]] || return 1
+	CKP_FP_URL=http://127.0.0.1:$(cat "$3/fp.port")
+}
+
+ckp_proxy_stop() {
+	[[ -n ${CKP_FP_PID:-} ]] || return 0
+	kill "$CKP_FP_PID" 2>/dev/null || true
+	wait "$CKP_FP_PID" 2>/dev/null || true
+	CKP_FP_PID=
+}
