@@ -1,7 +1,9 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "jfield.h"
@@ -382,14 +384,6 @@ read_sink(struct sinkck *c, const struct ckpt_commit *cm, char *err,
 }
 
 static int
-cmp_seq(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int
 named(const struct sinkck_part *p, size_t n, uint64_t seq)
 {
 	size_t i;
@@ -429,11 +423,17 @@ sweep(struct sinkck *c, struct spool *sp, char *err, size_t errsz)
 			goto out;
 		removed++;
 	}
-	/* An empty spool lists nothing (seqs NULL): bsearch wants an array. */
-	for (i = c->npending; i-- > 0;)
-		if (n == 0 || bsearch(&c->pending[i].seq, seqs, n,
-		    sizeof(*seqs), cmp_seq) == NULL)
+	/* Delivered: the data file goes first (spool_remove()), so a part
+	 * whose data is gone was delivered, its manifest or not. */
+	for (i = c->npending; i-- > 0;) {
+		char name[SPOOL_NAME_MAX];
+
+		spool_name(c->pending[i].seq, SPOOL_DATA, name);
+		if (faccessat(sp->fd, name, F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
+		    errno == ENOENT && spool_remove(sp, c->pending[i].seq, err,
+		    errsz) == 0)
 			sinkck_delivered(c, c->pending[i].seq);
+	}
 	if (removed > 0)
 		msg_info("removed %zu part%s of an epoch that never committed",
 		    removed, removed == 1 ? "" : "s");
