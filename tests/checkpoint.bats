@@ -197,8 +197,7 @@ PY
 	wait_for eval '[ "$(records "$T/out" | wc -l)" -eq 20 ] &&
 	    (($(barriers_after_records "$T/out") >= 3))'
 	kill -TERM "${BG[0]}"
-	run wait "${BG[0]}"
-	assert_success
+	wait "${BG[0]}"		# exit 0
 	diff <(records "$T/out") "$T/in"
 	barriers "$T/out" | jq -r .__kinpipe.barrier >"$T/ids"
 	diff "$T/ids" <(seq 1 "$(wc -l <"$T/ids")")
@@ -580,4 +579,466 @@ WS=(--key-field symbol --size 5s --emit records)
 	exec 4>&-
 	wait "${BG[0]}"
 	[ "$(records "$T/out" | wc -l)" -eq 1 ]
+}
+
+# ---- s3-put ------------------------------------------------------------
+
+# two_epochs FILE: 2 records, barrier 1, 2 records, barrier 2 (final).
+two_epochs() {
+	{
+		echo '{"timestamp":"2024-01-01T00:00:01Z","v":"a1"}'
+		echo '{"timestamp":"2024-01-01T00:00:02Z","v":"a2"}'
+		barrier 1
+		echo '{"timestamp":"2024-01-01T01:00:01Z","v":"b1"}'
+		echo '{"timestamp":"2024-01-01T01:00:02Z","v":"b2"}'
+		barrier 2 true
+	} >"$1"
+}
+
+@test "s3-put --checkpoint-dir: nothing is visible before its barrier commits; an open part spans checkpoints (one object, not one a checkpoint); keys PREFIX<bucket>/part-<job>-<epoch>-<n>.json" {
+	# Records without a barrier: the end of input commits nothing.
+	printf '%s\n' '{"timestamp":"2024-01-01T00:00:01Z","v":1}' |
+	    s3-put --checkpoint-dir "$T/ck" --job j "s3://$BUCKET/$S/" >/dev/null
+	[ ! -e "$T/ck/commit.json" ]
+	[ "$(s3_records "$S/" | wc -l)" -eq 0 ]
+	# Five checkpoints, parts rolled by size and the end only.
+	{
+		for i in 1 2 3 4 5; do
+			printf '{"timestamp":"2024-01-01T00:00:0%sZ","v":%s}\n' "$i" "$i"
+			barrier "$i" "$([[ $i == 5 ]] && echo true || echo false)"
+		done
+		printf '%s\n' '{"timestamp":"2024-01-01T02:00:00Z","v":6}'	# after the last barrier
+	} | s3-put --checkpoint-dir "$T/ck" --job j --rollover 0 --inactivity 0 \
+	    "s3://$BUCKET/$S/" >"$T/report"
+	s3_records "$S/" >"$T/got"
+	[ "$(wc -l <"$T/s3/keys")" -eq 1 ]
+	[ "$(cat "$T/s3/keys")" = "$S/2024-01-01--00/part-j-1-0.json" ]
+	[ "$(jq -r .v "$T/got" | paste -sd' ')" = "1 2 3 4 5" ]
+	# The report holds the object once, then the barriers, in order.
+	[ "$(grep -c '"uri"' "$T/report")" -eq 1 ]
+	[ "$(barriers "$T/report" | jq -r .__kinpipe.barrier | paste -sd' ')" = "1 2 3 4 5" ]
+	jq -e '.id == 5 and .committer == "s3-put" and .sink.open == []' "$T/ck/commit.json" >/dev/null
+}
+
+@test "s3-put --checkpoint-dir: a restart cuts an open part back to its committed length, drops what no commit names, and objects get the next epoch's names" {
+	{
+		echo '{"timestamp":"2024-01-01T00:00:01Z","v":"a1"}'
+		barrier 1
+		echo '{"timestamp":"2024-01-01T00:00:02Z","v":"uncommitted"}'
+		echo '{"timestamp":"2024-01-01T03:00:02Z","v":"uncommitted"}'
+	} | s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" >/dev/null
+	jq -e '(.sink.open | length) == 1' "$T/ck/commit.json" >/dev/null
+	{
+		echo '{"timestamp":"2024-01-01T00:00:03Z","v":"c1"}'
+		echo '{"timestamp":"2024-01-01T04:00:03Z","v":"c2"}'
+		barrier 2 true
+	} | s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" >/dev/null
+	objects "$T/out" >"$T/got"
+	[ "$(jq -r .v "$T/got" | sort | paste -sd' ')" = "a1 c1 c2" ]
+	[ "$(paste -sd' ' "$T/names")" = "2024-01-01--00/part-j-1-0.json 2024-01-01--04/part-j-2-0.json" ]
+	[ "$(find "$T/ck/s3-put" -type f ! -name dest ! -name lock | wc -l)" -eq 0 ]
+}
+
+# Fixed in common/sinkck.c by this branch: once every part was delivered
+# and its spool file removed, the next part took number 0 again; a
+# restart then took that uncommitted file for the committed (delivered)
+# part 0 and wrote its first bytes over the committed object (s3rver) or
+# was refused for ever (If-None-Match: exit 3).
+@test "s3-put --checkpoint-dir: an uncommitted part never passes for a delivered part of the last commit" {
+	two_epochs "$T/in"
+	s3-put --checkpoint-dir "$T/ck" --job j "s3://$BUCKET/$S/" <"$T/in" >/dev/null
+	s3_records "$S/" >"$T/before"
+	# The end of input with no barrier: an uncommitted part, longer than
+	# the committed ones.
+	printf '{"timestamp":"2024-01-01T00:00:09Z","v":"uncommitted-%s"}\n' {1..20} |
+	    s3-put --checkpoint-dir "$T/ck" --job j "s3://$BUCKET/$S/" >/dev/null
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "s3://$BUCKET/$S/" </dev/null
+	assert_success
+	s3_records "$S/" >"$T/after"
+	cmp "$T/before" "$T/after"
+	# A local directory: the same, and no refusal.
+	s3-put --checkpoint-dir "$T/ck2" --job j "$T/out/" <"$T/in" >/dev/null
+	printf '{"timestamp":"2024-01-01T00:00:09Z","v":"uncommitted-%s"}\n' {1..20} |
+	    s3-put --checkpoint-dir "$T/ck2" --job j "$T/out/" >/dev/null
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck2" --job j "$T/out/" </dev/null
+	assert_success
+	[ "$(objects "$T/out" | jq -r .v | sort | paste -sd' ')" = "a1 a2 b1 b2" ]
+}
+
+# Fixed in common/sinkck.c by this branch: a part is delivered, then its
+# spool files are removed, data first ("a manifest without data means
+# delivered", spool.c); a SIGKILL between the two unlinks left the
+# manifest, and recovery, which looked at manifests, delivered the part
+# again from a file that is gone: "No such file or directory", exit 3 at
+# every restart (tests/chaos.bats's moto test met it).
+@test "s3-put --checkpoint-dir: a delivered part whose manifest outlived its data file (killed between the two unlinks) counts as delivered" {
+	two_epochs "$T/in"
+	ckp_proxy "$AWS_ENDPOINT_URL_S3" '[{"match":{"method":["PUT","POST"]},"action":{"preset":"s3-internal"}}]' "$T/fp"
+	export AWS_ENDPOINT_URL_S3=$CKP_FP_URL
+	run s3-put --checkpoint-dir "$T/ck" --job j --max-attempts 1 "s3://$BUCKET/$S/" <"$T/in"
+	assert_equal "$status" 3
+	cp -a "$T/ck" "$T/saved"
+	echo '[]' >"$T/fp/rules.new"
+	mv "$T/fp/rules.new" "$T/fp/rules.json"
+	s3-put --checkpoint-dir "$T/ck" --job j "s3://$BUCKET/$S/" </dev/null >/dev/null
+	s3_records "$S/" >"$T/delivered"
+	[ "$(wc -l <"$T/delivered")" -eq 4 ]
+	# Delivered, the data files removed, the manifests not yet.
+	rm -rf "$T/ck"
+	cp -a "$T/saved" "$T/ck"
+	for m in "$T"/ck/s3-put/*/*.meta; do
+		rm "${m%.meta}.ndjson"
+	done
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "s3://$BUCKET/$S/" </dev/null
+	assert_success
+	s3_records "$S/" | cmp - "$T/delivered"
+	[ "$(find "$T/ck/s3-put" -type f ! -name dest ! -name lock | wc -l)" -eq 0 ]
+}
+
+@test "s3-put: --checkpoint-dir refuses --bucket-by processing-time, --run-id and --spool-dir; a directory of another destination or object shape, and of another --job, is refused (exit 2)" {
+	local o
+	for o in "--bucket-by processing-time" "--run-id r1" "--spool-dir $T/sp"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j $o "$T/out/" </dev/null
+		assert_equal "$status" 2
+		[[ $stderr == *"--checkpoint-dir excludes"* ]]
+	done
+	[ ! -e "$T/ck" ]
+	two_epochs "$T/in"
+	s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" <"$T/in" >/dev/null
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "$T/other/" </dev/null
+	assert_equal "$status" 2
+	[[ $stderr == *"another destination"* ]]
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "s3://$BUCKET/$S/" </dev/null
+	assert_equal "$status" 2
+	for o in "--part-prefix p" "--part-suffix .ndjson" "--gzip" "--bucket-format %Y" "--time-field t"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j $o "$T/out/" </dev/null
+		assert_equal "$status" 2
+		[[ $stderr == *"other object options"* ]]
+	done
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job k "$T/out/" </dev/null
+	assert_equal "$status" 2
+	[[ $stderr == *"of job j, not k"* ]]
+}
+
+# BUG: s3-put creates a local destination directory before it refuses the
+# checkpoint directory (exit 2); other configuration errors create
+# nothing (s3-put.bats):
+#   s3-put --checkpoint-dir ck --job j out/ <records-and-a-barrier
+#   s3-put --checkpoint-dir ck --job j other/ </dev/null; ls -d other  # exit 2; other/ exists
+@test "s3-put: a checkpoint directory refused creates no destination directory" {
+	skip "BUG: the refused run creates the destination directory"
+	two_epochs "$T/in"
+	s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" <"$T/in" >/dev/null
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "$T/other/" </dev/null
+	assert_equal "$status" 2
+	[ ! -e "$T/other" ]
+}
+
+# BUG: s3-put's refusal of another destination prints its internal
+# identity of the destination, newlines and all:
+#   s3-put: ck/commit.json is of another destination (file
+#   /tmp/out/
+#   ): one checkpoint directory serves one pipeline
+@test "s3-put: the refusal of another destination is one line naming it" {
+	skip "BUG: the destination is printed as its multi-line internal identity"
+	two_epochs "$T/in"
+	s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" <"$T/in" >/dev/null
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "$T/other/" </dev/null
+	assert_equal "$status" 2
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+}
+
+@test "s3-put --dead-letter: a line rejected before a committed barrier is in the file after a SIGKILL" {
+	mkfifo "$T/fifo"
+	s3-put --checkpoint-dir "$T/ck" --job j --dead-letter "$T/dl" "$T/out/" \
+	    <"$T/fifo" >"$T/report" 2>/dev/null 3>&- &
+	BG=($!)
+	exec 4>"$T/fifo"
+	{
+		echo 'bad line'
+		echo '{"timestamp":"2024-01-01T00:00:01Z","v":1}'
+		barrier 1
+	} >&4
+	wait_for at_least 1 "$T/report" __kinpipe
+	kill -KILL "${BG[0]}"
+	wait "${BG[0]}" 2>/dev/null || true
+	exec 4>&-
+	[ "$(committed "$T/ck")" -eq 1 ]
+	grep -qx 'bad line' "$T/dl"
+}
+
+# ---- the checkpoint directory, for every tool ---------------------------
+
+# committed_dir DIR: a directory with a commit of job j (window-stats and
+# s3-put), and DIR/job from kin-read --job j.
+committed_dir() {
+	{ head -n 20 "$M3K"; barrier 1 false j "$S"; } |
+	    window-stats --checkpoint-dir "$1" "${WS[@]}" |
+	    s3-put --checkpoint-dir "$1" --job j "$T/out/" >/dev/null
+	echo j >"$1/job"
+}
+
+# each_tool DIR: runs the three checkpointing tools on DIR in turn (no
+# input), each status and stderr in $T/st.TOOL, $T/err.TOOL.
+each_tool() {
+	local rc
+	rc=0
+	kin-read --stream "$S" --job j --checkpoint-dir "$1" </dev/null >/dev/null 2>"$T/err.kin-read" || rc=$?
+	echo "$rc" >"$T/st.kin-read"
+	rc=0
+	window-stats --checkpoint-dir "$1" "${WS[@]}" </dev/null >/dev/null 2>"$T/err.window-stats" || rc=$?
+	echo "$rc" >"$T/st.window-stats"
+	rc=0
+	s3-put --checkpoint-dir "$1" --job j "$T/out/" </dev/null >/dev/null 2>"$T/err.s3-put" || rc=$?
+	echo "$rc" >"$T/st.s3-put"
+}
+
+# refused STATUS PATTERN: each tool of each_tool exited STATUS saying
+# PATTERN.
+refused() {
+	local t
+	for t in kin-read window-stats s3-put; do
+		[ "$(cat "$T/st.$t")" = "$1" ] && { [ -z "$2" ] || grep -q -- "$2" "$T/err.$t"; } || {
+			echo "$t: status $(cat "$T/st.$t"): $(cat "$T/err.$t")" >&2
+			return 1
+		}
+	done
+}
+
+@test "every checkpointing tool refuses a half-written, a damaged, a foreign or a newer commit record (exit 2, kinpipe(7) named), and runs again once it is restored" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	committed_dir "$T/ck"
+	cp "$T/ck/commit.json" "$T/good"
+	head -c "$(($(wc -c <"$T/good") / 2))" "$T/good" >"$T/ck/commit.json"
+	each_tool "$T/ck"
+	refused 2 'commit.json: .*cannot resume from it (kinpipe(7), CHECKPOINTS'
+	echo '{"kinpipe":"commit","version":1}' >"$T/ck/commit.json"
+	each_tool "$T/ck"
+	refused 2 'cannot resume from it (kinpipe(7)'
+	echo '{"some":"other file"}' >"$T/ck/commit.json"
+	each_tool "$T/ck"
+	refused 2 'not a kinpipe commit record'
+	jq -c '.version = 2' "$T/good" >"$T/ck/commit.json"
+	each_tool "$T/ck"
+	refused 2 'written by a newer kinpipe.*upgrade kinpipe'
+	cp "$T/good" "$T/ck/commit.json"
+	each_tool "$T/ck"
+	refused 0 ''
+}
+
+@test "a second kin-read, window-stats or s3-put on a checkpoint directory in use exits 1 (lock busy), and the first is undisturbed" {
+	local t
+	kp_admin create-stream "$S" 1 >/dev/null
+	mkfifo "$T/fifo"
+	exec 4<>"$T/fifo"
+	kin-read --stream "$S" --checkpoint-dir "$T/ck" --follow --job j >/dev/null 2>&1 3>&- &
+	BG+=($!)
+	window-stats --checkpoint-dir "$T/ck" <"$T/fifo" >/dev/null 2>&1 3>&- &
+	BG+=($!)
+	s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" <"$T/fifo" >/dev/null 2>&1 3>&- &
+	BG+=($!)
+	wait_for eval '[ -e "$T/ck/.kin-read.lock" ] && [ -e "$T/ck/.window-stats.lock" ] && [ -e "$T/ck/.s3-put.lock" ]'
+	sleep 0.2
+	for t in kin-read window-stats s3-put; do
+		case $t in
+		kin-read) run --separate-stderr kin-read --stream "$S" --checkpoint-dir "$T/ck" --job j ;;
+		window-stats) run --separate-stderr window-stats --checkpoint-dir "$T/ck" </dev/null ;;
+		s3-put) run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" </dev/null ;;
+		esac
+		assert_equal "$status" 1
+		[[ $stderr == *"is in use by another $t"* ]]
+	done
+	for t in "${BG[@]}"; do
+		kill -0 "$t"
+	done
+	exec 4>&-
+}
+
+# ---- --stats and control lines ------------------------------------------
+
+@test "--stats FILE, each of the five tools: its counters as JSON, whole whenever read while it runs, final at exit (running false)" {
+	local i v seen=
+	kp_admin create-stream "$S" 2 >/dev/null
+	kin-put --stream "$S" --partition-key-field symbol --stats "$T/kin-put.json" <"$M3K"
+	jq -e '.tool == "kin-put" and .running == false and .records_in == 3000 and
+	    .records_out == 3000' "$T/kin-put.json" >/dev/null
+	kin-read --stream "$S" --checkpoint-dir "$T/ck" --stats "$T/kin-read.json" |
+	    window-stats --checkpoint-dir "$T/ck" "${WS[@]}" --stats "$T/window-stats.json" |
+	    tee "$T/ws.out" |
+	    sigma-flag --all --stats "$T/sigma-flag.json" |
+	    s3-put --checkpoint-dir "$T/ck" --stats "$T/s3-put.json" "$T/out/" >/dev/null
+	[ "${PIPESTATUS[*]}" = "0 0 0 0 0" ]
+	n=$(records "$T/ws.out" | wc -l)
+	((n > 0))
+	jq -e '.tool == "kin-read" and .running == false and .records_out == 3000 and
+	    .barrier == 1' "$T/kin-read.json" >/dev/null
+	jq -e --argjson n "$n" '.tool == "window-stats" and .running == false and
+	    .records_in == 3000 and .records_out == $n and .checkpoints == 1 and
+	    .keys == 6' "$T/window-stats.json" >/dev/null
+	jq -e --argjson n "$n" '.tool == "sigma-flag" and .running == false and
+	    .records_in == $n and .records_out == $n and .control == 1' "$T/sigma-flag.json" >/dev/null
+	jq -e --argjson n "$n" '.tool == "s3-put" and .running == false and
+	    .records_in == $n and .committed == 1 and .objects >= 1' "$T/s3-put.json" >/dev/null
+	# Replaced whole while a tool runs: every read parses, running true,
+	# and a later version comes (every second).
+	kin-read --stream "$S" --checkpoint-dir "$T/ck2" --follow --stats "$T/follow.json" \
+	    >/dev/null 2>&1 3>&- &
+	BG+=($!)
+	wait_for test -s "$T/follow.json"
+	for ((i = 0; i < 600; i++)); do
+		v=$(cat "$T/follow.json")
+		jq -e '.running == true' <<<"$v" >/dev/null
+		[[ -n $seen && $(jq -r .time <<<"$v") != "$seen" ]] && break
+		seen=$(jq -r .time <<<"$v")
+		sleep 0.05
+	done
+	((i < 600))
+	kill -TERM "${BG[0]}"
+	wait "${BG[0]}"
+	jq -e '.running == false and .records_out == 3000' "$T/follow.json" >/dev/null
+	[ -z "$(find "$T" -maxdepth 1 -name '.*tmp*')" ]
+}
+
+# BUG: window-stats' counters are saved in its snapshot: after a resume
+# --stats and -v count the earlier runs' records too, and records_out
+# (the lines written this run less every control line ever seen) wraps
+# below zero:
+#   (run 1: 5 records, barriers 1 and 2 through window-stats | s3-put)
+#   barrier 3 | window-stats --checkpoint-dir ck --stats st.json | s3-put ...
+#   st.json: "records_in":5,"records_out":18446744073709551614
+@test "window-stats --stats after a resume counts this run's records" {
+	skip "BUG: after a resume window-stats' counters include earlier runs and records_out wraps (see the comment above the test)"
+	{ head -n 5 "$M3K"; barrier 1; barrier 2; } | window-stats --checkpoint-dir "$T/ck" "${WS[@]}" |
+	    s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" >/dev/null
+	barrier 3 true | window-stats --checkpoint-dir "$T/ck" "${WS[@]}" --stats "$T/st.json" |
+	    s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" >/dev/null
+	jq -e '.records_in == 0 and .records_out == 0' "$T/st.json"
+}
+
+@test "window-stats and sigma-flag pass every control line on unchanged and in order, barriers and others, with checkpoints or not" {
+	{
+		echo '{"__kinpipe":{"heartbeat":1}}'
+		head -n 3 "$M3K"
+		barrier 1
+		echo '{"__kinpipe":{"watermark":"2024-08-08T23:54:16Z","x":[1,{"y":"z"}]}}'
+		sed -n 4,6p "$M3K"
+		barrier 2 true
+	} >"$T/in"
+	barriers "$T/in" >"$T/want"
+	window-stats "${WS[@]}" <"$T/in" >"$T/o1"
+	window-stats --checkpoint-dir "$T/ck" "${WS[@]}" <"$T/in" >"$T/o2"
+	window-stats "${WS[@]}" <"$T/in" | sigma-flag --all >"$T/o3"
+	sigma-flag --all <"$T/o1" >"$T/o4"
+	for o in o1 o2 o3 o4; do
+		diff "$T/want" <(barriers "$T/$o")
+	done
+	# A control line stays where it was among the records sigma-flag
+	# judges (here: no record is dropped).
+	diff <(shape "$T/o4") <(shape "$T/o1")
+	diff <(shape "$T/o3") <(shape "$T/o1")
+}
+
+# shape FILE: each control line as it is, each record as "R".
+shape() {
+	awk '{ print (/^\{"__kinpipe"/ ? $0 : "R") }' "$1"
+}
+
+# ---- whole pipelines ---------------------------------------------------
+
+# killed_run PREFIX VICTIM: one run of the pipeline of CKP_* on stream $S
+# into s3://$BUCKET/PREFIX, killed (SIGKILL) once one more checkpoint is
+# committed: the stage at index VICTIM, or every stage ("all").
+killed_run() {
+	local c i
+	c=$(committed "$T/ck")
+	ckp_start "$T/runs" "$T/ck" "$S" "s3://$BUCKET/$1"
+	for ((i = 0; i < 1200; i++)); do
+		(($(committed "$T/ck") > c)) && break
+		ckp_running || break
+		sleep 0.05
+	done
+	if [[ $2 == all ]]; then
+		kill -KILL "${CKP_PIDS[@]}" 2>/dev/null || true
+	else
+		kill -KILL "${CKP_PIDS[$2]}" 2>/dev/null || true
+	fi
+	ckp_note "killed $2 after commit $(committed "$T/ck") (options: ${CKP_KR[*]})"
+	ckp_wait 120
+}
+
+# final_run PREFIX EXPECTED: a clean run to the end; every key is
+# PREFIX<bucket>/part-$S-<epoch>-<n>.json and S3 holds EXPECTED's lines
+# (a sorted multiset).
+final_run() {
+	ckp_start "$T/runs" "$T/ck" "$S" "s3://$BUCKET/$1"
+	ckp_wait 300
+	[ "$(ckp_status | tr ' ' '\n' | grep -cv '=0$')" -eq 0 ] || {
+		ckp_note "last run: $(ckp_status)"
+		ckp_stderr >>"$CKP_LOG"
+		return 1
+	}
+	s3_records "$1" | LC_ALL=C sort >"$T/got"
+	! grep -vE "^$1[0-9]{4}-[0-9]{2}-[0-9]{2}--[0-9]{2}/part-$S-[0-9]+-[0-9]+\.json\$" "$T/s3/keys"
+	cmp "$T/got" "$2" || {
+		ckp_note "S3 differs: $(LC_ALL=C comm -23 "$2" "$T/got" | wc -l) lost, $(LC_ALL=C comm -13 "$2" "$T/got" | wc -l) extra"
+		return 1
+	}
+}
+
+@test "a foreign filter between sigma-flag and s3-put keeps barriers (jq, grep, as kinpipe(7) shows): exactly-once across SIGKILLs, the filter's too" {
+	local f v
+	kp_admin create-stream "$S" 4 >/dev/null
+	put "$S" "$M3K"
+	CKP_KR=(--checkpoint-interval 200ms --limit 40)
+	CKP_WS=("${WS[@]}")
+	CKP_SF=(--all)
+	CKP_S3=(--rollover 1s --inactivity 1s)
+	for f in jq grep; do
+		rm -rf "$T/ck" "$T/offline"
+		if [[ $f == jq ]]; then
+			CKP_FILTER=(jq -c --unbuffered 'if has("__kinpipe") then . else select(.price > 10000) end')
+		else
+			CKP_FILTER=(grep --line-buffered -e '"__kinpipe"' -e '"symbol":"BTCUSDT"')
+		fi
+		window-stats --checkpoint-dir "$T/offline" "${WS[@]}" <"$M3K" |
+		    sigma-flag --all | "${CKP_FILTER[@]}" | LC_ALL=C sort >"$T/expected.$f"
+		[ "$(wc -l <"$T/expected.$f")" -gt 100 ]
+		# s3-put, the filter, kin-read, every stage.
+		for v in 4 3 0 all; do
+			killed_run "$S-$f/" "$v"
+		done
+		final_run "$S-$f/" "$T/expected.$f"
+		# Barriers went through: several commits.
+		(($(committed "$T/ck") > 5))
+	done
+}
+
+@test "interleaving: runs that resume with the shards cut and interleaved differently (--limit, --checkpoint-records, kills) end with what one run writes" {
+	kp_admin create-stream "$S" 4 >/dev/null
+	put "$S" "$M3K"
+	window-stats --checkpoint-dir "$T/offline" "${WS[@]}" <"$M3K" | sigma-flag --all |
+	    LC_ALL=C sort >"$T/expected"
+	CKP_WS=("${WS[@]}")
+	CKP_SF=(--all)
+	CKP_FILTER=()
+	CKP_S3=(--rollover 1s --inactivity 1s --max-records 500)
+	# One run.
+	CKP_KR=()
+	rm -rf "$T/ck"
+	final_run "$S-one/" "$T/expected"
+	# Runs killed after a commit, each reading and cutting otherwise.
+	rm -rf "$T/ck"
+	local c v=0
+	for c in "--limit 7 --checkpoint-records 13" "--limit 101 --checkpoint-interval 100ms" \
+	    "--limit 33 --checkpoint-records 250" "--limit 500 --checkpoint-records 40" \
+	    "--limit 1 --checkpoint-records 3"; do
+		# shellcheck disable=SC2206 # options and values
+		CKP_KR=($c)
+		killed_run "$S-cut/" "$v"
+		v=$(((v + 1) % 4))
+	done
+	CKP_KR=()
+	final_run "$S-cut/" "$T/expected"
 }
