@@ -223,6 +223,26 @@ PY
 	[ "$(barriers "$T/o2" | head -n 1 | jq .__kinpipe.barrier)" -eq 2 ]
 }
 
+@test "kin-read: a KPL aggregate cut by --count: the barrier holds the sub-record, and the next run goes on with the next one" {
+	local blob
+	kp_admin create-stream "$S" 1 >/dev/null
+	blob=$("$KP_BUILD_DIR/tests/kpl_test" encode 'k1={"i":1}' 'k2={"i":2}' 'k3={"i":3}' 'k4={"i":4}' 'k5={"i":5}')
+	jq -n --arg s "$S" --arg d "$blob" '{StreamName: $s, Records: [{Data: $d, PartitionKey: "agg"}]}' >"$T/req"
+	curl -sS -f -X POST "$AWS_ENDPOINT_URL_KINESIS/" -H 'Content-Type: application/x-amz-json-1.1' \
+	    -H 'X-Amz-Target: Kinesis_20131202.PutRecords' -H 'X-Amz-Date: 20150830T123600Z' \
+	    -H "Authorization: AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/20150830/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=00" \
+	    --data-binary @"$T/req" >/dev/null
+	printf '%s\n' '{"i":6}' | kin-put --stream "$S" --partition-key k
+	kin-read --stream "$S" --checkpoint-dir "$T/ck" --self-commit --count 2 >"$T/o1"
+	[ "$(records "$T/o1" | paste -sd' ')" = '{"i":1} {"i":2}' ]
+	tail -n 1 "$T/o1" | jq -e '.__kinpipe.positions["shardId-000000000000"] |
+	    (.sub == 1 and (.seq | type) == "string")' >/dev/null
+	kin-read --stream "$S" --checkpoint-dir "$T/ck" --self-commit >"$T/o2"
+	[ "$(records "$T/o2" | paste -sd' ')" = '{"i":3} {"i":4} {"i":5} {"i":6}' ]
+	# A barrier after a whole aggregate needs no sub-record.
+	jq -e '.positions["shardId-000000000000"] | has("sub") | not' "$T/ck/commit.json" >/dev/null
+}
+
 @test "resume: a second bounded run after new puts reads exactly the new records; a third with nothing new writes nothing" {
 	kp_admin create-stream "$S" 2 >/dev/null
 	head -n 100 "$M3K" >"$T/a"
