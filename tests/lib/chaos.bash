@@ -83,19 +83,20 @@ chaos_producer() {
 	done
 }
 
-# chaos_options MODE: the stages' options of one run (CKP_*).  Every
+# chaos_options MODE [plain]: the stages' options of one run (CKP_*).  Every
 # other run also cuts epochs by record count, at a random count, and reads
 # at most a random number of records a GetRecords call (at most five calls
 # a second a shard: a run of a few thousand records then lasts a few
 # seconds and commits several times), so that the shards interleave
-# differently in every epoch of every run.
+# differently in every epoch of every run.  "plain" (the runs to the end):
+# none of that, at full speed.
 chaos_options() {
 	CKP_KR=(--checkpoint-interval 300ms --poll-interval 200ms)
 	[[ $1 == follow ]] && CKP_KR+=(--follow)
-	if ((RANDOM % 2)); then
+	if [[ ${2:-} != plain ]] && ((RANDOM % 2)); then
 		CKP_KR+=(--checkpoint-records $((RANDOM % 2000 + 100)))
 	fi
-	if ((RANDOM % 2)); then
+	if [[ ${2:-} != plain ]] && ((RANDOM % 2)); then
 		CKP_KR+=(--limit $((RANDOM % 400 + 100)))
 	fi
 	CKP_WS=(--key-field symbol --size 1m --emit records)
@@ -117,7 +118,7 @@ chaos_last_run_ok() {
 # last commit holds every shard's tip.  Returns 1 if a stage failed.
 chaos_finish() {
 	local mode=$1 ck=$2 stream=$3 dest=$4 tips=$5 i
-	chaos_options "$mode"
+	chaos_options "$mode" plain
 	ckp_start "$WORK/runs" "$ck" "$stream" "$dest"
 	if [[ $mode == follow ]]; then
 		for ((i = 0; i < 3000; i++)); do
