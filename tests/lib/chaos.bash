@@ -1,3 +1,4 @@
+# shellcheck disable=SC2034 # CKP_* and CHAOS_STREAM are for the callers
 # tests/lib/chaos.bash: the chaos run of tests/chaos.bats (load after
 # helpers and lib/ckpipe).
 #

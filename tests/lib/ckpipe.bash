@@ -1,3 +1,4 @@
+# shellcheck disable=SC2034 # CKP_RUN, CKP_FP_URL, ... are for the callers
 # tests/lib/ckpipe.bash: a checkpointed pipeline whose stages can be killed
 # one by one, for tests/checkpoint.bats and tests/chaos.bats.  Load it after
 # helpers (`load lib/ckpipe`).
