@@ -13,9 +13,6 @@
 # that kill a stage start the pipeline with tests/lib/ckpipe.bash (one
 # process a stage, joined by named pipes).  tests/chaos.bats kills the
 # whole job at random.
-#
-# A test marked "# BUG:" reproduces a defect of the tools and is skipped
-# so that the suite stays green; remove the skip once it is fixed.
 
 bats_require_minimum_version 1.5.0
 
@@ -359,13 +356,8 @@ PY
 	assert_output --regexp '^ok: '
 }
 
-# BUG: a downstream that stops reading makes kin-read exit 0 (kinpipe(7),
-# SIGNALS AND OUTPUT) when it finds out writing a record, but 1, silently,
-# when it finds out writing a barrier (a --follow read of a quiet stream):
-#   kin-read --stream S --follow --checkpoint-dir ck --checkpoint-interval 100ms | head -n 1
-#   echo ${PIPESTATUS[0]}     # 1, no message
+# Regression: kin-read once exited 1, silently, when the downstream closed while it wrote a barrier.
 @test "kin-read --checkpoint-dir: a downstream that stops reading ends kin-read with 0, also at a barrier" {
-	skip "BUG: EPIPE on a barrier exits 1 (see the comment above the test)"
 	kp_admin create-stream "$S" 1 >/dev/null
 	head -n 5 "$M3K" | kin-put --stream "$S" --partition-key k
 	kin-read --stream "$S" --follow --checkpoint-dir "$T/ck" --checkpoint-interval 100ms |
@@ -410,15 +402,8 @@ expired_rules() {
 	assert_equal "$status" 2
 }
 
-# BUG: kin-read does not flush its --dead-letter at a barrier: a record
-# whose data is not JSON is passed over by the committed position while
-# its line sits in a stdio buffer; a SIGKILL after the commit loses it.
-#   printf 'not json\n{"a":1}\n' | kin-put --raw --stream S --partition-key k
-#   kin-read --stream S --checkpoint-dir ck --self-commit --follow \
-#       --dead-letter dl --checkpoint-interval 100ms >out & sleep 2
-#   kill -KILL %1; cat ck/commit.json; wc -c dl     # committed; dl is empty
+# Regression: kin-read once left its --dead-letter in a stdio buffer across a committed barrier.
 @test "kin-read --dead-letter: a rejected record before a committed barrier is in the file after a SIGKILL" {
-	skip "BUG: kin-read does not flush its dead letter at a barrier (see the comment above the test)"
 	kp_admin create-stream "$S" 1 >/dev/null
 	printf '%s\n' 'not json' '{"a":1}' '{"a":2}' |
 	    kin-put --raw --stream "$S" --partition-key k --receipts >"$T/receipts"
@@ -510,17 +495,8 @@ CASES
 	(($(wc -l <"$T/kept") < $(wc -l <"$T/all")))
 }
 
-# BUG: window-stats --final under --checkpoint-dir fires the open windows
-# at the end of input, after the run's last barrier: s3-put takes those
-# records as uncommitted and drops them, and every later run does the same,
-# so --final never gets the last windows into the destination (all exit 0):
-#   b='{"__kinpipe":{"barrier":1,"version":1,"job":"j","stream":"s","final":true,"positions":{}}}'
-#   printf '%s\n' '{"timestamp":"2024-01-01T00:00:01Z","price":1}' "$b" |
-#     window-stats --checkpoint-dir ck --emit records --final |
-#     s3-put -v --checkpoint-dir ck --job j out/
-#   s3-put: 1 records after the last barrier were not committed: the next run reads them again
+# Regression: window-stats --final under --checkpoint-dir once fired its windows after the last barrier, where s3-put dropped them.
 @test "window-stats --final with --checkpoint-dir: the windows it fires at the end reach the destination" {
-	skip "BUG: --final fires after the last barrier; s3-put drops what it fired (see the comment above the test)"
 	printf '%s\n' '{"timestamp":"2024-01-01T00:00:01Z","price":1}' \
 	    '{"timestamp":"2024-01-01T00:00:02Z","price":2}' >"$T/in"
 	{ cat "$T/in"; barrier 1 true; } |
@@ -588,11 +564,8 @@ CASES
 	assert_success
 }
 
-# BUG: the refusal of a damaged snapshot does not say what to do (a
-# missing one does); the message is only the parser's:
-#   window-stats: ck/window-stats.1.state: line 1: invalid JSON: unexpected character
+# Regression: the refusal of a damaged snapshot once gave only the parser's message.
 @test "window-stats: the refusal of a damaged snapshot names the way out" {
-	skip "BUG: the message of a damaged snapshot names no way out"
 	{ head -n 30 "$M3K"; barrier 1; } | window-stats --checkpoint-dir "$T/ck" "${WS[@]}" |
 	    s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" >/dev/null
 	echo garbage >"$T/ck/window-stats.1.state"
@@ -791,13 +764,8 @@ two_epochs() {
 	[[ $stderr == *"of job j, not k"* ]]
 }
 
-# BUG: s3-put creates a local destination directory before it refuses the
-# checkpoint directory (exit 2); other configuration errors create
-# nothing (s3-put.bats):
-#   s3-put --checkpoint-dir ck --job j out/ <records-and-a-barrier
-#   s3-put --checkpoint-dir ck --job j other/ </dev/null; ls -d other  # exit 2; other/ exists
+# Regression: s3-put once created a local destination directory for a run it then refused.
 @test "s3-put: a checkpoint directory refused creates no destination directory" {
-	skip "BUG: the refused run creates the destination directory"
 	two_epochs "$T/in"
 	s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" <"$T/in" >/dev/null
 	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "$T/other/" </dev/null
@@ -805,13 +773,8 @@ two_epochs() {
 	[ ! -e "$T/other" ]
 }
 
-# BUG: s3-put's refusal of another destination prints its internal
-# identity of the destination, newlines and all:
-#   s3-put: ck/commit.json is of another destination (file
-#   /tmp/out/
-#   ): one checkpoint directory serves one pipeline
+# Regression: s3-put once printed the destination as its multi-line internal identity.
 @test "s3-put: the refusal of another destination is one line naming it" {
-	skip "BUG: the destination is printed as its multi-line internal identity"
 	two_epochs "$T/in"
 	s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" <"$T/in" >/dev/null
 	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "$T/other/" </dev/null
@@ -970,15 +933,8 @@ refused() {
 	[ -z "$(find "$T" -maxdepth 1 -name '.*tmp*')" ]
 }
 
-# BUG: window-stats' counters are saved in its snapshot: after a resume
-# --stats and -v count the earlier runs' records too, and records_out
-# (the lines written this run less every control line ever seen) wraps
-# below zero:
-#   (run 1: 5 records, barriers 1 and 2 through window-stats | s3-put)
-#   barrier 3 | window-stats --checkpoint-dir ck --stats st.json | s3-put ...
-#   st.json: "records_in":5,"records_out":18446744073709551614
+# Regression: window-stats once saved its counters in its snapshot, so --stats after a resume counted earlier runs and records_out wrapped.
 @test "window-stats --stats after a resume counts this run's records" {
-	skip "BUG: after a resume window-stats' counters include earlier runs and records_out wraps (see the comment above the test)"
 	{ head -n 5 "$M3K"; barrier 1; barrier 2; } | window-stats --checkpoint-dir "$T/ck" "${WS[@]}" |
 	    s3-put --checkpoint-dir "$T/ck" --job j "$T/out/" >/dev/null
 	barrier 3 true | window-stats --checkpoint-dir "$T/ck" "${WS[@]}" --stats "$T/st.json" |

@@ -85,7 +85,8 @@ static const char help_text[] =
     "                           every barrier; the end of input then keeps the\n"
     "                           open windows for a later run\n"
     "  --final                  the stream ends with this input: its final\n"
-    "                           barrier fires every open window (a drain)\n";
+    "                           barrier and the end of input fire every open\n"
+    "                           window (a drain)\n";
 
 
 struct opts {
@@ -997,10 +998,12 @@ finish(struct tool *t)
 	/* End of input, or SIGINT/SIGTERM: without checkpoints the stream
 	 * is over and every open window fires (Flink's final MAX_WATERMARK,
 	 * its stop --drain).  With checkpoints the open windows stay in the
-	 * last saved state for a later run (Flink's stop-with-savepoint), or
-	 * with --final fired at the final barrier; a stop by --strict or an
-	 * error never fires windows cut short. */
-	if (!t->stopped && t->ck == NULL) {
+	 * last saved state for a later run (Flink's stop-with-savepoint);
+	 * with --final they fired at the final barrier, and what is still
+	 * open fires here (after the last commit: a later run fires it
+	 * again).  A stop by --strict or an error never fires windows cut
+	 * short. */
+	if (!t->stopped && (t->ck == NULL || t->o.final)) {
 		rc = ws_rc(ws_finish(t->ws));
 		if (rc == ND_EPIPE)
 			t->epipe = 1;
