@@ -105,7 +105,7 @@ submit(struct outbox *ob, struct item *it)
 	src.len = it->e.bytes;
 	src.gzip = it->e.meta.gzip;
 	if (s3up_put(ob->up, it->e.meta.key, &src, it->e.meta.upload_id,
-	    it) == NULL) {
+	    it->e.recovered ? S3UP_SWEEP : 0, it) == NULL) {
 		ob->bytes -= it->e.bytes;
 		item_free(it);
 		return -1;
@@ -140,6 +140,7 @@ outbox_recover(struct outbox *ob, size_t *n, uint64_t *bytes, char *err,
 		return -1;
 	for (i = 0; i < *n && rc == 0; i++) {
 		*bytes += es[i].bytes;
+		es[i].recovered = 1;
 		if (outbox_add(ob, &es[i]) != 0) {
 			snprintf(err, errsz, "out of memory");
 			rc = -1;

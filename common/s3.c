@@ -257,6 +257,51 @@ s3_upload_id(const char *body, struct buf *out)
 	return 0;
 }
 
+int
+s3_uploads_of(const char *body, const char *key, const char *except,
+    char ***ids, size_t *n)
+{
+	struct buf seg = BUF_INIT, k = BUF_INIT, id = BUF_INIT;
+	const char *p = body, *q;
+	char **v = NULL, **nv, *s;
+	int rc = 0;
+
+	*ids = NULL;
+	*n = 0;
+	while (p != NULL && (p = find_tag(p, "Upload", 6, 0)) != NULL &&
+	    (q = find_tag(p, "Upload", 6, 1)) != NULL) {
+		buf_reset(&seg);
+		buf_reset(&k);
+		buf_reset(&id);
+		buf_add(&seg, p, (size_t)(q - p));
+		p = q;
+		if (buf_cstr(&seg) == NULL) {
+			rc = -1;
+			break;
+		}
+		if (s3_xml_value(buf_cstr(&seg), "Key", &k) != 0 ||
+		    s3_xml_value(buf_cstr(&seg), "UploadId", &id) != 0 ||
+		    buf_cstr(&k) == NULL || buf_cstr(&id) == NULL ||
+		    strcmp(buf_cstr(&k), key) != 0 || id.len == 0 ||
+		    (except != NULL && strcmp(buf_cstr(&id), except) == 0))
+			continue;
+		if ((nv = realloc(v, (*n + 1) * sizeof(*v))) == NULL ||
+		    (s = strdup(buf_cstr(&id))) == NULL) {
+			if (nv != NULL)
+				v = nv;
+			rc = -1;
+			break;
+		}
+		v = nv;
+		v[(*n)++] = s;
+	}
+	buf_free(&seg);
+	buf_free(&k);
+	buf_free(&id);
+	*ids = v;
+	return rc;
+}
+
 void
 s3_xml_copy(const char *body, const char *tag, char *out, size_t outsz)
 {
@@ -453,29 +498,37 @@ req_seal(struct s3_request *rq, const char **why)
 	return 0;
 }
 
-/* "uploadId=ID" (after "partNumber=N&" for a part), the id encoded. */
+/* "name=VALUE" appended to the query, the value encoded. */
 static int
-req_upload_id(struct s3_request *rq, const char *upload_id, int part,
+req_query(struct s3_request *rq, const char *name, const char *value,
     const char **why)
 {
-	size_t n = upload_id != NULL ? strlen(upload_id) : 0;
-	size_t room = SIGV4_URI_ENCODE_MAX(n);
+	size_t n = strlen(value), room = SIGV4_URI_ENCODE_MAX(n);
 
-	if (n == 0) {
-		*why = "empty upload id";
-		return -1;
-	}
-	if (part != 0)
-		buf_printf(&rq->query, "partNumber=%d&", part);
-	buf_lit(&rq->query, "uploadId=");
+	buf_str(&rq->query, name);
+	buf_char(&rq->query, '=');
 	if (buf_reserve(&rq->query, room) != 0 ||
-	    sigv4_uri_encode(upload_id, n, 1, rq->query.p + rq->query.len,
+	    sigv4_uri_encode(value, n, 1, rq->query.p + rq->query.len,
 	    room) != 0) {
 		*why = "out of memory";
 		return -1;
 	}
 	rq->query.len += strlen(rq->query.p + rq->query.len);
 	return 0;
+}
+
+/* "uploadId=ID" (after "partNumber=N&" for a part), the id encoded. */
+static int
+req_upload_id(struct s3_request *rq, const char *upload_id, int part,
+    const char **why)
+{
+	if (upload_id == NULL || *upload_id == '\0') {
+		*why = "empty upload id";
+		return -1;
+	}
+	if (part != 0)
+		buf_printf(&rq->query, "partNumber=%d&", part);
+	return req_query(rq, "uploadId", upload_id, why);
 }
 
 /* The headers an object is created with. */
@@ -646,6 +699,17 @@ s3_complete_multipart(struct s3_request *rq, const char *bucket,
 	rq->body = rq->xml.p;
 	rq->body_len = rq->xml.len;
 	return 0;
+}
+
+int
+s3_list_multipart(struct s3_request *rq, const char *bucket,
+    const char *key, const char **why)
+{
+	if (req_begin(rq, "GET", bucket, "", why) != 0 ||
+	    req_query(rq, "prefix", key, why) != 0)
+		return -1;
+	buf_lit(&rq->query, "&uploads");
+	return req_seal(rq, why);
 }
 
 int

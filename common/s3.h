@@ -181,6 +181,11 @@ int s3_complete_multipart(struct s3_request *rq, const char *bucket,
     const char *key, const char *upload_id, const struct s3_part *parts,
     size_t n, const struct s3_object_opts *o, const char **why);
 
+/* GET /BUCKET/?prefix=KEY&uploads: the multipart uploads in progress
+ * whose keys begin with key (ListMultipartUploads). */
+int s3_list_multipart(struct s3_request *rq, const char *bucket,
+    const char *key, const char **why);
+
 /* DELETE /BUCKET/KEY?uploadId=ID. */
 int s3_abort_multipart(struct s3_request *rq, const char *bucket,
     const char *key, const char *upload_id, const char **why);
@@ -201,6 +206,14 @@ void s3_xml_copy(const char *body, const char *tag, char *out, size_t outsz);
 /* The UploadId of a CreateMultipartUpload answer, into out (reset first).
  * Returns 0, or -1 when there is none or it is empty. */
 int s3_upload_id(const char *body, struct buf *out);
+
+/*
+ * The UploadIds of a ListMultipartUploads answer whose Key is key exactly,
+ * but for except (may be NULL): *ids a new array of *n new strings (free
+ * each, then the array; NULL when none).  Returns 0, or -1 out of memory.
+ */
+int s3_uploads_of(const char *body, const char *key, const char *except,
+    char ***ids, size_t *n);
 
 /*
  * CompleteMultipartUpload may fail after its 200 status line: the body is

@@ -30,12 +30,12 @@
 #define WHY(j) (j)->res.why, sizeof((j)->res.why)
 
 enum req_kind { R_ABORT_OLD, R_PUT, R_CREATE, R_PART, R_COMPLETE, R_ABORT,
-	R_HEAD };
+	R_HEAD, R_LIST, R_ABORT_STRAY };
 
 static const char *const req_name[] = {
 	"AbortMultipartUpload", "PutObject", "CreateMultipartUpload",
 	"UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload",
-	"HeadObject",
+	"HeadObject", "ListMultipartUploads", "AbortMultipartUpload",
 };
 
 enum s3up_op { OP_PUT, OP_STAGE, OP_COMPLETE, OP_ABORT };
@@ -85,7 +85,7 @@ struct src {
 };
 
 enum job_state { J_NEW, J_ABORT_OLD, J_PUT, J_CREATE, J_PARTS, J_COMPLETE,
-	J_HEAD, J_ABORT, J_DONE, J_FAILED };
+	J_HEAD, J_ABORT, J_LIST, J_ABORT_STRAY, J_DONE, J_FAILED };
 
 struct s3up_job {
 	struct s3up_job *next;
@@ -98,6 +98,9 @@ struct s3up_job {
 	struct src src;
 	char *upload_id;
 	char *old_upload_id;    /* left by an earlier run: aborted first */
+	int sweep;              /* other uploads of the key may be open */
+	char **stray;           /* ... and these are: aborted before parts */
+	size_t nstray;
 	struct chunk **chunks;
 	size_t nchunks, capchunks;
 	struct s3_part *parts;  /* for CompleteMultipartUpload */
@@ -119,6 +122,7 @@ struct s3up {
 	size_t njobs;
 	size_t held;            /* chunks holding memory */
 	int giveup;
+	int list_warned;        /* a ListMultipartUploads refused, said once */
 	uint64_t serial;
 };
 
@@ -385,6 +389,9 @@ s3up_job_free(struct s3up_job *j)
 	free(j->key);
 	free(j->upload_id);
 	free(j->old_upload_id);
+	while (j->nstray > 0)
+		free(j->stray[--j->nstray]);
+	free(j->stray);
 	free(j->parts);
 	free(j->res.upload_id);
 	free(j->res.parts);
@@ -435,10 +442,12 @@ submit(struct s3up *e, struct s3up_job *j)
 
 struct s3up_job *
 s3up_put(struct s3up *e, const char *key, const struct s3up_source *src,
-    const char *old_upload_id, void *user)
+    const char *old_upload_id, int flags, void *user)
 {
 	struct s3up_job *j = job_new(e, OP_PUT, key, src, NULL, user);
 
+	if (j != NULL)
+		j->sweep = (flags & S3UP_SWEEP) != 0;
 	if (j != NULL && old_upload_id != NULL &&
 	    (j->old_upload_id = strdup(old_upload_id)) == NULL) {
 		s3up_job_free(j);
@@ -678,6 +687,11 @@ req_build(struct s3up *e, struct req *rq, const char **why)
 		    j->upload_id, j->parts, j->nparts, o, why);
 	case R_HEAD:
 		return s3_head_object(&rq->sr, e->d->s3.bucket, j->key, why);
+	case R_LIST:
+		return s3_list_multipart(&rq->sr, e->d->s3.bucket, j->key, why);
+	case R_ABORT_STRAY:
+		return s3_abort_multipart(&rq->sr, e->d->s3.bucket, j->key,
+		    j->stray[j->nstray - 1], why);
 	}
 	*why = "unknown request";
 	return -1;
@@ -1053,6 +1067,47 @@ on_head(struct s3up_job *j, const char *etag, const char *uri, int64_t now)
 	job_go(j, J_ABORT, R_ABORT, now);
 }
 
+/* The parts go up, the first one first. */
+static void
+parts_begin(struct s3up_job *j, int64_t now)
+{
+	j->state = J_PARTS;
+	req_arm(&j->chunks[0]->rq, R_PART, j, j->chunks[0], now);
+}
+
+/* The next stray upload to abort, or the parts once there is none. */
+static void
+next_stray(struct s3up_job *j, int64_t now)
+{
+	if (j->nstray > 0)
+		job_go(j, J_ABORT_STRAY, R_ABORT_STRAY, now);
+	else
+		parts_begin(j, now);
+}
+
+/* A stray upload aborted, or given up: the next. */
+static void
+stray_done(struct s3up_job *j, int64_t now)
+{
+	free(j->stray[--j->nstray]);
+	next_stray(j, now);
+}
+
+/* A ListMultipartUploads that failed for good: said once, and the parts
+ * go up (a lifecycle rule removes what stays open). */
+static void
+list_failed(struct s3up_job *j, const char *uri, const char *err,
+    int64_t now)
+{
+	if (!j->e->list_warned)
+		msg_warn("%s: cannot list the multipart uploads a lost "
+		    "CreateMultipartUpload answer or a crash may have left "
+		    "open (%s); they stay until a lifecycle rule aborts them "
+		    "(s3-put(1))", uri, err);
+	j->e->list_warned = 1;
+	parts_begin(j, now);
+}
+
 /* The answer to CreateMultipartUpload: the upload id, recorded before any
  * part goes up. */
 static void
@@ -1076,10 +1131,41 @@ on_created(struct s3up_job *j, const struct http_response *resp, int64_t now)
 			job_fail(j);
 		goto out;
 	}
-	j->state = J_PARTS;
-	req_arm(&j->chunks[0]->rq, R_PART, j, j->chunks[0], now);
+	if (j->sweep)
+		job_go(j, J_LIST, R_LIST, now);
+	else
+		parts_begin(j, now);
 out:
 	buf_free(&id);
+}
+
+/* The uploads of the key a ListMultipartUploads found, but for this
+ * job's and those other jobs hold: to abort. */
+static void
+on_listed(struct s3up_job *j, const char *body, const char *uri, int64_t now)
+{
+	const struct s3up_job *o;
+	size_t i = 0;
+
+	if (s3_uploads_of(body, j->key, j->upload_id, &j->stray,
+	    &j->nstray) != 0)
+		msg_warn("%s: out of memory reading ListMultipartUploads", uri);
+	while (i < j->nstray) {
+		for (o = j->e->queue; o != NULL; o = o->next)
+			if (o != j && strcmp(o->key, j->key) == 0 &&
+			    ((o->upload_id != NULL &&
+			    strcmp(o->upload_id, j->stray[i]) == 0) ||
+			    (o->old_upload_id != NULL &&
+			    strcmp(o->old_upload_id, j->stray[i]) == 0)))
+				break;
+		if (o == NULL) {
+			i++;
+			continue;
+		}
+		free(j->stray[i]);
+		j->stray[i] = j->stray[--j->nstray];
+	}
+	next_stray(j, now);
 }
 
 /* An upload aborted: forgotten by the caller, and the job ends. */
@@ -1149,6 +1235,14 @@ on_ok(struct req *rq, const struct http_response *resp, const char *uri,
 	case R_HEAD:
 		on_head(j, resp->etag, uri, now);
 		break;
+	case R_LIST:
+		on_listed(j, resp->body, uri, now);
+		break;
+	case R_ABORT_STRAY:
+		msg_info("%s: aborted multipart upload %s, left open by a lost "
+		    "answer or an earlier run", uri, j->stray[j->nstray - 1]);
+		stray_done(j, now);
+		break;
 	}
 }
 
@@ -1190,6 +1284,17 @@ on_special(struct req *rq, const struct http_response *resp,
 		job_done(j);
 		return 1;
 	}
+	if (rq->kind == R_LIST && kind == RETRY_NO) {
+		list_failed(j, uri, err, now);
+		return 1;
+	}
+	if (rq->kind == R_ABORT_STRAY && (st == 404 || kind == RETRY_NO)) {
+		if (st != 404)
+			msg_warn("%s: cannot abort multipart upload %s: %s", uri,
+			    j->stray[j->nstray - 1], err);
+		stray_done(j, now);
+		return 1;
+	}
 	return 0;
 }
 
@@ -1215,6 +1320,8 @@ on_retry(struct req *rq, const struct http_response *resp,
 	}
 	if (kind != RETRY_YES && kind != RETRY_THROTTLED)
 		return 0;
+	if (rq->kind == R_CREATE)
+		rq->job->sweep = 1;     /* the lost answer may have made one */
 	delay = retry_next(aws_client_retry(e->aws), &rq->rs, now,
 	    resp->retry_after_ms);
 	if (delay < 0 || e->giveup) {
@@ -1266,6 +1373,14 @@ on_failed(struct req *rq, const char *err, const char *reason,
 		}
 		j->state = J_PARTS;
 		j->failing = 1;
+		break;
+	case R_LIST:
+		list_failed(j, uri, reason, now);
+		break;
+	case R_ABORT_STRAY:
+		msg_warn("%s: cannot abort multipart upload %s: %s", uri,
+		    j->stray[j->nstray - 1], reason);
+		stray_done(j, now);
 		break;
 	case R_ABORT:
 		/* record() was not told: the caller keeps the id, and a later

@@ -5,7 +5,7 @@
  * A tool submits jobs and services the engine from its own loop:
  *
  *   e = s3up_new(&cfg, err, sizeof(err));
- *   j = s3up_put(e, key, &src, NULL, me);       // any number of them
+ *   j = s3up_put(e, key, &src, NULL, 0, me);    // any number of them
  *   for (;;) {
  *       s3up_poll(e, fd, s3up_wake(e, now, until) - now);
  *       s3up_service(e);                        // collect, start, retry
@@ -157,9 +157,18 @@ void s3up_free(struct s3up *e);
  *
  * s3up_put: the object key from src; old_upload_id (or NULL) is an upload
  * of the same key left by an earlier run, aborted before anything else.
+ * With S3UP_SWEEP in flags (an object an earlier run may have begun), a
+ * multipart upload lists the uploads of its key once it is created and
+ * aborts the others, which a run killed before it recorded their ids left
+ * open; a job whose CreateMultipartUpload is retried does so too, since a
+ * lost answer may have created one.  A listing refused (no
+ * s3:ListBucketMultipartUploads, a server without the call) is one
+ * warning per engine and the job goes on.
  */
+#define S3UP_SWEEP 1
 struct s3up_job *s3up_put(struct s3up *e, const char *key,
-    const struct s3up_source *src, const char *old_upload_id, void *user);
+    const struct s3up_source *src, const char *old_upload_id, int flags,
+    void *user);
 struct s3up_job *s3up_stage(struct s3up *e, const char *key,
     const struct s3up_source *src, void *user);
 /* parts[0..n) are copied. */

@@ -474,9 +474,10 @@ sinkck_stage_entry(struct sinkck *c, struct spool_entry *e, const char *tb)
 }
 
 /* A committed part to the outbox: its spool entry, with the upload a
- * crash may have left open (from its manifest).  Returns 0, or -1. */
+ * crash may have left open (from its manifest); recovered: an earlier
+ * process may have begun its upload.  Returns 0, or -1. */
 static int
-deliver(struct sinkck *c, const struct sinkck_part *p)
+deliver(struct sinkck *c, const struct sinkck_part *p, int recovered)
 {
 	struct spool_entry e;
 	struct spool_meta m;
@@ -488,6 +489,7 @@ deliver(struct sinkck *c, const struct sinkck_part *p)
 	e.first_ms = p->first_ms;
 	e.last_ms = p->last_ms;
 	e.have_times = 1;
+	e.recovered = recovered;
 	e.meta.gzip = c->ps->proto.gzip;
 	e.meta.opened_ms = p->opened_ms;
 	if (spool_meta_read(c->sp, p->seq, &m) == 0) {
@@ -550,7 +552,7 @@ sinkck_barrier(struct sinkck *c, const struct ckpt_barrier *b, char *err,
 	msg_debug("committed checkpoint %llu: %zu parts to deliver",
 	    (unsigned long long)b->id, nfresh);
 	for (i = 0; i < nfresh; i++)
-		if (deliver(c, &fresh[i]) != 0)
+		if (deliver(c, &fresh[i], 0) != 0)
 			return msg_seterr(err, errsz, "out of memory");
 	return 0;
 }
@@ -565,7 +567,7 @@ sinkck_restart(struct sinkck *c, char *err, size_t errsz)
 	if (rc != 0)
 		return rc;
 	for (i = 0; i < c->npending; i++)
-		if (deliver(c, &c->pending[i]) != 0) {
+		if (deliver(c, &c->pending[i], 1) != 0) {
 			msg_seterr(err, errsz, "out of memory");
 			return KP_EXIT_FAILURE;
 		}

@@ -53,6 +53,8 @@ struct spool_entry {
 	uint64_t bytes, records;
 	int64_t first_ms, last_ms;   /* event times, or processing times */
 	int have_times;
+	int recovered;               /* left by an earlier process (not
+	                              * stored) */
 };
 
 /*

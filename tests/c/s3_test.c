@@ -365,6 +365,11 @@ test_multipart(void)
 	    rq.body == NULL, "AbortMultipartUpload: DELETE ?uploadId=");
 	check(s3_abort_multipart(&rq, "b", "k", NULL, &why) == -1,
 	    "Abort without an id refused");
+	check(s3_list_multipart(&rq, "b", "m/k 1.json", &why) == 0 &&
+	    strcmp(rq.method, "GET") == 0 && strcmp(rq.path, "/b/") == 0 &&
+	    strcmp(query(&rq), "prefix=m%2Fk%201.json&uploads") == 0 &&
+	    rq.nheaders == 0 && rq.body == NULL,
+	    "ListMultipartUploads: GET /b/?prefix=KEY&uploads");
 	s3_request_clear(&rq);
 	buf_free(&h);
 }
@@ -385,6 +390,31 @@ test_answers(void)
 	    "an empty UploadId is none");
 	check(s3_upload_id("<R></R>", &b) == -1, "no UploadId");
 	check(s3_upload_id(NULL, &b) == -1, "no body");
+	{
+		char **ids;
+		size_t n;
+
+		body = dup_exact("<ListMultipartUploadsResult><Bucket>b</Bucket>"
+		    "<Upload><Key>k</Key><UploadId>u1</UploadId></Upload>"
+		    "<Upload><Key>k.gz</Key><UploadId>u2</UploadId></Upload>"
+		    "<Upload><Key>k</Key><UploadId>mine</UploadId></Upload>"
+		    "<Upload><Key>k</Key><UploadId>u&amp;3</UploadId></Upload>"
+		    "<Upload><Key>k</Key></Upload>"
+		    "</ListMultipartUploadsResult>");
+		check(s3_uploads_of(body, "k", "mine", &ids, &n) == 0 &&
+		    n == 2 && strcmp(ids[0], "u1") == 0 &&
+		    strcmp(ids[1], "u&3") == 0,
+		    "ListMultipartUploads: the key's uploads, but for ours "
+		    "and other keys with its prefix");
+		while (n > 0)
+			free(ids[--n]);
+		free(ids);
+		free(body);
+		check(s3_uploads_of("<ListBucketResult><Contents><Key>k</Key>"
+		    "</Contents></ListBucketResult>", "k", NULL, &ids, &n) == 0 &&
+		    n == 0 && ids == NULL,
+		    "a listing of objects (s3rver) holds no upload");
+	}
 	buf_reset(&b);
 	body = dup_exact("<a>&lt;&gt;&quot;&apos;&#65;&#x42;&#x1F600;&bogus;"
 	    "</a>");

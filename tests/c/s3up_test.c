@@ -369,9 +369,9 @@ test_put(const struct file *a, const struct file *small)
 	int i, ok = 1;
 
 	section("one-shot PUT");
-	j1 = s3up_put(e, "put/1.json", &sa, NULL, &rec);
-	j2 = s3up_put(e, "put/2.json", &ss, NULL, &rec);
-	j3 = s3up_put(e, "put/3.json.gz", &sg, NULL, &rec);
+	j1 = s3up_put(e, "put/1.json", &sa, NULL, 0, &rec);
+	j2 = s3up_put(e, "put/2.json", &ss, NULL, 0, &rec);
+	j3 = s3up_put(e, "put/3.json.gz", &sg, NULL, 0, &rec);
 	for (i = 0; i < 3; i++) {
 		got[i] = next_job(e);
 		ok = ok && got[i] != NULL && s3up_result(got[i])->ok;
@@ -394,7 +394,7 @@ test_put(const struct file *a, const struct file *small)
 	for (i = 0; i < 3; i++)
 		s3up_job_free(got[i]);
 	rec.refuse = 1;
-	run_job(e, s3up_put(e, "put/refused.json", &sa, NULL, &rec), &r);
+	run_job(e, s3up_put(e, "put/refused.json", &sa, NULL, 0, &rec), &r);
 	check(!r.ok && strstr(r.why, "cannot record the upload id") != NULL,
 	    "an upload id that cannot be recorded fails the job");
 	check(head("put/refused.json", etag, sizeof(etag)) == 404,
@@ -453,7 +453,7 @@ test_no_overwrite(const struct file *a, const struct file *b,
 
 	section("If-None-Match");
 	expected_etag(a, 1, want, sizeof(want));
-	run_job(e, s3up_put(e, "st/a.json", &sa, NULL, &rec), &r);
+	run_job(e, s3up_put(e, "st/a.json", &sa, NULL, 0, &rec), &r);
 	check(r.ok && r.existed, "multipart, the same object there: 412, HEAD, "
 	    "the same multipart ETag: delivered");
 	check(strcmp(r.etag, want) == 0, "with that ETag");
@@ -461,20 +461,20 @@ test_no_overwrite(const struct file *a, const struct file *b,
 	    "the upload the 412 left open is aborted");
 	check(rec.nulls >= 1, "and the caller told it is gone");
 	result_clear(&r);
-	run_job(e, s3up_put(e, "st/a.json", &sb, NULL, &rec), &r);
+	run_job(e, s3up_put(e, "st/a.json", &sb, NULL, 0, &rec), &r);
 	check(!r.ok && strstr(r.why, "already exists with other content") !=
 	    NULL, "multipart, other content there: refused");
 	check(head("st/a.json", etag, sizeof(etag)) == 200 &&
 	    strcmp(etag, want) == 0, "the object there is untouched");
 	check(open_uploads("st/a.json") == 0, "no upload left open");
 	result_clear(&r);
-	run_job(e, s3up_put(e, "nov/s.json", &ss, NULL, &rec), &r);
+	run_job(e, s3up_put(e, "nov/s.json", &ss, NULL, 0, &rec), &r);
 	check(r.ok && !r.existed, "single PUT of a new key");
 	result_clear(&r);
-	run_job(e, s3up_put(e, "nov/s.json", &ss, NULL, &rec), &r);
+	run_job(e, s3up_put(e, "nov/s.json", &ss, NULL, 0, &rec), &r);
 	check(r.ok && r.existed, "the same again: 412, the same MD5: delivered");
 	result_clear(&r);
-	run_job(e, s3up_put(e, "nov/s.json", &s2, NULL, &rec), &r);
+	run_job(e, s3up_put(e, "nov/s.json", &s2, NULL, 0, &rec), &r);
 	check(!r.ok && strstr(r.why, "already exists with other content") !=
 	    NULL, "other content: refused");
 	result_clear(&r);
@@ -515,7 +515,7 @@ test_local(const struct file *small)
 	check(s3up_dest_open(&dest, dir, &ao, err, sizeof(err), &cfg) == 0 &&
 	    dest.local, "file:///PATH/ opens a directory");
 	e = engine(0);
-	run_job(e, s3up_put(e, "d/s.json", &src, NULL, &rec), &r);
+	run_job(e, s3up_put(e, "d/s.json", &src, NULL, 0, &rec), &r);
 	expected_etag(small, 0, want, sizeof(want));
 	check(r.ok && strcmp(r.etag, want) == 0, "PUT: published, its MD5");
 	snprintf(p, sizeof(p), "%s/out/d/s.json", tmpdir);
