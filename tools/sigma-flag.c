@@ -111,7 +111,7 @@ struct run {
 	struct nd_writer *w;
 	struct progress prog;
 	const struct counts *c;
-	const struct nd_reject *rej;
+	struct nd_reject *rej;
 };
 
 enum {
@@ -348,6 +348,33 @@ on_stall(void *arg)
 		show_progress(run, 0);
 }
 
+/* The end of a run: the last progress, output closed, the summary.
+ * Returns the exit status. */
+static int
+finish(struct run *run, struct nd_reader *r, int status, int epipe)
+{
+	const struct counts *c = run->c;
+	int rc;
+
+	show_progress(run, 1);
+	rc = nd_writer_close(run->w);
+	if (rc == ND_EPIPE)
+		epipe = 1;
+	else if (rc != 0)
+		status = KP_EXIT_FAILURE;
+	if (epipe)
+		msg_info("output closed by the reader; stopped after line %llu",
+		    nd_lineno(r));
+	if (nd_reject_close(run->rej) != 0)
+		status = KP_EXIT_FAILURE;
+	if (status == KP_EXIT_OK && run->rej->count > 0)
+		status = KP_EXIT_REJECTED;
+	msg_info("%llu records, %llu flagged, %llu not judged, "
+	    "%llu control lines, %llu rejected", c->records, c->flagged,
+	    c->unjudged, c->control, run->rej->count);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -471,22 +498,7 @@ main(int argc, char **argv)
 			show_progress(&run, 0);
 	}
 
-	show_progress(&run, 1);
-	rc = nd_writer_close(w);
-	if (rc == ND_EPIPE)
-		epipe = 1;
-	else if (rc != 0)
-		status = KP_EXIT_FAILURE;
-	if (epipe)
-		msg_info("output closed by the reader; stopped after line %llu",
-		    nd_lineno(r));
-	if (nd_reject_close(&rej) != 0)
-		status = KP_EXIT_FAILURE;
-	if (status == KP_EXIT_OK && rej.count > 0)
-		status = KP_EXIT_REJECTED;
-	msg_info("%llu records, %llu flagged, %llu not judged, "
-	    "%llu control lines, %llu rejected", c.records, c.flagged,
-	    c.unjudged, c.control, rej.count);
+	status = finish(&run, r, status, epipe);
 out:
 	nd_writer_free(w);
 	nd_reader_free(r);
