@@ -240,10 +240,10 @@ PY
 	assert_output ''
 }
 
-# When the answer to CreateMultipartUpload is lost (the server made the
-# upload; the connection dropped), s3-put creates another and, since its
-# create was retried, lists the key's uploads and aborts the first.
-@test "moto: a lost CreateMultipartUpload answer leaves no upload open" {
+# lost_create_setup: moto, bucket motob, $T/in (6 MB of records and a
+# final barrier: one multipart object), and a fault proxy ($CKP_FP_URL)
+# that drops the answer of the first CreateMultipartUpload.
+lost_create_setup() {
 	moto_start
 	export AWS_ENDPOINT_URL_S3=$MOTO
 	kp_admin create-bucket motob >/dev/null
@@ -253,6 +253,13 @@ for i in range(6000):
 print('{"__kinpipe":{"barrier":1,"version":1,"job":"j","stream":"s","final":true,"positions":{}}}')
 PY
 	ckp_proxy "$MOTO" '[{"match":{"method":"POST","path":"[?]uploads$"},"action":{"drop":"after"},"count":1}]' "$T/fp"
+}
+
+# When the answer to CreateMultipartUpload is lost (the server made the
+# upload; the connection dropped), s3-put creates another and, since its
+# create was retried, lists the key's uploads and aborts the first.
+@test "moto: a lost CreateMultipartUpload answer leaves no upload open" {
+	lost_create_setup
 	AWS_ENDPOINT_URL_S3=$CKP_FP_URL run s3-put --job j --checkpoint-dir "$T/ck" s3://motob/l/ <"$T/in"
 	assert_success
 	[ "$(jq -r 'select(.action == "drop-after") | .method' "$T/fp/fp.log")" = POST ]
@@ -264,15 +271,7 @@ PY
 # gave the part up (--max-attempts 1): the upload it made is unrecorded,
 # and the next run, delivering the part again, aborts it.
 @test "moto: an upload an earlier run made but never recorded is aborted by the next run" {
-	moto_start
-	export AWS_ENDPOINT_URL_S3=$MOTO
-	kp_admin create-bucket motob >/dev/null
-	python3 - >"$T/in" <<'PY'
-for i in range(6000):
-    print('{"timestamp":"2024-01-01T00:00:%02d.000Z","i":%d,"pad":"%s"}' % (i % 60, i, 'x' * 1000))
-print('{"__kinpipe":{"barrier":1,"version":1,"job":"j","stream":"s","final":true,"positions":{}}}')
-PY
-	ckp_proxy "$MOTO" '[{"match":{"method":"POST","path":"[?]uploads$"},"action":{"drop":"after"},"count":1}]' "$T/fp"
+	lost_create_setup
 	export AWS_ENDPOINT_URL_S3=$CKP_FP_URL
 	run s3-put --max-attempts 1 --job j --checkpoint-dir "$T/ck" s3://motob/l/ <"$T/in"
 	assert_failure 3
