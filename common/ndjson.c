@@ -173,10 +173,14 @@ report_toolong(struct nd_reader *r)
 {
 	r->lineno++;
 	if (r->rej) {
+		char kind[64];
+
 		r->rej->count++;
-		if (msg_verbosity >= 1)
-			msg_err("%s:%llu: line longer than %zu bytes",
-			    r->name, r->lineno, r->max);
+		snprintf(kind, sizeof(kind), "line longer than %zu bytes",
+		    r->max);
+		if ((msg_verbosity >= 1 || r->rej->strict) &&
+		    nd_reject_shown(r->rej, "rejected", kind))
+			msg_err("%s:%llu: %s", r->name, r->lineno, kind);
 	} else {
 		msg_err("%s:%llu: line longer than %zu bytes", r->name,
 		    r->lineno, r->max);
@@ -420,6 +424,82 @@ nd_writer_close(struct nd_writer *w)
 
 /* ---- bad input ---- */
 
+/*
+ * The flood limit: a reason is shown in full for its first ND_SHOWN lines,
+ * then counted; nd_reject_close() says how many were not shown.  At most
+ * ND_REASONS reasons are told apart, the others share the last entry.
+ */
+#define ND_SHOWN 10
+#define ND_REASONS 64
+
+struct nd_reason {
+	char *text;
+	const char *what;          /* "rejected", "undeliverable" */
+	unsigned long long seen, hidden;
+};
+
+static struct nd_reason *
+reason_of(struct nd_reject *rej, const char *what, const char *kind)
+{
+	struct nd_reason *r;
+	size_t i;
+
+	for (i = 0; i < rej->nreasons; i++)
+		if (strcmp(rej->reasons[i].what, what) == 0 &&
+		    strcmp(rej->reasons[i].text, kind) == 0)
+			return &rej->reasons[i];
+	if (rej->nreasons == ND_REASONS)
+		return &rej->reasons[ND_REASONS - 1];
+	if (rej->reasons == NULL) {
+		rej->reasons = calloc(ND_REASONS, sizeof(*rej->reasons));
+		if (rej->reasons == NULL)
+			return NULL;
+	}
+	r = &rej->reasons[rej->nreasons];
+	r->text = strdup(rej->nreasons == ND_REASONS - 1 ?
+	    "other reasons" : kind);
+	if (r->text == NULL)
+		return NULL;
+	r->what = what;
+	rej->nreasons++;
+	return r;
+}
+
+int
+nd_reject_shown(struct nd_reject *rej, const char *what, const char *kind)
+{
+	struct nd_reason *r = reason_of(rej, what, kind);
+
+	if (r == NULL)
+		return 1;	/* out of memory: shown, never lost */
+	r->seen++;
+	if (msg_verbosity >= 2 || r->seen <= ND_SHOWN)
+		return 1;
+	if (r->hidden++ == 0)
+		msg_err("more lines %s for this reason are counted, not shown "
+		    "(-v shows each): %s", what, r->text);
+	return 0;
+}
+
+/* One line per reason that was not shown in full. */
+static void
+reject_summary(struct nd_reject *rej)
+{
+	size_t i;
+
+	for (i = 0; i < rej->nreasons; i++) {
+		struct nd_reason *r = &rej->reasons[i];
+
+		if (r->hidden > 0)
+			msg_err("%llu more lines %s: %s", r->hidden, r->what,
+			    r->text);
+		free(r->text);
+	}
+	free(rej->reasons);
+	rej->reasons = NULL;
+	rej->nreasons = 0;
+}
+
 int
 nd_reject_init(struct nd_reject *rej, const char *path, int strict)
 {
@@ -442,14 +522,15 @@ nd_reject_init(struct nd_reject *rej, const char *path, int strict)
 }
 
 static int
-reject_v(struct nd_reject *rej, const char *where, const char *line,
-    size_t len, const char *fmt, va_list ap)
+reject_v(struct nd_reject *rej, const char *where, const char *kind,
+    const char *line, size_t len, const char *fmt, va_list ap)
 {
 	char reason[1024];
 
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	rej->count++;
-	if (msg_verbosity >= 1 || rej->strict)
+	if ((msg_verbosity >= 1 || rej->strict) &&
+	    nd_reject_shown(rej, "rejected", kind != NULL ? kind : reason))
 		msg_err("%s: %s", where, reason);
 	if (rej->dead != NULL && !rej->failed) {
 		if (fwrite(line, 1, len, rej->dead) != len ||
@@ -471,7 +552,22 @@ nd_reject(struct nd_reject *rej, const char *src, unsigned long long lineno,
 
 	snprintf(where, sizeof(where), "%s:%llu", src, lineno);
 	va_start(ap, fmt);
-	rc = reject_v(rej, where, line, len, fmt, ap);
+	rc = reject_v(rej, where, NULL, line, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+nd_reject_as(struct nd_reject *rej, const char *src, unsigned long long lineno,
+    const char *kind, const char *line, size_t len, const char *fmt, ...)
+{
+	char where[512];
+	va_list ap;
+	int rc;
+
+	snprintf(where, sizeof(where), "%s:%llu", src, lineno);
+	va_start(ap, fmt);
+	rc = reject_v(rej, where, kind, line, len, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -484,7 +580,7 @@ nd_reject_at(struct nd_reject *rej, const char *where, const char *line,
 	int rc;
 
 	va_start(ap, fmt);
-	rc = reject_v(rej, where, line, len, fmt, ap);
+	rc = reject_v(rej, where, NULL, line, len, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -521,6 +617,7 @@ nd_reject_close(struct nd_reject *rej)
 {
 	int rc = rej->failed ? -1 : 0;
 
+	reject_summary(rej);
 	if (rej->dead != NULL) {
 		if (nd_sync_file(rej->dead) != 0) {
 			if (!rej->failed)

@@ -103,6 +103,8 @@ struct nd_reject {
 	unsigned long long count;  /* lines rejected so far */
 	int strict;                /* --strict: the first one stops the tool */
 	int failed;                /* writing the dead-letter file failed */
+	struct nd_reason *reasons; /* the flood limit's reasons (private) */
+	size_t nreasons;
 };
 
 /* Opens path (append mode) as the dead-letter file if path is not NULL.
@@ -113,15 +115,32 @@ int nd_reject_init(struct nd_reject *rej, const char *path, int strict);
  * Reports a bad line: "prog: SRC:LINE: reason" on stderr (unless -q), counts
  * it and writes it verbatim (plus "\n") to the dead-letter file.  Returns 0 to
  * go on, -1 when the tool must stop (--strict, or the dead-letter write
- * failed).
+ * failed).  A flood stays readable: only the first 10 lines of each reason
+ * are shown (all with -v), the rest are counted, and nd_reject_close()
+ * prints "N more lines rejected: reason" for each; every line still goes
+ * to the dead-letter file.
  */
 int nd_reject(struct nd_reject *rej, const char *src, unsigned long long lineno,
     const char *line, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+/* Same, where the reason text varies from line to line (times, values):
+ * kind, a fixed text, names the reason for the flood limit. */
+int nd_reject_as(struct nd_reject *rej, const char *src,
+    unsigned long long lineno, const char *kind, const char *line, size_t len,
+    const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
 /* Same, with a free-form location ("shardId-000000000001:4960..."). */
 int nd_reject_at(struct nd_reject *rej, const char *where, const char *line,
     size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/*
+ * The flood limit alone, for a line the tool reports itself (what is
+ * "rejected" or "undeliverable", a static string; kind names the reason):
+ * returns 1 when the report is to be shown, 0 when it is only counted
+ * (the first time, a note says so).  nd_reject_close() prints the counts.
+ */
+int nd_reject_shown(struct nd_reject *rej, const char *what, const char *kind);
 
 /*
  * Makes the dead-letter lines written so far durable: nd_sync_file() of
@@ -130,7 +149,8 @@ int nd_reject_at(struct nd_reject *rej, const char *where, const char *line,
  */
 int nd_reject_sync(struct nd_reject *rej);
 
-/* Flushes, syncs and closes the dead-letter file.  Returns 0 or -1. */
+/* Prints the flood limit's counts; flushes, syncs and closes the
+ * dead-letter file.  Returns 0 or -1. */
 int nd_reject_close(struct nd_reject *rej);
 
 /*

@@ -384,6 +384,33 @@ bad_case() {
 	assert_equal "$stderr" "sigma-flag: $T/no/such/dir/dead: No such file or directory"
 }
 
+@test "a flood of bad lines: the first 10 of each reason in full, then a count; -v shows all; every line dead-lettered" {
+	{
+		for i in $(seq 25); do echo "x$i"; done
+		for i in $(seq 12); do echo '{"price":"y"}'; done
+		echo '{"price":9,"window":{"mean":1,"stddev":1}}'
+		printf '%0120d\n' 0
+	} >"$T/in"
+	run --separate-stderr sigma-flag --max-line 100 --dead-letter "$T/dead" < "$T/in"
+	assert_failure 3
+	assert_output '{"price":9,"window":{"mean":1,"stddev":1},"zscore":8,"sigma":3}'
+	expected=$(
+		for i in $(seq 10); do echo "sigma-flag: <stdin>:$i: invalid JSON: unexpected character"; done
+		echo 'sigma-flag: more lines rejected for this reason are counted, not shown (-v shows each): invalid JSON: unexpected character'
+		for i in $(seq 26 35); do echo "sigma-flag: <stdin>:$i: price: not a number"; done
+		echo 'sigma-flag: more lines rejected for this reason are counted, not shown (-v shows each): price: not a number'
+		echo 'sigma-flag: <stdin>:39: line longer than 100 bytes'
+		echo 'sigma-flag: 15 more lines rejected: invalid JSON: unexpected character'
+		echo 'sigma-flag: 2 more lines rejected: price: not a number'
+	)
+	assert_equal "$stderr" "$expected"
+	assert_equal "$(wc -l <"$T/dead")" 38
+	run --separate-stderr sigma-flag -v --max-line 100 < "$T/in"
+	assert_failure 3
+	assert_equal "$(grep -c '<stdin>:' <<<"$stderr")" 38
+	[[ $stderr != *'more lines rejected'* ]]
+}
+
 @test "--strict stops at the first bad line; output before it is written" {
 	printf '%s\n' '{"price":9,"window":{"mean":1,"stddev":1}}' '{"price":1}' '{"price":-9,"window":{"mean":1,"stddev":1}}' >"$T/in"
 	run --separate-stderr sigma-flag --strict --dead-letter "$T/dead" < "$T/in"

@@ -213,6 +213,20 @@ EOF
 	assert_output "$(win '"A"' 60 120 "$(one 1)")"
 }
 
+@test "a flood of late records: one reason whatever their times, the first 10 shown, then a count" {
+	{
+		echo '{"timestamp":1000,"k":"A","price":1}'
+		for i in $(seq 13); do echo "{\"timestamp\":$i,\"k\":\"A\",\"price\":1}"; done
+	} >"$T/in"
+	run --separate-stderr window-stats --key-field k --dead-letter "$T/dl" < "$T/in"
+	assert_failure 3
+	assert_equal "$(grep -c ': late record: event time' <<<"$stderr")" 10
+	assert_equal "$(wc -l <"$T/dl")" 13
+	assert_equal "$(tail -n 2 <<<"$stderr" | head -n 1)" 'window-stats: 3 more lines rejected: late record: its windows have closed'
+	run --separate-stderr window-stats -v --key-field k < "$T/in"
+	assert_equal "$(grep -c ': late record: event time' <<<"$stderr")" 13
+}
+
 @test "--allowed-lateness, windows: a late record re-fires its window with \"update\"" {
 	run --separate-stderr window-stats --key-field k --watermark global --allowed-lateness 11s < <(twokeys)
 	assert_success

@@ -568,11 +568,13 @@ free_rec(struct state *st, struct rec *rc)
 static void
 give_up(struct state *st, struct rec *rc, const char *why)
 {
-	char where[64];
+	char kind[600];
 
-	snprintf(where, sizeof(where), "<stdin>:%llu", rc->lineno);
+	snprintf(kind, sizeof(kind), "undeliverable after %d attempts: %s",
+	    rc->attempts, why);
 	st->undeliverable++;
-	msg_err("%s: undeliverable after %d attempts: %s", where, rc->attempts, why);
+	if (nd_reject_shown(&st->rej, "undeliverable", kind))
+		msg_err("<stdin>:%llu: %s", rc->lineno, kind);
 	if (st->rej.dead != NULL && !st->rej.failed &&
 	    (fwrite(rc->data, 1, rc->len, st->rej.dead) != rc->len ||
 	    fputc('\n', st->rej.dead) == EOF)) {

@@ -620,7 +620,8 @@ on_late(struct tool *t, const char *line, size_t len, const int64_t late[2])
 		snprintf(tsbuf, sizeof(tsbuf), "?");
 	if (kptime_format(late[1], wmbuf, sizeof(wmbuf)) == 0)
 		snprintf(wmbuf, sizeof(wmbuf), "?");
-	if (nd_reject(&t->rej, nd_name(t->in), nd_lineno(t->in), line, len,
+	if (nd_reject_as(&t->rej, nd_name(t->in), nd_lineno(t->in),
+	    "late record: its windows have closed", line, len,
 	    "late record: event time %s, watermark %s: its windows have "
 	    "closed", tsbuf, wmbuf) != 0) {
 		t->status = t->rej.failed ? KP_EXIT_FAILURE : KP_EXIT_REJECTED;
