@@ -907,6 +907,20 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	[ ! -e "$T/x" ]
 }
 
+@test "--dead-letter /dev/null or a pipe: no fsync error, at the end or at a commit" {
+	printf '%s\n' 'x' '{"timestamp":"2024-08-08T23:54:15Z","p":1}' >"$T/in"
+	run --separate-stderr s3-put --dead-letter /dev/null --spool-dir "$T/spool" "$T/out" <"$T/in"
+	assert_failure 3
+	[[ $stderr == 's3-put: <stdin>:1: invalid JSON: unexpected character'* ]]
+	[[ $stderr != *Invalid* ]]
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j --dead-letter >(cat >"$T/dl") "$T/out2" \
+	    < <(cat "$T/in"; echo '{"__kinpipe":{"barrier":1,"version":1,"job":"j","stream":"s","final":true,"positions":{}}}')
+	assert_failure 3
+	[[ $stderr != *Invalid* ]]
+	for _ in $(seq 50); do [ -s "$T/dl" ] && break; sleep 0.1; done
+	assert_equal "$(cat "$T/dl")" 'x'
+}
+
 @test "a configuration error creates nothing: no destination directory, no spool" {
 	# (manpages.bats checks the status and the message.)
 	run --separate-stderr s3-put --dead-letter "$T/no/such/dir/dead" --spool-dir "$T/spool" "$T/out" </dev/null

@@ -411,6 +411,21 @@ bad_case() {
 	[[ $stderr != *'more lines rejected'* ]]
 }
 
+@test "--dead-letter /dev/null or a pipe: no fsync error, at the end or at a barrier" {
+	printf '%s\n' 'x' '{"__kinpipe":{"barrier":1,"version":1}}' 'y' >"$T/in"
+	run --separate-stderr sigma-flag --dead-letter /dev/null < "$T/in"
+	assert_failure 3
+	assert_output '{"__kinpipe":{"barrier":1,"version":1}}'
+	assert_equal "$stderr" "$(printf '%s\n' 'sigma-flag: <stdin>:1: invalid JSON: unexpected character' \
+	    'sigma-flag: <stdin>:3: invalid JSON: unexpected character')"
+	run --separate-stderr sigma-flag --dead-letter >(cat >"$T/dead") < "$T/in"
+	assert_failure 3
+	assert_output '{"__kinpipe":{"barrier":1,"version":1}}'
+	[[ $stderr != *Invalid* ]]
+	for _ in $(seq 50); do [ "$(wc -l <"$T/dead")" = 2 ] && break; sleep 0.1; done
+	assert_equal "$(cat "$T/dead")" "$(printf 'x\ny')"
+}
+
 @test "--strict stops at the first bad line; output before it is written" {
 	printf '%s\n' '{"price":9,"window":{"mean":1,"stddev":1}}' '{"price":1}' '{"price":-9,"window":{"mean":1,"stddev":1}}' >"$T/in"
 	run --separate-stderr sigma-flag --strict --dead-letter "$T/dead" < "$T/in"

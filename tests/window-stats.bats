@@ -204,6 +204,20 @@ EOF
 	assert_equal "$(wc -l < "$T/late")" 2
 }
 
+@test "--late-output and --dead-letter /dev/null or a pipe: no fsync error, at the end or at a barrier" {
+	{ twokeys; echo '{"__kinpipe":{"barrier":1,"version":1}}'; echo 'bad'; } >"$T/in"
+	run --separate-stderr window-stats --key-field k --watermark global --late-output /dev/null --dead-letter /dev/null < "$T/in"
+	assert_failure 3
+	assert_equal "$stderr" 'window-stats: <stdin>:6: invalid JSON: unexpected character'
+	assert_line '{"__kinpipe":{"barrier":1,"version":1}}'
+	run --separate-stderr window-stats --key-field k --watermark global --late-output >(cat >"$T/late") --dead-letter >(cat >"$T/dl") < "$T/in"
+	assert_failure 3
+	assert_equal "$stderr" 'window-stats: <stdin>:6: invalid JSON: unexpected character'
+	for _ in $(seq 50); do [ -s "$T/late" ] && [ -s "$T/dl" ] && break; sleep 0.1; done
+	assert_equal "$(cat "$T/late")" '{"timestamp":80,"k":"A","price":3}'
+	assert_equal "$(cat "$T/dl")" 'bad'
+}
+
 @test "late records without --late-output: rejected, dead-lettered, stopped by --strict" {
 	run --separate-stderr window-stats --key-field k --watermark global --dead-letter "$T/dl" < <(twokeys)
 	assert_failure 3
