@@ -434,6 +434,61 @@ fp_start() {
 	diff <(head -n 10 "$M3K") "$T/out"
 }
 
+# Waits for process $1 to end (a guard against a hang, not a timing
+# assertion); kills it and fails after 60 s.
+wait_or_kill() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -KILL "$1"
+		echo "process $1 still running after 60 s" >&2
+		return 1
+	fi
+	wait "$1" || return $?
+}
+
+@test "kin-put against an unreachable server: the first SIGTERM drains, the second stops the retries; every record dead-lettered, status 3, a count instead of a flood" {
+	# Port 1 on loopback is closed: every attempt fails at once.
+	seq 1 2000 | sed 's/.*/{"n":&}/' >"$T/in"
+	kin-put --stream "$S" --partition-key k --endpoint-url http://127.0.0.1:1 \
+	    --retry-budget 10m --dead-letter "$T/dl" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'retrying them' "$T/err" && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	sleep 0.5
+	kill -TERM "$pid"
+	rc=0
+	wait_or_kill "$pid" || rc=$?
+	[ "$rc" -eq 3 ]
+	grep -q '^kin-put: second signal: the records not yet delivered are undeliverable$' "$T/err"
+	grep -q '^kin-put: <stdin>:[0-9]*: undeliverable after [0-9]* attempts: stopped by a second signal$' "$T/err"
+	# Not one line per record: the first 10 of the reason, then a count.
+	[ "$(grep -c 'undeliverable after' "$T/err")" -le 10 ]
+	grep -q '^kin-put: [0-9]* more lines undeliverable: stopped by a second signal$' "$T/err"
+	diff <(sort "$T/in") <(sort "$T/dl")
+}
+
+@test "kin-read stops promptly on SIGTERM while it retries an unreachable server" {
+	kin-read --stream "$S" --follow --endpoint-url http://127.0.0.1:1 --retry-budget 10m \
+	    >"$T/out" 2>"$T/err" 3>&- &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'retry 2 in' "$T/err" && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	rc=0
+	wait_or_kill "$pid" || rc=$?
+	[ "$rc" -eq 1 ]
+	grep -q '^kin-read: ListShards: interrupted while retrying$' "$T/err"
+}
+
 @test "--pace-field replays at the pace of event time" {
 	kp_admin create-stream "$S" 1 >/dev/null
 	printf '%s\n' '{"t":"2024-01-01T00:00:00Z"}' '{"t":"2024-01-01T00:00:01Z"}' '{"t":"2024-01-01T00:00:02Z"}' |

@@ -161,6 +161,8 @@ struct state {
 	/* counters */
 	unsigned long long lines, ok, retried, undeliverable, reordered;
 	int fatal;
+	int stopping;         /* a first SIGINT/SIGTERM: reading stopped */
+	int abandon;          /* a second one: no more attempts */
 	int broken;           /* memory or randomness failed: reading stops */
 	unsigned long long control;  /* control lines skipped */
 	unsigned char pool[256];     /* random bytes not used yet */
@@ -568,13 +570,10 @@ free_rec(struct state *st, struct rec *rc)
 static void
 give_up(struct state *st, struct rec *rc, const char *why)
 {
-	char kind[600];
-
-	snprintf(kind, sizeof(kind), "undeliverable after %d attempts: %s",
-	    rc->attempts, why);
 	st->undeliverable++;
-	if (nd_reject_shown(&st->rej, "undeliverable", kind))
-		msg_err("<stdin>:%llu: %s", rc->lineno, kind);
+	if (nd_reject_shown(&st->rej, "undeliverable", why))
+		msg_err("<stdin>:%llu: undeliverable after %d attempts: %s",
+		    rc->lineno, rc->attempts, why);
 	if (st->rej.dead != NULL && !st->rej.failed &&
 	    (fwrite(rc->data, 1, rc->len, st->rej.dead) != rc->len ||
 	    fputc('\n', st->rej.dead) == EOF)) {
@@ -651,9 +650,11 @@ settle(struct state *st, struct rec *rc, const struct kinesis_put_result *e,
 		snprintf(err, errsz, "%s: %s", e->code, e->message);
 	rc->key->failed = st->gen;
 	/* The one retry policy (retry.h): attempts, budget, backoff. */
-	delay = st->fatal ? -1 : retry_next(p, &rc->retry, now, retry_after);
+	delay = st->fatal || st->abandon ? -1 :
+	    retry_next(p, &rc->retry, now, retry_after);
 	if (delay < 0 || failed == NULL) {
 		give_up(st, rc, st->fatal ? "stopped after a permanent error" :
+		    st->abandon ? "stopped by a second signal" :
 		    delay < 0 ? err : "out of memory");
 		free_rec(st, rc);
 		return;
@@ -919,7 +920,7 @@ send_ready(struct state *st, struct loop *lp)
 	int64_t now = kptime_mono_ms();
 	size_t i;
 
-	while (!st->fatal && st->head != NULL &&
+	while (!st->fatal && !st->abandon && st->head != NULL &&
 	    http_inflight(h) < o->max_inflight) {
 		int full = st->queued >= o->batch_records ||
 		    st->queued_bytes >= o->batch_bytes;
@@ -968,7 +969,8 @@ collect(struct state *st)
 	return n;
 }
 
-/* After a permanent error: everything queued is undeliverable. */
+/* After a permanent error or a second signal: everything queued is
+ * undeliverable. */
 static void
 drain(struct state *st)
 {
@@ -976,7 +978,8 @@ drain(struct state *st)
 		struct rec *q = st->head;
 
 		unlink_rec(st, NULL, q);
-		give_up(st, q, "stopped after a permanent error");
+		give_up(st, q, st->fatal ? "stopped after a permanent error" :
+		    "stopped by a second signal");
 		free_rec(st, q);
 	}
 }
@@ -1028,6 +1031,26 @@ wait_step(struct state *st, struct loop *lp)
 	return 0;
 }
 
+/* The first SIGINT or SIGTERM stops reading; the records read are still
+ * delivered, with their retries.  A second one stops the retries: what is
+ * not delivered once the requests in flight end is undeliverable. */
+static void
+check_signal(struct state *st, struct loop *lp)
+{
+	if (!sig_stop)
+		return;
+	sig_stop = 0;
+	lp->eof = 1;
+	if (!st->stopping) {
+		st->stopping = 1;
+		msg_info("stopping: delivering the records already read");
+	} else if (!st->abandon) {
+		st->abandon = 1;
+		msg_warn("second signal: the records not yet delivered are "
+		    "undeliverable");
+	}
+}
+
 /* Reads, sends and collects until the input is drained and delivered. */
 static void
 run(struct state *st, struct loop *lp)
@@ -1039,11 +1062,10 @@ run(struct state *st, struct loop *lp)
 		read_available(st, lp, kptime_mono_ms());
 		if (lp->pace_at >= 0 && lp->pace_at <= kptime_mono_ms())
 			lp->pace_at = -1;
-		if (sig_stop)
-			lp->eof = 1;
+		check_signal(st, lp);
 		send_ready(st, lp);
 		collected = collect(st);
-		if (st->fatal && http_inflight(h) == 0) {
+		if ((st->fatal || st->abandon) && http_inflight(h) == 0) {
 			drain(st);
 			break;
 		}
