@@ -720,24 +720,32 @@ awsconf_region_required(const struct awsconf *conf,
 /*
  * A custom endpoint must be http(s)://host[:port][/path]; it goes into
  * request lines and Host headers, so no blanks or control characters.
+ * User-info (USER:PASSWORD@, RFC 3986 3.2.1) is refused rather than dropped:
+ * requests are signed with the AWS credentials, never with a password in
+ * a URL.  Returns NULL, or why not.
  */
-static int
-url_valid(const char *u)
+static const char *
+url_invalid(const char *u)
 {
 	const char *h;
+	size_t n;
 
 	if (strncasecmp(u, "https://", 8) == 0)
 		h = u + 8;
 	else if (strncasecmp(u, "http://", 7) == 0)
 		h = u + 7;
 	else
-		return 0;
+		return "expected http://HOST or https://HOST[:PORT][/PATH]";
+	n = strcspn(h, "/?#");
+	if (memchr(h, '@', n) != NULL)
+		return "user-info (USER:PASSWORD@) is not allowed: requests "
+		    "are signed with the AWS credentials";
 	if (*h == '\0' || *h == '/' || *h == ':')
-		return 0;
+		return "expected http://HOST or https://HOST[:PORT][/PATH]";
 	for (; *u != '\0'; u++)
 		if ((unsigned char)*u <= 0x20 || *u == 0x7f)
-			return 0;
-	return 1;
+			return "expected http://HOST or https://HOST[:PORT][/PATH]";
+	return NULL;
 }
 
 /* The DNS suffix of a region's partition. */
@@ -842,10 +850,11 @@ awsconf_endpoint(const struct awsconf *conf, const char *service_id,
 		}
 	}
 	if (url != NULL) {
-		if (!url_valid(url)) {
-			msg_seterr(err, errsz, "invalid endpoint URL from %s: "
-			    "expected http://HOST or https://HOST[:PORT][/PATH]",
-			    src);
+		const char *bad = url_invalid(url);
+
+		if (bad != NULL) {
+			msg_seterr(err, errsz, "invalid endpoint URL from %s: %s",
+			    src, bad);
 			goto out;
 		}
 		n = strlen(url);

@@ -974,6 +974,21 @@ PROC_JSON='{"Version": 1, "AccessKeyId": "ASIAPROCEXAMPLE", "SecretAccessKey": "
 	[[ $stderr == *"invalid endpoint URL from AWS_ENDPOINT_URL"* ]]
 }
 
+@test "endpoint: user-info (USER:PASSWORD@) is refused, not dropped, and the password never printed" {
+	local u
+	for u in http://u:s3cret@127.0.0.1:4566 https://s3cret@host 'http://u:s3cret@host/path'; do
+		run -2 --separate-stderr "$CT" config --region us-east-1 --endpoint-url "$u"
+		assert_equal "$stderr" "$(basename "$CT"): invalid endpoint URL from explicit: user-info (USER:PASSWORD@) is not allowed: requests are signed with the AWS credentials"
+	done
+	AWS_ENDPOINT_URL_KINESIS=http://u:s3cret@127.0.0.1:1 run -2 --separate-stderr kin-put --region us-east-1 --stream s --partition-key k </dev/null
+	assert_equal "$stderr" "kin-put: invalid endpoint URL from AWS_ENDPOINT_URL_<ID>: user-info (USER:PASSWORD@) is not allowed: requests are signed with the AWS credentials"
+	run -2 --separate-stderr s3-put --region us-east-1 --endpoint-url http://u:s3cret@127.0.0.1:1 s3://bucket/ </dev/null
+	[[ $stderr == *'invalid endpoint URL from explicit: user-info'* ]]
+	[[ $stderr != *s3cret* ]]
+	# An "@" in the path is not user-info.
+	run -0 --separate-stderr "$CT" config --region us-east-1 --endpoint-url 'http://127.0.0.1:4566/a@b'
+}
+
 # ---- TLS ----
 
 @test "tls: --ca-bundle > AWS_CA_BUNDLE > profile ca_bundle; --no-verify-ssl" {
