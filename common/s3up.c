@@ -19,6 +19,7 @@
 #include "retry.h"
 #include "s3.h"
 #include "s3up.h"
+#include "sigv4.h"
 
 /* Bytes read from a source file at a time through gzip. */
 #define SRC_BUF (64 * 1024)
@@ -507,13 +508,30 @@ s3up_user(const struct s3up_job *j)
 	return j->user;
 }
 
+/* s, percent-encoded as the path of a file: URI (RFC 8089, RFC 3986
+ * 3.3): every byte but A-Z a-z 0-9 - . _ ~ and '/' as %XX. */
+static void
+uri_path(struct buf *out, const char *s)
+{
+	size_t n = strlen(s), cap = SIGV4_URI_ENCODE_MAX(n);
+
+	if (buf_reserve(out, cap) != 0)
+		return;
+	if (sigv4_uri_encode(s, n, 0, out->p + out->len, cap) == 0)
+		out->len += strlen(out->p + out->len);
+}
+
 void
 s3up_uri(const struct s3up *e, const char *key, struct buf *out)
 {
-	if (e->aws != NULL)
+	if (e->aws != NULL) {
 		buf_printf(out, "s3://%s/%s", e->d->s3.bucket, key);
-	else
-		buf_printf(out, "file://%s/%s", e->d->root, key);
+	} else {
+		buf_lit(out, "file://");
+		uri_path(out, e->d->root);
+		buf_char(out, '/');
+		uri_path(out, key);
+	}
 }
 
 /* ---- destinations ---- */

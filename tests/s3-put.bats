@@ -921,6 +921,18 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	assert_equal "$(cat "$T/dl")" 'x'
 }
 
+@test "local directory: the report's file:// URI is percent-encoded (RFC 8089, RFC 3986)" {
+	mkdir -p "$T/a b%c#d"
+	echo '{"timestamp":"2024-08-08T23:54:15Z"}' >"$T/in"
+	run --separate-stderr s3-put --part-prefix 'p q?é' "$T/a b%c#d/out" <"$T/in"
+	assert_success
+	uri=$(jq -r .uri <<<"$output")
+	[[ $uri == "file://"*"/a%20b%25c%23d/out/2024-08-08--23/p%20q%3F%C3%A9-"*"-0.json" ]]
+	# Decoded, it names the object written.
+	path=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.unquote(urllib.parse.urlsplit(sys.argv[1]).path))' "$uri")
+	cmp "$path" "$T/in"
+}
+
 @test "a configuration error creates nothing: no destination directory, no spool" {
 	# (manpages.bats checks the status and the message.)
 	run --separate-stderr s3-put --dead-letter "$T/no/such/dir/dead" --spool-dir "$T/spool" "$T/out" </dev/null
