@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "buf.h"
 #include "kptime.h"
 #include "parts.h"
+#include "s3.h"
 
 void
 parts_init(struct parts *ps)
@@ -54,6 +56,69 @@ parts_bucket(const char *fmt, int64_t ms, char *out, size_t outsz)
 	if (*fmt == '\0')
 		return 0;
 	return strftime(out, outsz, fmt, &tm) == 0 ? -1 : 0;
+}
+
+/* The length of the longest bucket name, or -1 (err says why). */
+static long
+bucket_max(const char *fmt, char *err, size_t errsz)
+{
+	/* The epoch, a day, the last millisecond of 9999, and a Wednesday
+	 * in September (the longest English day and month names). */
+	static const int64_t probes[] = { 0, 1723161255342LL,
+	    253402300799999LL, 1727222400000LL };
+	const char *why = "";
+	char tb[256];
+	size_t i, n, max = 0;
+
+	for (i = 0; i < strlen(fmt); i++)
+		if ((unsigned char)fmt[i] < 0x20 || fmt[i] == 0x7f)
+			break;
+	if (i < strlen(fmt) || i > 128) {
+		snprintf(err, errsz, "--bucket-format: too long or with a "
+		    "control character");
+		return -1;
+	}
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		if (parts_bucket(fmt, probes[i], tb, sizeof(tb)) != 0) {
+			snprintf(err, errsz, "--bucket-format: gives an empty "
+			    "or too long name: %s", fmt);
+			return -1;
+		}
+		n = strlen(tb);
+		if (n > 0 && !s3_key_ok(tb, n, &why)) {
+			snprintf(err, errsz, "--bucket-format: %s: %s", why, fmt);
+			return -1;
+		}
+		if (n > max)
+			max = n;
+	}
+	return (long)max;
+}
+
+int
+parts_names_check(const struct parts_names *pn, char *err, size_t errsz)
+{
+	/* "-ID-" and the largest N, 18446744073709551615 */
+	size_t name = strlen(pn->part_prefix) + pn->id_max + 2 + 20 +
+	    strlen(pn->part_suffix) + (pn->gzip ? 3 : 0), key;
+	long tb = bucket_max(pn->bucket_format, err, errsz);
+
+	if (tb < 0)
+		return -1;
+	key = strlen(pn->key_prefix) + (size_t)tb + (tb > 0) + name;
+	if (pn->local && name + 5 > NAME_MAX) {
+		snprintf(err, errsz, "--part-prefix: too long: its file names "
+		    "could have %zu bytes, over %d: %.40s...", name + 5,
+		    NAME_MAX, pn->part_prefix);
+		return -1;
+	}
+	if (!pn->local && key > S3_KEY_MAX) {
+		snprintf(err, errsz, "--part-prefix: too long: its object keys "
+		    "could have %zu bytes, over %d: %.40s...", key, S3_KEY_MAX,
+		    pn->part_prefix);
+		return -1;
+	}
+	return 0;
 }
 
 static int

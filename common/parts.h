@@ -79,6 +79,26 @@ void parts_free(struct parts *ps);
  * gives no name or one too long. */
 int parts_bucket(const char *fmt, int64_t ms, char *out, size_t outsz);
 
+/* What names a sink's parts: "KEY_PREFIX BUCKET/PART_PREFIX-ID-N SUFFIX". */
+struct parts_names {
+	const char *bucket_format;
+	const char *key_prefix;     /* the S3 destination's prefix; "" */
+	int local;                  /* a local directory, not S3 */
+	const char *part_prefix, *part_suffix;
+	size_t id_max;              /* the longest ID */
+	int gzip;                   /* ".gz" follows */
+};
+
+/*
+ * Checks, before anything is created, that every name the sink can make is
+ * valid: the bucket of any time (probed at times with the longest strftime
+ * names) is a safe key piece, and the longest key, with an ID of id_max
+ * bytes and the largest N, fits S3_KEY_MAX; in a local directory its last
+ * piece, written first as ".NAME.tmp", fits NAME_MAX.  Returns 0, or -1
+ * with "--option: reason" in err.
+ */
+int parts_names_check(const struct parts_names *pn, char *err, size_t errsz);
+
 /*
  * One record, time t_ms, into the part of its bucket (opened when there is
  * none), rolling first by size and after by size and count.  now is the

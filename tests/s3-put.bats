@@ -933,6 +933,26 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	cmp "$path" "$T/in"
 }
 
+@test "--part-prefix too long for the names it would make: refused at start-up (exit 2), nothing created" {
+	long=$(printf 'p%.0s' $(seq 300))
+	echo '{"timestamp":"2024-08-08T23:54:15Z"}' >"$T/in"
+	run --separate-stderr s3-put --part-prefix "$long" --spool-dir "$T/spool" "$T/out" <"$T/in"
+	assert_failure 2
+	assert_output ''
+	assert_equal "$(head -n 1 <<<"$stderr")" "s3-put: --part-prefix: too long: its file names could have 348 bytes, over 255: ${long:0:40}..."
+	[ ! -e "$T/out" ] && [ ! -e "$T/spool" ]
+	# An S3 key may be longer, up to 1024 bytes.
+	long=$(printf 'p%.0s' $(seq 1000))
+	run --separate-stderr s3-put --region us-east-1 --part-prefix "$long" --spool-dir "$T/spool" s3://bucket/x/ <"$T/in"
+	assert_failure 2
+	assert_equal "$(head -n 1 <<<"$stderr")" "s3-put: --part-prefix: too long: its object keys could have 1060 bytes, over 1024: ${long:0:40}..."
+	[ ! -e "$T/spool" ]
+	# A long one that fits is accepted, and works.
+	long=$(printf 'p%.0s' $(seq 130))
+	run --separate-stderr s3-put --part-prefix "$long" --spool-dir "$T/spool" "$T/out" <"$T/in"
+	assert_success
+}
+
 @test "a configuration error creates nothing: no destination directory, no spool" {
 	# (manpages.bats checks the status and the message.)
 	run --separate-stderr s3-put --dead-letter "$T/no/such/dir/dead" --spool-dir "$T/spool" "$T/out" </dev/null

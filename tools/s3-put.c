@@ -367,27 +367,24 @@ option(struct cli *c, int id, const char *arg)
 	return object_option(c, o, id, arg);
 }
 
-/* The --bucket-format must make a safe path piece for any time. */
+/* Every object name s3-put can make must be valid, checked before
+ * anything is created (a bad destination is reported later). */
 static int
-check_bucket_format(struct cli *c, const char *fmt)
+check_names(struct cli *c, const struct opts *o)
 {
-	static const int64_t probes[] = { 0, 1723161255342LL,
-	    253402300799999LL };
-	const char *why = "";
-	char tb[256];
-	size_t i;
+	struct parts_names pn = { o->bucket_format, "", 1, o->part_prefix,
+	    o->part_suffix, o->ckdir != NULL ? CKPT_JOB_MAX + 21 :
+	    o->run_id != NULL ? strlen(o->run_id) : 16, o->gzip };
+	struct s3_uri u = { NULL, NULL };
+	char err[512];
+	int rc;
 
-	if (has_ctl(fmt) || strlen(fmt) > 128)
-		return cli_usage(c, "--bucket-format: too long or with a "
-		    "control character");
-	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		if (parts_bucket(fmt, probes[i], tb, sizeof(tb)) != 0)
-			return cli_usage(c, "--bucket-format: gives an empty or "
-			    "too long name: %s", fmt);
-		if (tb[0] != '\0' && !s3_key_ok(tb, strlen(tb), &why))
-			return cli_usage(c, "--bucket-format: %s: %s", why, fmt);
-	}
-	return CLI_RUN;
+	pn.local = strncmp(o->dest, "s3://", 5) != 0;
+	if (!pn.local && s3_uri_parse(o->dest, &u, err, sizeof(err)) == 0)
+		pn.key_prefix = u.prefix;
+	rc = parts_names_check(&pn, err, sizeof(err));
+	s3_uri_clear(&u);
+	return rc == 0 ? CLI_RUN : cli_usage(c, "%s", err);
 }
 
 /* Returns CLI_RUN, CLI_DONE or an exit status. */
@@ -448,7 +445,7 @@ parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 		    "processing-time, --run-id and --spool-dir");
 	if (o->ckdir != NULL)
 		o->obj.if_none_match = 1;
-	return check_bucket_format(c, o->bucket_format);
+	return check_names(c, o);
 }
 
 /* ---- destination ---- */
