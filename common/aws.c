@@ -41,6 +41,8 @@ aws_opts_init(struct aws_opts *o)
 	o->retry = def;
 }
 
+static int warned_no_verify;
+
 struct aws_client *
 aws_client_new(const char *service_id, const char *signing_name,
     const struct aws_opts *o, char *err, size_t errsz, int *usage_error)
@@ -91,6 +93,13 @@ aws_client_new(const char *service_id, const char *signing_name,
 	}
 	creds_clear(&cr);
 	awsconf_tls(c->conf, o->ca_bundle, o->no_verify_ssl, &tls);
+	if (!tls.verify && !warned_no_verify) {
+		/* Said once per process, however many clients it makes. */
+		warned_no_verify = 1;
+		msg_warn("--no-verify-ssl: TLS certificates and host names are "
+		    "not verified: anyone on the network path can read and "
+		    "change the requests");
+	}
 	memset(&ho, 0, sizeof(ho));
 	ho.ca_bundle = tls.ca_bundle;
 	ho.verify = tls.verify;

@@ -991,6 +991,39 @@ PROC_JSON='{"Version": 1, "AccessKeyId": "ASIAPROCEXAMPLE", "SecretAccessKey": "
 
 # ---- TLS ----
 
+@test "tls: --no-verify-ssl warns once on stderr, at every verbosity but -q" {
+	local w='--no-verify-ssl: TLS certificates and host names are not verified: anyone on the network path can read and change the requests'
+	export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI
+	run -0 --separate-stderr kin-put --region us-east-1 --endpoint-url http://127.0.0.1:1 --stream s --partition-key k --no-verify-ssl </dev/null
+	assert_equal "$stderr" "kin-put: $w"
+	run -0 --separate-stderr s3-put -vv --region us-east-1 --endpoint-url http://127.0.0.1:1 --spool-dir "$BATS_TEST_TMPDIR/sp" --no-verify-ssl s3://bucket/x/ </dev/null
+	assert_equal "$(grep -c -F -- "$w" <<<"$stderr")" 1
+	run -0 --separate-stderr kin-put -q --region us-east-1 --endpoint-url http://127.0.0.1:1 --stream s --partition-key k --no-verify-ssl </dev/null
+	assert_equal "$stderr" ''
+	run -0 --separate-stderr kin-put --region us-east-1 --endpoint-url http://127.0.0.1:1 --stream s --partition-key k </dev/null
+	assert_equal "$stderr" ''
+}
+
+@test "tls: a certificate that fails verification is not retried (kinpipe(7) RETRIES)" {
+	command -v openssl >/dev/null || skip "openssl not installed"
+	export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/k.pem" -out "$T/c.pem" \
+	    -days 1 -subj /CN=localhost 2>/dev/null
+	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	openssl s_server -accept "127.0.0.1:$PORT" -cert "$T/c.pem" -key "$T/k.pem" -www -quiet \
+	    </dev/null >/dev/null 2>&1 3>&- &
+	SERVER_PID=$!
+	for _ in $(seq 100); do
+		python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT" 2>/dev/null && break
+		sleep 0.1
+	done
+	run -1 --separate-stderr kin-put -v --region us-east-1 --endpoint-url "https://127.0.0.1:$PORT" \
+	    --stream s --partition-key k <<<'{"a":1}'
+	[[ $stderr == *'SSL certificate problem: self-signed certificate'* ]]
+	[[ $stderr == *'<stdin>:1: undeliverable after 1 attempts'* ]]
+	[[ $stderr == *' 0 retried,'* ]]
+}
+
 @test "tls: --ca-bundle > AWS_CA_BUNDLE > profile ca_bundle; --no-verify-ssl" {
 	put "$HOME/.aws/config" <<-EOF
 	[default]
