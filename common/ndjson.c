@@ -542,17 +542,27 @@ reject_v(struct nd_reject *rej, const char *where, const char *kind,
 	return rej->strict || rej->failed ? -1 : 0;
 }
 
+/* reject_v() at "SRC:LINE". */
+static int
+reject_line_v(struct nd_reject *rej, const char *src, unsigned long long lineno,
+    const char *kind, const char *line, size_t len, const char *fmt,
+    va_list ap)
+{
+	char where[512];
+
+	snprintf(where, sizeof(where), "%s:%llu", src, lineno);
+	return reject_v(rej, where, kind, line, len, fmt, ap);
+}
+
 int
 nd_reject(struct nd_reject *rej, const char *src, unsigned long long lineno,
     const char *line, size_t len, const char *fmt, ...)
 {
-	char where[512];
 	va_list ap;
 	int rc;
 
-	snprintf(where, sizeof(where), "%s:%llu", src, lineno);
 	va_start(ap, fmt);
-	rc = reject_v(rej, where, NULL, line, len, fmt, ap);
+	rc = reject_line_v(rej, src, lineno, NULL, line, len, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -561,13 +571,11 @@ int
 nd_reject_as(struct nd_reject *rej, const char *src, unsigned long long lineno,
     const char *kind, const char *line, size_t len, const char *fmt, ...)
 {
-	char where[512];
 	va_list ap;
 	int rc;
 
-	snprintf(where, sizeof(where), "%s:%llu", src, lineno);
 	va_start(ap, fmt);
-	rc = reject_v(rej, where, kind, line, len, fmt, ap);
+	rc = reject_line_v(rej, src, lineno, kind, line, len, fmt, ap);
 	va_end(ap);
 	return rc;
 }

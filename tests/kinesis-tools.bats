@@ -434,6 +434,16 @@ fp_start() {
 	diff <(head -n 10 "$M3K") "$T/out"
 }
 
+# Waits (up to 30 s) until file $1 has a line matching $2.
+wait_for_line() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		grep -q -- "$2" "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # Waits for process $1 to end (a guard against a hang, not a timing
 # assertion); kills it and fails after 60 s.
 wait_or_kill() {
@@ -456,10 +466,7 @@ wait_or_kill() {
 	kin-put --stream "$S" --partition-key k --endpoint-url http://127.0.0.1:1 \
 	    --retry-budget 10m --dead-letter "$T/dl" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 	pid=$!
-	for ((i = 0; i < 300; i++)); do
-		grep -q 'retrying them' "$T/err" && break
-		sleep 0.1
-	done
+	wait_for_line "$T/err" 'retrying them'
 	kill -TERM "$pid"
 	sleep 0.5
 	kill -TERM "$pid"
@@ -478,10 +485,7 @@ wait_or_kill() {
 	kin-read --stream "$S" --follow --endpoint-url http://127.0.0.1:1 --retry-budget 10m \
 	    >"$T/out" 2>"$T/err" 3>&- &
 	pid=$!
-	for ((i = 0; i < 300; i++)); do
-		grep -q 'retry 2 in' "$T/err" && break
-		sleep 0.1
-	done
+	wait_for_line "$T/err" 'retry 2 in'
 	kill -TERM "$pid"
 	rc=0
 	wait_or_kill "$pid" || rc=$?
