@@ -171,6 +171,27 @@ kpfs_write_all(int fd, const void *data, size_t len)
 }
 
 int
+kpfs_dir_private(int fd, const char **why)
+{
+	static char owner[48];
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -1;
+	if (st.st_uid != geteuid()) {
+		snprintf(owner, sizeof(owner), "is owned by uid %lu, not by "
+		    "this user", (unsigned long)st.st_uid);
+		*why = owner;
+		return 0;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		*why = "is writable by its group or by others";
+		return 0;
+	}
+	return 1;
+}
+
+int
 kpfs_create_tmp(int dirfd, const char *tmp, mode_t mode, const char **why)
 {
 	struct stat st;

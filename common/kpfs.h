@@ -39,6 +39,14 @@ int kpfs_rel_ok(const char *rel, size_t len);
 int kpfs_open_under(int rootfd, const char *rel, size_t len, int create);
 
 /*
+ * Is the directory fd ours alone to trust: owned by this user and writable
+ * by nobody else?  Returns 1, or 0 with *why saying what is wrong ("is
+ * owned by uid N", "is writable by its group or by others"), or -1 with
+ * errno set.
+ */
+int kpfs_dir_private(int fd, const char **why);
+
+/*
  * Creates the temporary file tmp in dirfd for writing, exclusively
  * (O_EXCL, O_NOFOLLOW), with mode.  A file already there is removed and
  * created again only when it is a leftover of ours: a regular file of
