@@ -975,3 +975,16 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	assert_failure 2
 	[ ! -e "$T/d2" ]
 }
+
+@test "a server's error text reaches stderr without credentials or control characters" {
+	local tok=FQoGZXIvYXdzEXAMPLESESSIONTOKENkinpipe0123456789
+	# The server "echoes" the request's token and signature, an ANSI escape
+	# and a forged line.
+	fp_start '[{"action":{"status":403,"body":"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>bad X-Amz-Security-Token: '"$tok"' Signature=0123abcdef token '"$tok"' \u001b[31mred\n\rs3-put: all good</Message></Error>"}}]'
+	head -n 3 "$TRADES" >"$T/in"
+	AWS_SESSION_TOKEN=$tok run --separate-stderr s3-put --max-attempts 1 --spool-dir "$T/spool" "s3://$B/esc/" <"$T/in"
+	assert_failure 3
+	[[ $stderr == *"AccessDenied: bad X-Amz-Security-Token: [redacted] Signature=[redacted] token [redacted] \\x1b[31mred\\n\\rs3-put: all good"* ]]
+	[[ $stderr != *"$tok"* && $stderr != *0123abcdef* && $stderr != *$'\e'* ]]
+	! grep -q '^s3-put: all good' <<<"$stderr"
+}
