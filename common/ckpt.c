@@ -349,6 +349,26 @@ ckpt_job_from_stream(const char *stream, char *out, size_t outsz)
 
 /* ---- the directory ---- */
 
+/* A checkpoint directory another user can write to could hold a commit
+ * of theirs: refused (exit 2). */
+static int
+ckpt_trusted(struct ckpt_dir *d, enum ckpt_err *kind, char *err,
+    size_t errsz)
+{
+	const char *why = NULL;
+	int rc = kpfs_dir_private(d->fd, &why);
+
+	if (rc == 1)
+		return 0;
+	if (rc < 0)
+		return msg_seterr(err, errsz, "checkpoint directory %s: %s",
+		    d->path, strerror(errno));
+	*kind = CKPT_E_FOREIGN;
+	return msg_seterr(err, errsz, "checkpoint directory %s %s: its files "
+	    "cannot be trusted (kinpipe(7), CHECKPOINTS); give a directory of "
+	    "your own", d->path, why);
+}
+
 int
 ckpt_open(const char *path, const char *tool, struct ckpt_dir **out,
     enum ckpt_err *kind, char *err, size_t errsz)
@@ -372,6 +392,8 @@ ckpt_open(const char *path, const char *tool, struct ckpt_dir **out,
 		goto fail;
 	}
 	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->fd >= 0 && ckpt_trusted(d, kind, err, errsz) != 0)
+		goto fail;
 	snprintf(lock, sizeof(lock), ".%s.lock", tool);
 	if (d->fd >= 0)
 		d->lockfd = openat(d->fd, lock, O_RDWR | O_CREAT | O_CLOEXEC |

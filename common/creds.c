@@ -186,6 +186,8 @@ resolve(struct creds_chain *chain, time_t now, struct creds *out)
 			creds_clear(out);
 			return -1;
 		}
+		msg_secret(out->secret_access_key);
+		msg_secret(out->session_token);
 		msg_debug("credentials: using %s", out->source);
 		return 0;
 	}

@@ -171,8 +171,66 @@ kpfs_write_all(int fd, const void *data, size_t len)
 }
 
 int
+kpfs_dir_private(int fd, const char **why)
+{
+	static char owner[48];
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -1;
+	if (st.st_uid != geteuid()) {
+		snprintf(owner, sizeof(owner), "is owned by uid %lu, not by "
+		    "this user", (unsigned long)st.st_uid);
+		*why = owner;
+		return 0;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		*why = "is writable by its group or by others";
+		return 0;
+	}
+	return 1;
+}
+
+int
+kpfs_create_tmp(int dirfd, const char *tmp, mode_t mode, const char **why)
+{
+	struct stat st;
+	int fd, tries;
+
+	*why = NULL;
+	for (tries = 0; tries < 2; tries++) {
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, mode);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+		/* Something has the name: only a leftover of ours (a lone
+		 * regular file we own, from a killed run) may go. */
+		if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;       /* gone meanwhile: try again */
+		if (S_ISLNK(st.st_mode))
+			*why = "is a symbolic link";
+		else if (!S_ISREG(st.st_mode))
+			*why = "is not a regular file";
+		else if (st.st_uid != geteuid())
+			*why = "belongs to another user";
+		else if (st.st_nlink != 1)
+			*why = "has other hard links";
+		if (*why != NULL) {
+			errno = EEXIST;
+			return -1;
+		}
+		if (unlinkat(dirfd, tmp, 0) != 0 && errno != ENOENT)
+			return -1;
+	}
+	errno = EEXIST;
+	*why = "keeps being created again";
+	return -1;
+}
+
+int
 kpfs_write_atomic(int dirfd, const char *name, const void *data, size_t len)
 {
+	const char *why;
 	char tmp[NAME_MAX + 1];
 	int fd = -1, e;
 	int n = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
@@ -181,10 +239,9 @@ kpfs_write_atomic(int dirfd, const char *name, const void *data, size_t len)
 		errno = n < 0 || strchr(name, '/') != NULL ? EINVAL : ENAMETOOLONG;
 		return -1;
 	}
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
+	fd = kpfs_create_tmp(dirfd, tmp, 0644, &why);
 	if (fd < 0)
-		return -1;
+		return -1;      /* and not ours to remove */
 	if (kpfs_write_all(fd, data, len) != 0 || fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
@@ -284,18 +341,23 @@ file_md5(int dirfd, const char *name, unsigned char md5[16])
 }
 
 /* The bytes of next(arg) into the new file tmp in dfd, fsynced, and
- * their MD5.  Returns 0, or -1 with err set. */
+ * their MD5.  Returns 0, or -1 with err set; -2 when tmp could not be
+ * created (what has the name is not ours to remove). */
 static int
 publish_write(int dfd, const char *tmp, kpfs_source next, void *arg,
     unsigned char md5[16], char *err, size_t errsz)
 {
+	const char *why;
 	int fd, rc = -1;
 
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
+	fd = kpfs_create_tmp(dfd, tmp, 0644, &why);
 	if (fd < 0) {
-		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
-		return -1;
+		snprintf(err, errsz, "%s: %s", tmp, why != NULL ? why :
+		    strerror(errno));
+		if (why != NULL)
+			snprintf(err + strlen(err), errsz - strlen(err),
+			    ": not ours, left in place (remove it)");
+		return -2;
 	}
 	if (md5_stream(next, arg, fd, tmp, md5, err, errsz) != 0)
 		goto out;
@@ -352,7 +414,7 @@ kpfs_publish(int rootfd, const char *rel, int no_overwrite,
 {
 	const char *slash = strrchr(rel, '/'), *name = slash ? slash + 1 : rel;
 	char tmp[NAME_MAX + 1];
-	int dfd, n, rc = -1;
+	int dfd, n, rc = -1, placed = 0;
 
 	if (!kpfs_rel_ok(rel, strlen(rel))) {
 		snprintf(err, errsz, "not a relative path below the directory: "
@@ -370,8 +432,15 @@ kpfs_publish(int rootfd, const char *rel, int no_overwrite,
 		close(dfd);
 		return -1;
 	}
-	if (publish_write(dfd, tmp, next, arg, md5, err, errsz) != 0)
+	if ((rc = publish_write(dfd, tmp, next, arg, md5, err, errsz)) != 0) {
+		if (rc == -2) {         /* the name is not ours: keep it */
+			close(dfd);
+			return -1;
+		}
+		rc = -1;
 		goto out;
+	}
+	rc = -1;
 	if (no_overwrite) {
 		rc = publish_link(dfd, tmp, name, md5, err, errsz);
 	} else if (renameat(dfd, tmp, dfd, name) != 0) {
@@ -379,14 +448,15 @@ kpfs_publish(int rootfd, const char *rel, int no_overwrite,
 	} else {
 		rc = 0;
 	}
-	if (rc >= 0 && kpfs_fsync_dir(dfd) != 0) {
+	placed = rc >= 0;
+	if (placed && kpfs_fsync_dir(dfd) != 0) {
 		snprintf(err, errsz, "fsync: %s", strerror(errno));
 		rc = -1;
 	}
 out:
-	/* Whatever failed, no temporary file is left behind (once renamed
-	 * or linked away, there is none to remove). */
-	if (rc < 0)
+	/* Whatever failed, no temporary file is left behind; once renamed
+	 * or linked away there is none, and the name may be another's. */
+	if (rc < 0 && !placed)
 		unlinkat(dfd, tmp, 0);
 	close(dfd);
 	return rc;

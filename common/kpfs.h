@@ -39,6 +39,26 @@ int kpfs_rel_ok(const char *rel, size_t len);
 int kpfs_open_under(int rootfd, const char *rel, size_t len, int create);
 
 /*
+ * Is the directory fd ours alone to trust: owned by this user and writable
+ * by nobody else?  Returns 1, or 0 with *why saying what is wrong ("is
+ * owned by uid N", "is writable by its group or by others"), or -1 with
+ * errno set.
+ */
+int kpfs_dir_private(int fd, const char **why);
+
+/*
+ * Creates the temporary file tmp in dirfd for writing, exclusively
+ * (O_EXCL, O_NOFOLLOW), with mode.  A file already there is removed and
+ * created again only when it is a leftover of ours: a regular file of
+ * this user with no other hard link.  Anything else (a symbolic link, a
+ * hard link to another file, a FIFO, a file of another user) stays, and
+ * the call fails with EEXIST and *why saying what it is; other failures
+ * leave *why NULL.  Returns the descriptor, or -1.
+ */
+int kpfs_create_tmp(int dirfd, const char *tmp, mode_t mode,
+    const char **why);
+
+/*
  * Replaces the file name in dirfd by data, atomically: writes
  * ".<name>.tmp", fsyncs it, renames it over name and fsyncs dirfd.
  * After a crash either the old or the new file is there, whole.
@@ -62,7 +82,7 @@ typedef int (*kpfs_source)(void *arg, const void **data, size_t *len,
  * the way an object store would: whole or not at all, and durably.  Its
  * directories are opened and created with kpfs_open_under() (never through
  * a symbolic link); the bytes from next(arg) go to ".NAME.tmp" beside it
- * (O_NOFOLLOW), which is fsynced and then renamed over NAME, or, with
+ * (kpfs_create_tmp()), which is fsynced and then renamed over NAME, or, with
  * no_overwrite, linked to NAME (link() fails when NAME exists: the local
  * If-None-Match) and removed; the directory is then fsynced.  With
  * no_overwrite, an existing NAME whose MD5 is that of the new bytes counts

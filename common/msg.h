@@ -25,6 +25,25 @@ extern int msg_verbosity;
 void msg_init(const char *prog);
 const char *msg_prog(void);
 
+/*
+ * A secret no message may show (a secret access key, a session token):
+ * every message prints "[redacted]" in its place from then on.  The last
+ * MSG_SECRETS given are kept (copied); NULL and strings under 8 bytes are
+ * ignored.
+ */
+#define MSG_SECRETS 8
+void msg_secret(const char *s);
+
+/*
+ * in, made safe for a terminal into out[0..outsz) (always terminated, cut
+ * to fit): the registered secrets and the values of "Signature=",
+ * "Credential=" and "X-Amz-Security-Token" become "[redacted]", control
+ * characters are written as \n, \r, \t or \xNN, and so is every byte that
+ * is not part of valid UTF-8.  Every message is printed through it, since
+ * messages quote what servers answer.
+ */
+void msg_clean(const char *in, char *out, size_t outsz);
+
 /* "prog: message\n" on stderr.  msg_err always prints; msg_warn unless -q;
  * msg_info only with -v; msg_debug only with -vv. */
 void msg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

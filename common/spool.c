@@ -71,6 +71,27 @@ spool_path(const char *tool, const char *base, const char *ident, char *dir,
 	return 0;
 }
 
+/* A spool another user could have written to is not ours to deliver: a
+ * shared --spool-dir (mode 1777) lets anyone make the directory first. */
+static int
+spool_trusted(struct spool *sp, char *err, size_t errsz, int *config_error)
+{
+	const char *why = NULL;
+	int rc = kpfs_dir_private(sp->fd, &why);
+
+	if (rc == 1)
+		return 0;
+	if (rc < 0)
+		snprintf(err, errsz, "spool directory %s: %s", sp->dir,
+		    strerror(errno));
+	else
+		snprintf(err, errsz, "spool directory %s %s: its files cannot "
+		    "be trusted; remove it, or give --spool-dir a directory of "
+		    "your own", sp->dir, why);
+	*config_error = rc == 0;
+	return -1;
+}
+
 struct spool *
 spool_open(const char *tool, const char *base, const char *ident, char *err,
     size_t errsz, int *config_error)
@@ -97,7 +118,9 @@ spool_open(const char *tool, const char *base, const char *ident, char *err,
 		snprintf(err, errsz, "out of memory");
 		goto fail;
 	}
-	sp->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sp->fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sp->fd >= 0 && spool_trusted(sp, err, errsz, config_error) != 0)
+		goto fail;
 	if (sp->fd >= 0)
 		sp->lockfd = openat(sp->fd, "lock", O_RDWR | O_CREAT |
 		    O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -711,3 +711,19 @@ wait_or_kill() {
 	assert_failure 2
 	[[ $stderr == *"the last commit is s3-put's"* ]]
 }
+
+@test "a server's error text reaches stderr without credentials or control characters" {
+	local tok=FQoGZXIvYXdzEXAMPLESESSIONTOKENkinpipe0123456789 t
+	fp_start '[{"action":{"status":400,"body":{"__type":"ValidationException","message":"bad X-Amz-Security-Token: '"$tok"' Signature=0123abcdef token '"$tok"' \u001b[31mred\n\rkin-put: all good"}}}]'
+	for t in kin-put kin-read; do
+		if [ "$t" = kin-put ]; then
+			AWS_SESSION_TOKEN=$tok run --separate-stderr kin-put --endpoint-url "$FPURL" --stream "$S" --partition-key k <<<'{"a":1}'
+		else
+			AWS_SESSION_TOKEN=$tok run --separate-stderr kin-read --endpoint-url "$FPURL" --stream "$S"
+		fi
+		assert_failure 1
+		[[ $stderr == *"ValidationException: bad X-Amz-Security-Token: [redacted] Signature=[redacted] token [redacted] \\x1b[31mred\\n\\rkin-put: all good"* ]] || { echo "$t: $stderr" >&2; false; }
+		[[ $stderr != *"$tok"* && $stderr != *0123abcdef* && $stderr != *$'\e'* ]]
+		! grep -q '^kin-put: all good' <<<"$stderr"
+	done
+}

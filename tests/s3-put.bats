@@ -992,3 +992,45 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	wait "$BG_PID"
 	BG_PID=
 }
+
+@test "a spool or checkpoint directory another user could write to is refused (exit 2), its files never delivered" {
+	head -n 10 "$TRADES" >"$T/in"
+	s3-put --spool-dir "$T/spool" "$T/d1" <"$T/in" >/dev/null
+	sp=$(find "$T/spool" -mindepth 1 -maxdepth 1 -type d)
+	[ -d "$sp" ]
+	# A shared --spool-dir lets anyone make the destination's directory.
+	chmod 0777 "$sp"
+	run --separate-stderr s3-put --spool-dir "$T/spool" "$T/d1" </dev/null
+	assert_failure 2
+	[[ $stderr == *"spool directory $sp is writable by its group or by others"*"give --spool-dir a directory of your own"* ]]
+	chmod 0700 "$sp"
+	if [ "$(id -u)" = 0 ]; then
+		chown 65534 "$sp"
+		run --separate-stderr s3-put --spool-dir "$T/spool" "$T/d1" </dev/null
+		assert_failure 2
+		[[ $stderr == *"is owned by uid 65534, not by this user"* ]]
+		chown 0 "$sp"
+	fi
+	run s3-put --spool-dir "$T/spool" "$T/d1" </dev/null
+	assert_success
+	mkdir -m 0777 "$T/ck"
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j "$T/d2" </dev/null
+	assert_failure 2
+	[[ $stderr == *"checkpoint directory $T/ck is writable by its group or by others"*"kinpipe(7)"* ]]
+	run --separate-stderr window-stats --checkpoint-dir "$T/ck" </dev/null
+	assert_failure 2
+	[ ! -e "$T/d2" ]
+}
+
+@test "a server's error text reaches stderr without credentials or control characters" {
+	local tok=FQoGZXIvYXdzEXAMPLESESSIONTOKENkinpipe0123456789
+	# The server "echoes" the request's token and signature, an ANSI escape
+	# and a forged line.
+	fp_start '[{"action":{"status":403,"body":"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>bad X-Amz-Security-Token: '"$tok"' Signature=0123abcdef token '"$tok"' \u001b[31mred\n\rs3-put: all good</Message></Error>"}}]'
+	head -n 3 "$TRADES" >"$T/in"
+	AWS_SESSION_TOKEN=$tok run --separate-stderr s3-put --max-attempts 1 --spool-dir "$T/spool" "s3://$B/esc/" <"$T/in"
+	assert_failure 3
+	[[ $stderr == *"AccessDenied: bad X-Amz-Security-Token: [redacted] Signature=[redacted] token [redacted] \\x1b[31mred\\n\\rs3-put: all good"* ]]
+	[[ $stderr != *"$tok"* && $stderr != *0123abcdef* && $stderr != *$'\e'* ]]
+	! grep -q '^s3-put: all good' <<<"$stderr"
+}

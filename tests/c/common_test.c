@@ -2358,11 +2358,51 @@ test_http(void)
 	    "http_url_host: 8 characters do not fit 8 bytes");
 }
 
+/* msg_clean(): what a server says, made safe for a terminal. */
+/* check() of two strings, showing what came when they differ. */
+static int
+check_eq(const char *got, const char *want, const char *what)
+{
+	if (strcmp(got, want) == 0)
+		return check(1, "%s", what);
+	diag("got  %s", got);
+	diag("want %s", want);
+	return check(0, "%s", what);
+}
+
+static void
+test_msg_clean(void)
+{
+	char out[64], small[8];
+
+	section("msg_clean");
+	msg_clean("plain text, caf\xc3\xa9 \xe2\x82\xac", out, sizeof(out));
+	check_eq(out, "plain text, caf\xc3\xa9 \xe2\x82\xac",
+	    "printable ASCII and valid UTF-8 kept");
+	msg_clean("a\nb\rc\td\x1b[31m\x7f", out, sizeof(out));
+	check_eq(out, "a\\nb\\rc\\td\\x1b[31m\\x7f",
+	    "control characters escaped");
+	msg_clean("\xff\xc3(\xed\xa0\x80\xc0\x80", out, sizeof(out));
+	check_eq(out, "\\xff\\xc3(\\xed\\xa0\\x80\\xc0\\x80",
+	    "invalid UTF-8, surrogates and overlong forms escaped");
+	msg_clean("Credential=AKID/x, Signature=abc123;", out, sizeof(out));
+	check_eq(out, "Credential=[redacted], Signature=[redacted];",
+	    "labelled credential values redacted");
+	msg_secret("short");
+	msg_secret("s3cr3t-value-xyz");
+	msg_clean("key s3cr3t-value-xyz! short", out, sizeof(out));
+	check_eq(out, "key [redacted]! short",
+	    "a registered secret redacted; under 8 bytes ignored");
+	msg_clean("abc\n\ndefgh", small, sizeof(small) - 1);
+	check_eq(small, "abc\\n", "cut to fit, never inside an escape");
+}
+
 int
 main(int argc, char **argv)
 {
 	if (tap_begin("common_test", argc, argv) != 0)
 		return 2;
+	test_msg_clean();
 	test_kptime();
 	test_units();
 	test_jfield();

@@ -327,6 +327,56 @@ publish(int rootfd, const char *rel, int no_overwrite, const char *a,
 	    err, errsz);
 }
 
+/* What already has a publish's temporary name: a leftover of ours is
+ * replaced, anything else is refused and left alone. */
+static void
+test_publish_tmp(const char *dir, int rootfd)
+{
+	char tmp[4400], victim[4400], obj[4400], err[512];
+	struct stat st;
+
+	snprintf(tmp, sizeof(tmp), "%s/.t.json.tmp", dir);
+	snprintf(obj, sizeof(obj), "%s/t.json", dir);
+	spit(tmp, "half", 4);
+	check(publish(rootfd, "t.json", 0, "whole\n", NULL, -1, err,
+	    sizeof(err)) == 0 && file_is(obj, "whole\n") && !exists(tmp),
+	    "a leftover temporary file of ours is replaced");
+	path(victim, sizeof(victim), "victim");
+	spit(victim, "precious", 8);
+	if (link(victim, tmp) != 0)
+		perror("link");
+	check(publish(rootfd, "t.json", 0, "evil\n", NULL, -1, err,
+	    sizeof(err)) == -1 && strstr(err, "has other hard links") != NULL,
+	    "a hard link at the temporary name is refused");
+	check(file_is(victim, "precious") && file_is(obj, "whole\n") &&
+	    exists(tmp), "the linked file untouched, the name left in place");
+	unlink(tmp);
+	if (symlink(victim, tmp) != 0)
+		perror("symlink");
+	check(publish(rootfd, "t.json", 0, "evil\n", NULL, -1, err,
+	    sizeof(err)) == -1 && strstr(err, "symbolic link") != NULL &&
+	    file_is(victim, "precious"), "a symbolic link is refused");
+	unlink(tmp);
+	if (mkfifo(tmp, 0600) != 0)
+		perror("mkfifo");
+	check(publish(rootfd, "t.json", 0, "evil\n", NULL, -1, err,
+	    sizeof(err)) == -1 && strstr(err, "not a regular file") != NULL,
+	    "a FIFO is refused, without hanging");
+	unlink(tmp);
+	if (geteuid() == 0) {
+		spit(tmp, "theirs", 6);
+		if (chown(tmp, 65534, 65534) != 0)
+			perror("chown");
+		check(publish(rootfd, "t.json", 0, "evil\n", NULL, -1, err,
+		    sizeof(err)) == -1 && strstr(err, "another user") != NULL &&
+		    stat(tmp, &st) == 0 && st.st_uid == 65534,
+		    "a file of another user is refused and kept");
+		unlink(tmp);
+	} else {
+		check(1, "# SKIP a file of another user needs root to make");
+	}
+}
+
 static void
 test_publish(void)
 {
@@ -381,6 +431,7 @@ test_publish(void)
 	check(!exists(link), "nothing written outside");
 	check(publish(rootfd, "../x.json", 0, "x", NULL, -1, err,
 	    sizeof(err)) == -1, "'..' is refused");
+	test_publish_tmp(dir, rootfd);
 	close(rootfd);
 }
 
