@@ -3,6 +3,7 @@
 #   make            build every tool into build/bin
 #   make check      run the whole test suite (tests/run)
 #   make chaos      the long chaos test of checkpoints (tests/chaos.bats)
+#   make fuzz       every libFuzzer target of fuzz/ for FUZZ_SECONDS each
 #   make demo       run the reference job on the local stack (pipelines/demo)
 #   make asan       build an ASan+UBSan copy into build-asan/bin
 #   make install    install tools, pipeline scripts and man pages (PREFIX, DESTDIR)
@@ -79,6 +80,43 @@ chaos: all
 	    CHAOS_KILLS='$(CHAOS_KILLS)' tests/run tests/chaos.bats; \
 	rc=$$?; echo "make chaos: seed $$seed"; exit $$rc
 
+# libFuzzer targets (fuzz/*.c but fuzz/fuzz.c, which they share), built with
+# clang under ASan+UBSan into build-fuzz/; `make fuzz` runs each for
+# FUZZ_SECONDS from its corpus fuzz/corpus/NAME (new inputs go to
+# build-fuzz/corpus/NAME, crashes to build-fuzz/crashes/); tests/fuzz.bats
+# runs each for a few seconds in make check.
+FUZZCC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZFLAGS    = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined
+FUZZSRC      = $(filter-out fuzz/fuzz.c,$(wildcard fuzz/*.c))
+FUZZBIN      = $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZSRC))
+FUZZOBJ      = $(patsubst common/%.c,build-fuzz/obj/%.o,$(LIBSRC))
+
+fuzz-build: $(FUZZBIN)
+
+build-fuzz/obj/%.o: common/%.c $(wildcard common/*.h) | build-fuzz/obj
+	$(FUZZCC) $(KPCFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/%: fuzz/%.c fuzz/fuzz.c fuzz/fuzz.h $(FUZZOBJ)
+	$(FUZZCC) $(KPCFLAGS) -Ifuzz $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    fuzz/fuzz.c $(FUZZOBJ) $(KPLIBS)
+
+build-fuzz/obj:
+	mkdir -p $@
+
+fuzz: fuzz-build
+	@rc=0; mkdir -p build-fuzz/crashes; \
+	for t in $(notdir $(FUZZBIN)); do \
+	    mkdir -p build-fuzz/corpus/$$t; \
+	    echo "make fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	        -artifact_prefix=build-fuzz/crashes/$$t- -print_final_stats=1 \
+	        build-fuzz/corpus/$$t fuzz/corpus/$$t 2>build-fuzz/$$t.log || \
+	        { rc=1; tail -n 30 build-fuzz/$$t.log; }; \
+	    grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build-fuzz/$$t.log; \
+	done; exit $$rc
+
 demo: all
 	pipelines/demo
 
@@ -120,6 +158,7 @@ lint:
 	else echo 'lint: shellcheck not installed: scripts not checked'; fi
 
 clean:
+	rm -rf build-fuzz
 	rm -rf build build-asan
 
-.PHONY: all asan check chaos demo install uninstall deps lint clean
+.PHONY: all asan check chaos demo fuzz fuzz-build install uninstall deps lint clean

@@ -710,8 +710,11 @@ jscan_time(const struct jscan_field *f, enum kptime_unit unit,
 void
 jscan_text(const struct jscan_field *f, struct buf *out)
 {
-	const char *p = f->tok, *end = f->tok + f->len, *from = p;
+	const char *p = f->tok, *end, *from = p;
 
+	if (p == NULL)          /* an absent field: no text */
+		return;
+	end = p + f->len;
 	/* Copy all but the white space between tokens. */
 	while (p < end) {
 		if (*p == '"') {

@@ -122,7 +122,8 @@ int jscan_time(const struct jscan_field *f, enum kptime_unit unit,
 
 /*
  * The field's JSON text without the white space between tokens, appended
- * to out: how kinpipe compares keys that are not strings.
+ * to out: how kinpipe compares keys that are not strings.  Nothing for an
+ * absent field.
  */
 void jscan_text(const struct jscan_field *f, struct buf *out);
 
