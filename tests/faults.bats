@@ -222,17 +222,17 @@ s3_faults() {
 	shift
 	EXPECT=8
 	cat >"$T/rules.json" <<-'J'
-	[{"match":{"method":"PUT","every":3},"action":{"preset":"s3-slowdown"}},
-	 {"match":{"method":"PUT","every":5},"action":{"status":500,"body":"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>"}},
-	 {"match":{"method":"PUT","every":7},"action":{"drop":"after"}},
-	 {"match":{"method":"PUT","every":11},"action":{"drop":"before"}},
-	 {"match":{"method":"PUT","every":13},"action":{"down":true}},
-	 {"match":{"method":"PUT","every":17},"action":{"delay_ms":2500}},
+	[{"match":{"method":"PUT","every":5},"action":{"preset":"s3-slowdown"}},
+	 {"match":{"method":"PUT","every":11},"action":{"status":500,"body":"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>"}},
+	 {"match":{"method":"PUT","every":13},"action":{"drop":"after"}},
+	 {"match":{"method":"PUT","every":17},"action":{"drop":"before"}},
+	 {"match":{"method":"PUT","every":19},"action":{"down":true}},
+	 {"match":{"method":"PUT","every":23},"action":{"delay_ms":2500}},
 	 {"match":{"method":"PUT","nth":4},"action":{"status":400,"body":"<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>"}}]
 	J
 	fp_up "$KP_S3RVER_ENDPOINT"
 	run_measured "$T/objects" "$T/err" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
-	    AWS_ENDPOINT_URL_S3="$FPURL" s3-put --timeout 1s --max-records 1000 "$@" \
+	    AWS_ENDPOINT_URL_S3="$FPURL" s3-put --timeout 1s --max-attempts 20 --max-records 1000 "$@" \
 	    "s3://$B/$name/"
 	restart_midway "$KP_S3RVER_ENDPOINT" "$BG"
 	finish_measured
