@@ -3,9 +3,10 @@
 # Faults under load: each AWS tool moves FAULTS_RECORDS records (default
 # 20,000; `make faults`: 100,000) through the fault proxy
 # (tests/lib/faultproxy.js) while it injects every fault family at once:
-# connection reset before the request reached the server and after it was
-# applied, a reset as the headers arrive, a server that accepts and answers
-# only after the client's timeout, 500 and 503 bursts, throttling (of a
+# connection reset before the request reached the server, after it was
+# applied, and in the middle of the answer, a reset as the headers arrive,
+# a server that accepts and never answers, one that answers only after the
+# client's timeout, 500 and 503 bursts, throttling (of a
 # share of PutRecords entries, of GetRecords, S3 SlowDown), an expired
 # session token midway (credential_process gives a new one), and the
 # "server" restarted mid-run: the proxy is stopped (connections refused)
@@ -155,6 +156,8 @@ report() {
 	 {"match":{"target":"PutRecords","every":38},"action":{"preset":"unavailable"}},
 	 {"match":{"target":"PutRecords","every":39},"action":{"preset":"unavailable"}},
 	 {"match":{"target":"PutRecords","every":41},"action":{"delay_ms":2500}},
+	 {"match":{"target":"PutRecords","every":43},"action":{"drop":"mid-response"}},
+	 {"match":{"target":"PutRecords","every":47},"action":{"hang":true}},
 	 {"match":{"target":"PutRecords","nth":50},"action":{"preset":"expired-token"}}]
 	J
 	fp_up "$AWS_ENDPOINT_URL_KINESIS"
@@ -198,6 +201,8 @@ report() {
 	 {"match":{"target":"GetRecords","every":23},"action":{"preset":"internal"}},
 	 {"match":{"target":"GetRecords","every":24},"action":{"preset":"unavailable"}},
 	 {"match":{"target":"GetRecords","every":29},"action":{"delay_ms":2500}},
+	 {"match":{"target":"GetRecords","every":31},"action":{"drop":"mid-response"}},
+	 {"match":{"target":"GetRecords","every":37},"action":{"hang":true}},
 	 {"match":{"target":["GetRecords","ListShards"],"nth":7},"action":{"preset":"expired-token"}}]
 	J
 	fp_up "$AWS_ENDPOINT_URL_KINESIS"
@@ -228,6 +233,8 @@ s3_faults() {
 	 {"match":{"method":"PUT","every":17},"action":{"drop":"before"}},
 	 {"match":{"method":"PUT","every":19},"action":{"down":true}},
 	 {"match":{"method":"PUT","every":23},"action":{"delay_ms":2500}},
+	 {"match":{"method":"PUT","every":29},"action":{"drop":"mid-response"}},
+	 {"match":{"method":"PUT","every":31},"action":{"hang":true}},
 	 {"match":{"method":"PUT","nth":4},"action":{"status":400,"body":"<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>"}}]
 	J
 	fp_up "$KP_S3RVER_ENDPOINT"
