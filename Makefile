@@ -4,6 +4,7 @@
 #   make check      run the whole test suite (tests/run)
 #   make chaos      the long chaos test of checkpoints (tests/chaos.bats)
 #   make fuzz       every libFuzzer target of fuzz/ for FUZZ_SECONDS each
+#   make faults     the full fault runs of tests/faults.bats (100,000 records)
 #   make demo       run the reference job on the local stack (pipelines/demo)
 #   make asan       build an ASan+UBSan copy into build-asan/bin
 #   make install    install tools, pipeline scripts and man pages (PREFIX, DESTDIR)
@@ -116,6 +117,17 @@ fuzz: fuzz-build
 	        { rc=1; tail -n 30 build-fuzz/$$t.log; }; \
 	    grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build-fuzz/$$t.log; \
 	done; exit $$rc
+# The full fault runs of tests/faults.bats (make check runs 20,000 records):
+# FAULTS_RECORDS records per tool; the figures of each run are appended to
+# build/faults-report.txt, one line per tool (the README's Reliability table).
+FAULTS_RECORDS ?= 100000
+
+faults: all
+	@rm -f build/faults-report.txt; \
+	FAULTS_RECORDS='$(FAULTS_RECORDS)' FAULTS_REPORT=$(CURDIR)/build/faults-report.txt \
+	    tests/run tests/faults.bats; rc=$$?; \
+	echo "make faults: figures in build/faults-report.txt:"; \
+	cat build/faults-report.txt 2>/dev/null; exit $$rc
 
 demo: all
 	pipelines/demo
@@ -161,4 +173,4 @@ clean:
 	rm -rf build-fuzz
 	rm -rf build build-asan
 
-.PHONY: all asan check chaos demo fuzz fuzz-build install uninstall deps lint clean
+.PHONY: all asan check chaos demo faults fuzz fuzz-build install uninstall deps lint clean

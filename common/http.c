@@ -20,6 +20,9 @@ struct http_xfer {
 	void *user;
 	int running;
 	int too_large;      /* the body went past o.max_body */
+	int sends;          /* times the request went out (libcurl sends it
+	                     * again by itself when a reused connection died
+	                     * without an answer) */
 	struct http_xfer *next_done;
 };
 
@@ -218,6 +221,23 @@ give_easy(struct http_client *c, CURL *e)
 	c->pool[c->npool++] = e;
 }
 
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Called before each sending of a request on a connection. */
+static int
+on_prereq(void *arg, char *ip, char *lip, int port, int lport)
+{
+	struct http_xfer *x = arg;
+
+	(void)ip;
+	(void)lip;
+	(void)port;
+	(void)lport;
+	if (++x->sends > 1)
+		x->resp.resent = 1;
+	return CURL_PREREQFUNC_OK;
+}
+#endif
+
 /* Every setopt is checked; one failure fails the set-up. */
 #define SET(e, opt, val) \
 	do { if (curl_easy_setopt(e, opt, val) != CURLE_OK) goto fail; } while (0)
@@ -280,6 +300,10 @@ http_start(struct http_client *c, const struct http_request *req, void *user)
 	SET(x->easy, CURLOPT_HEADERFUNCTION, on_header);
 	SET(x->easy, CURLOPT_HEADERDATA, x);
 	SET(x->easy, CURLOPT_PRIVATE, x);
+#if LIBCURL_VERSION_NUM >= 0x075000
+	SET(x->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+	SET(x->easy, CURLOPT_PREREQDATA, x);
+#endif
 	SET(x->easy, CURLOPT_ERRORBUFFER, x->resp.error);
 	if (strcmp(req->method, "HEAD") == 0) {
 		SET(x->easy, CURLOPT_NOBODY, 1L);
@@ -346,6 +370,10 @@ collect(struct http_client *c)
 		} else {
 			x->resp.status = 0;
 			x->resp.transport_retryable = transient(m->data.result);
+			x->resp.unsent = m->data.result == CURLE_COULDNT_CONNECT ||
+			    m->data.result == CURLE_COULDNT_RESOLVE_HOST ||
+			    m->data.result == CURLE_COULDNT_RESOLVE_PROXY ||
+			    m->data.result == CURLE_SSL_CONNECT_ERROR;
 			if (x->too_large)
 				snprintf(x->resp.error, sizeof(x->resp.error),
 				    "response too large");

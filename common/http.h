@@ -37,6 +37,13 @@ struct http_request {
 struct http_response {
 	long status;                   /* 0 after a transport error */
 	int transport_retryable;       /* the transport error is transient */
+	int unsent;                    /* ... and came before the request
+	                                * went out (connect, resolve, TLS
+	                                * set-up): the server never saw it */
+	int resent;                    /* libcurl sent the request twice: a
+	                                * reused connection died before an
+	                                * answer (the first may have been
+	                                * applied; libcurl 7.80 and later) */
 	char error[256];               /* transport error text */
 	char *body;                    /* owned, NUL-terminated */
 	size_t body_len;

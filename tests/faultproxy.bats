@@ -307,6 +307,36 @@ statuses() {
 	[ "$output" = '["drop-before",null,null,1,null]' ]
 }
 
+@test "faultproxy: drop mid-response: the server stored the record, the client got half an answer" {
+	create_stream
+	fp_start '[{"match":{"target":"PutRecords","nth":1},"action":{"drop":"mid-response"}}]'
+	run --separate-stderr kcall "$PPORT" PutRecords "$(records_json 1 dup)"
+	[ "$status" -eq 18 ] || [ "$status" -eq 56 ]	# curl: partial file, or reset
+	grep -q '^HTTP/1.1 200' "$T/headers"
+	[ "$(shard_data)" = dup0 ]
+	run jq -c '[.action, .status, .upstream_status, .req_records, .stored]' "$T/fp.log"
+	[ "$output" = '["drop-mid-response",200,200,1,1]' ]
+	# An answer without a body (a HEAD) is cut in its headers.
+	set_rules '[{"action":{"drop":"mid-response"}}]'
+	run curl -sS -I --max-time 20 "http://127.0.0.1:$PPORT/"
+	[ "$status" -ne 0 ]
+}
+
+@test "faultproxy: hang: read, never forwarded, never answered; logged when the client gives up" {
+	create_stream
+	fp_start '[{"match":{"target":"PutRecords"},"action":{"hang":true}}]'
+	KCALL_TIMEOUT=1 run --separate-stderr kcall "$PPORT" PutRecords "$(records_json 1)"
+	[ "$status" -eq 28 ]	# curl: timeout
+	[ -z "$(shard_data)" ]
+	wait_for "$T/fp.log"
+	run jq -c '[.action, .status, .upstream_status, .req_records, .client_gone]' "$T/fp.log"
+	[ "$output" = '["hang",null,null,1,true]' ]
+	echo '[{"action":{"hang":1}}]' >"$T/bad.json"
+	run "$KP_NODE" "$FP" --upstream http://127.0.0.1:1 --rules "$T/bad.json"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'hang: must be true'* ]]
+}
+
 @test "faultproxy: down resets the connection of every matching request" {
 	create_stream
 	fp_start '[{"match":{"target":["PutRecords","PutRecord"]},"action":{"down":true}}]'

@@ -266,6 +266,8 @@ fp_start() {
 	[ -z "$(comm -23 <(sort "$M3K") <(sort "$T/out"))" ]
 	[ "$(comm -13 <(sort "$M3K") <(sort "$T/out") | wc -l)" -eq 100 ]
 	[ "$(wc -l <"$T/out")" -eq "$(jq -s 'map(.stored // 0) | add' "$T/fp.log")" ]
+	# ... and kin-put says how many may have been stored twice.
+	assert_output --partial '100 records were sent again after a request whose answer was lost'
 }
 
 @test "a request that times out is retried" {

@@ -160,6 +160,8 @@ struct state {
 	int paced;
 	/* counters */
 	unsigned long long lines, ok, retried, undeliverable, reordered;
+	unsigned long long resent;  /* sent again after an answer that may
+	                             * hide a write: maybe stored twice */
 	int fatal;
 	int stopping;         /* a first SIGINT/SIGTERM: reading stopped */
 	int abandon;          /* a second one: no more attempts */
@@ -696,6 +698,13 @@ finish(struct state *st, struct http_xfer *x)
 	}
 	if (kind == RETRY_CREDENTIALS)
 		aws_client_credentials_expired(st->k->aws);
+	/* Lost on the way back (no answer after the request went out, a 5xx,
+	 * an unreadable 2xx): the server may have stored the batch. */
+	if (resp->resent || (!parsed &&
+	    (kind == RETRY_YES || kind == RETRY_THROTTLED) &&
+	    !(resp->status == 0 && resp->unsent) &&
+	    (resp->status < 400 || resp->status >= 500)))
+		st->resent += b->n;
 	st->gen++;
 	for (i = 0; i < b->n; i++)
 		settle(st, b->recs[i], parsed ? &pr.entry[i] : NULL,
@@ -726,9 +735,10 @@ show_progress(struct state *st, int final)
 	    "retries, %llu rejected", st->ok, secs > 0 ? (double)st->ok / secs :
 	    0.0, st->retried, st->rej.count);
 	buf_printf(&f, "\"records_in\":%llu,\"records_out\":%llu,"
-	    "\"retried\":%llu,\"rejected\":%llu,\"undeliverable\":%llu,"
-	    "\"control\":%llu", st->lines, st->ok, st->retried,
-	    st->rej.count, st->undeliverable, st->control);
+	    "\"retried\":%llu,\"resent\":%llu,\"rejected\":%llu,"
+	    "\"undeliverable\":%llu,\"control\":%llu", st->lines, st->ok,
+	    st->retried, st->resent, st->rej.count, st->undeliverable,
+	    st->control);
 	progress_stats(&st->prog, final, &f);
 	buf_free(&f);
 }
@@ -1127,6 +1137,10 @@ static int
 report(struct state *st, int status)
 {
 	show_progress(st, 1);
+	if (st->resent > 0)
+		msg_warn("%llu records were sent again after a request whose "
+		    "answer was lost or was a server error: each may be stored "
+		    "twice in the stream", st->resent);
 	if (st->reordered > 0)
 		msg_warn("%llu records were stored after a failed record of the "
 		    "same partition key in the same request (reordered)",

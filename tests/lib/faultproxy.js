@@ -141,7 +141,7 @@ const DEFAULT_ERROR_MESSAGES = {
 const RULE_KEYS = new Set(['match', 'action', 'count', 'comment']);
 const MATCH_KEYS = new Set(['target', 'method', 'path', 'body', 'nth', 'times', 'every', 'from']);
 const ACTION_KEYS = new Set(['forward', 'status', 'preset', 'body', 'headers', 'retry_after',
-	'delay_ms', 'drop', 'down', 'partial_putrecords', 'error_code', 'error_message']);
+	'delay_ms', 'drop', 'down', 'hang', 'partial_putrecords', 'error_code', 'error_message']);
 const PARTIAL_KEYS = new Set(['fail_every', 'fail_indexes', 'error_code', 'error_message']);
 
 function die(code, message) {
@@ -274,7 +274,7 @@ function compileMatch(m, where) {
 
 function compileAction(a, where) {
 	checkKeys(a, ACTION_KEYS, where);
-	const kinds = ['forward', 'drop', 'down', 'partial_putrecords'].filter((k) => a[k] !== undefined);
+	const kinds = ['forward', 'drop', 'down', 'hang', 'partial_putrecords'].filter((k) => a[k] !== undefined);
 	if (a.status !== undefined || a.preset !== undefined)
 		kinds.push('status');
 	if (kinds.length > 1)
@@ -300,9 +300,13 @@ function compileAction(a, where) {
 		if (a.down !== true)
 			throw new Error(where + '.down: must be true');
 		break;
+	case 'hang':
+		if (a.hang !== true)
+			throw new Error(where + '.hang: must be true');
+		break;
 	case 'drop':
-		if (a.drop !== 'before' && a.drop !== 'after')
-			throw new Error(where + '.drop: must be "before" or "after"');
+		if (a.drop !== 'before' && a.drop !== 'after' && a.drop !== 'mid-response')
+			throw new Error(where + '.drop: must be "before", "after" or "mid-response"');
 		out.when = a.drop;
 		break;
 	case 'status': {
@@ -679,6 +683,12 @@ function main() {
 		switch (action.kind) {
 		case 'down':
 			return refuse(rule);
+		case 'hang':
+			/* Accepted, read, never forwarded, never answered: logged when
+			 * the client gives up (or the proxy stops). */
+			entry.action = 'hang';
+			sock.on('close', finish);
+			return;
 		case 'drop':
 			if (action.when === 'before') {
 				entry.action = 'drop-before';
@@ -686,7 +696,7 @@ function main() {
 				sock.destroy();
 				return;
 			}
-			entry.action = 'drop-after';
+			entry.action = action.when === 'after' ? 'drop-after' : 'drop-mid-response';
 			break;
 		case 'status':
 			entry.action = 'status';
@@ -712,6 +722,29 @@ function main() {
 		}
 		entry.upstream_status = up.status;
 		countRecords(up);
+		if (action.kind === 'drop' && action.when === 'mid-response') {
+			/* The status line, the headers and half the body (an answer
+			 * without a body: the headers without the blank line that ends
+			 * them), then a reset: the client reads a truncated answer. */
+			entry.status = up.status;
+			finish();
+			const half = Buffer.from(up.body.subarray(0, up.body.length >> 1));
+			const noBody = req.method === 'HEAD' || up.body.length === 0;
+			let head = 'HTTP/1.1 ' + up.status + ' ' + (up.statusMessage || '') + '\r\n';
+			const hdrs = headerObject(up.rawHeaders, (h) => HOP_BY_HOP.has(h) ||
+				h === 'content-length');
+			for (const [k, v] of Object.entries(hdrs))
+				for (const one of Array.isArray(v) ? v : [v])
+					head += k + ': ' + one + '\r\n';
+			head += 'Content-Length: ' + up.body.length + '\r\n' + (noBody ? '' : '\r\n');
+			sock.write(Buffer.concat([Buffer.from(head, 'latin1'), half]), () => {
+				if (typeof sock.resetAndDestroy === 'function')
+					sock.resetAndDestroy();
+				else
+					sock.destroy();
+			});
+			return;
+		}
 		if (action.kind === 'drop') {
 			finish();
 			sock.destroy();
