@@ -344,6 +344,19 @@ aws_error(const struct http_response *r, char *code, size_t codesz,
 	}
 }
 
+int
+aws_maybe_applied(const struct http_response *r, enum retry_kind kind,
+    int parsed)
+{
+	if (r->resent)
+		return 1;
+	if (parsed || (kind != RETRY_YES && kind != RETRY_THROTTLED))
+		return 0;
+	if (r->status == 0)
+		return !r->unsent;
+	return r->status < 400 || r->status >= 500;
+}
+
 enum retry_kind
 aws_outcome(const struct http_response *r, char *err, size_t errsz)
 {

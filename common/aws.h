@@ -80,6 +80,16 @@ void aws_error(const struct http_response *r, char *code, size_t codesz,
 
 /* How a finished response should be treated (retry.h), and the text of
  * its failure ("Code: message" or the transport error) into err. */
+/*
+ * May a request that failed (kind from aws_outcome(); parsed: a 2xx answer
+ * was read) have been applied by the server all the same?  Yes when it went
+ * out and no answer came back (also when libcurl sent it twice by itself),
+ * when the answer was a server error, or an unreadable 2xx: a request that
+ * is not idempotent, sent again, may then be applied twice.
+ */
+int aws_maybe_applied(const struct http_response *r, enum retry_kind kind,
+    int parsed);
+
 enum retry_kind aws_outcome(const struct http_response *r, char *err,
     size_t errsz);
 

@@ -29,6 +29,7 @@
 #include "ndjson.h"
 #include "progress.h"
 #include "sig.h"
+#include "sigv4.h"
 
 #define USAGE "kin-put [-hqv] --stream NAME|ARN [--ca-bundle FILE] " \
 	"[--connect-timeout DURATION] [--dead-letter FILE] " \
@@ -243,17 +244,11 @@ key_release(struct state *st, struct key *k)
 static int
 random_key(struct state *st, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char r[16];
-	int i;
 
 	if (random_bytes(st, r, sizeof(r)) != 0)
 		return -1;
-	for (i = 0; i < 16; i++) {
-		out[2 * i] = hex[r[i] >> 4];
-		out[2 * i + 1] = hex[r[i] & 15];
-	}
-	out[32] = '\0';
+	sigv4_hex(r, sizeof(r), out);
 	return 0;
 }
 
@@ -698,12 +693,7 @@ finish(struct state *st, struct http_xfer *x)
 	}
 	if (kind == RETRY_CREDENTIALS)
 		aws_client_credentials_expired(st->k->aws);
-	/* Lost on the way back (no answer after the request went out, a 5xx,
-	 * an unreadable 2xx): the server may have stored the batch. */
-	if (resp->resent || (!parsed &&
-	    (kind == RETRY_YES || kind == RETRY_THROTTLED) &&
-	    !(resp->status == 0 && resp->unsent) &&
-	    (resp->status < 400 || resp->status >= 500)))
+	if (aws_maybe_applied(resp, kind, parsed))
 		st->resent += b->n;
 	st->gen++;
 	for (i = 0; i < b->n; i++)
@@ -726,7 +716,6 @@ static void
 show_progress(struct state *st, int final)
 {
 	double secs = progress_elapsed(&st->prog);
-
 	struct buf f = BUF_INIT;
 
 	if (!final && !progress_due(&st->prog))
