@@ -106,6 +106,9 @@ build-fuzz/%: fuzz/%.c fuzz/fuzz.c fuzz/fuzz.h $(FUZZOBJ)
 build-fuzz/obj:
 	mkdir -p $@
 
+# The objects are not intermediate files to delete after a build.
+.SECONDARY: $(FUZZOBJ)
+
 fuzz: fuzz-build
 	@rc=0; mkdir -p build-fuzz/crashes; \
 	for t in $(notdir $(FUZZBIN)); do \
