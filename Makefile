@@ -4,7 +4,7 @@
 #   make check      run the whole test suite (tests/run)
 #   make chaos      the long chaos test of checkpoints (tests/chaos.bats)
 #   make fuzz       every libFuzzer target of fuzz/ for FUZZ_SECONDS each
-#   make faults     the full fault runs of tests/faults.bats (100,000 records)
+#   make faults     the full fault runs of tests/faults*.bats (100,000 records)
 #   make demo       run the reference job on the local stack (pipelines/demo)
 #   make asan       build an ASan+UBSan copy into build-asan/bin
 #   make install    install tools, pipeline scripts and man pages (PREFIX, DESTDIR)
@@ -120,15 +120,18 @@ fuzz: fuzz-build
 	        { rc=1; tail -n 30 build-fuzz/$$t.log; }; \
 	    grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build-fuzz/$$t.log; \
 	done; exit $$rc
-# The full fault runs of tests/faults.bats (make check runs 20,000 records):
-# FAULTS_RECORDS records per tool; the figures of each run are appended to
+
+# The full fault runs of tests/faults.bats (the proxy's faults; make check
+# runs 20,000 records) and tests/faults-restart.bats (the server killed and
+# restarted; make check runs 5,000): FAULTS_RECORDS records per tool; the
+# figures of each run are appended to
 # build/faults-report.txt, one line per tool (the README's Reliability table).
 FAULTS_RECORDS ?= 100000
 
 faults: all
 	@rm -f build/faults-report.txt; \
 	FAULTS_RECORDS='$(FAULTS_RECORDS)' FAULTS_REPORT=$(CURDIR)/build/faults-report.txt \
-	    tests/run tests/faults.bats; rc=$$?; \
+	    tests/run tests/faults.bats tests/faults-restart.bats; rc=$$?; \
 	echo "make faults: figures in build/faults-report.txt:"; \
 	cat build/faults-report.txt 2>/dev/null; exit $$rc
 
@@ -169,7 +172,8 @@ lint:
 	! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol)\s*\(' common/*.[ch] tools/*.c
 	if command -v shellcheck >/dev/null; then \
 	    shellcheck -x pipelines/demo pipelines/deps pipelines/localstack \
-	        $(addprefix pipelines/,$(SCRIPTS)) pipelines/lib/kinpipe.bash; \
+	        $(addprefix pipelines/,$(SCRIPTS)) pipelines/lib/kinpipe.bash \
+	        tests/lib/srv; \
 	else echo 'lint: shellcheck not installed: scripts not checked'; fi
 
 clean:
