@@ -199,7 +199,9 @@ size_t
 kptime_format(int64_t ms, char *buf, size_t size)
 {
 	int64_t days = kptime_floor_div(ms, 86400000), y;
-	int64_t rem = ms - days * 86400000;
+	/* The floor modulo, not ms - days * 86400000: that product overflows
+	 * for the times near INT64_MIN (found by fuzzing a manifest). */
+	int64_t rem = ms % 86400000 + (ms % 86400000 < 0 ? 86400000 : 0);
 	unsigned m, d;
 	int n;
 

@@ -248,6 +248,8 @@ test_kptime(void)
 	format_is(253402300800000, NULL);
 	format_is(INT64_MAX, NULL);
 	format_is(INT64_MIN, NULL);
+	format_is(INT64_MIN + 1, NULL);
+	format_is(INT64_MIN + 86399999, NULL);
 	{
 		char small[KPTIME_BUFSZ];
 
