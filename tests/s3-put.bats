@@ -988,3 +988,16 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	[[ $stderr != *"$tok"* && $stderr != *0123abcdef* && $stderr != *$'\e'* ]]
 	! grep -q '^s3-put: all good' <<<"$stderr"
 }
+
+@test "a credential far into a long error text is not shown in part, whatever cuts the text" {
+	# The token again and again: wherever a buffer cuts the text, it cuts
+	# a token.
+	local tok=FQoGZXIvYXdzEXAMPLESESSIONTOKEN$(printf 'k%.0s' {1..80}) pad
+	pad=$(for i in {1..40}; do printf '%s ' "$tok"; done)
+	fp_start '[{"action":{"status":403,"body":"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>x-amz-security-token:other-token-value '"$pad"'</Message></Error>"}}]'
+	head -n 3 "$TRADES" >"$T/in"
+	AWS_SESSION_TOKEN=$tok run --separate-stderr s3-put --max-attempts 1 --spool-dir "$T/spool" "s3://$B/esc/" <"$T/in"
+	assert_failure 3
+	[[ $stderr == *"AccessDenied: x-amz-security-token:[redacted] [redacted] [redacted] [redacted]"* ]]
+	[[ $stderr != *"${tok:0:8}"* && $stderr != *other-token* ]]
+}
