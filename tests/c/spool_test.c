@@ -363,6 +363,22 @@ test_publish_tmp(const char *dir, int rootfd)
 	    sizeof(err)) == -1 && strstr(err, "not a regular file") != NULL,
 	    "a FIFO is refused, without hanging");
 	unlink(tmp);
+	/* Killed between link() and unlink(): the name and the temporary
+	 * file are one file, ours. */
+	if (link(obj, tmp) != 0)
+		perror("link");
+	check(publish(rootfd, "t.json", 1, "whole\n", NULL, -1, err,
+	    sizeof(err)) == 1 && file_is(obj, "whole\n") && !exists(tmp),
+	    "a temporary file linked to its own name is a leftover of ours");
+	snprintf(victim, sizeof(victim), "%s/f.json", dir);
+	if (mkfifo(victim, 0600) != 0)
+		perror("mkfifo");
+	alarm(20);      /* a hang is a failure */
+	check(publish(rootfd, "f.json", 1, "x\n", NULL, -1, err,
+	    sizeof(err)) == -1 && strstr(err, "already exists") != NULL,
+	    "a FIFO at the name itself is other content, without hanging");
+	alarm(0);
+	unlink(victim);
 	if (geteuid() == 0) {
 		spit(tmp, "theirs", 6);
 		if (chown(tmp, 65534, 65534) != 0)
