@@ -1001,3 +1001,29 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	[[ $stderr == *"AccessDenied: x-amz-security-token:[redacted] [redacted] [redacted] [redacted]"* ]]
 	[[ $stderr != *"${tok:0:8}"* && $stderr != *other-token* ]]
 }
+
+@test "a spool directory that is a symbolic link, or a checkpoint directory of another user, is refused (exit 2)" {
+	head -n 10 "$TRADES" >"$T/in"
+	s3-put --spool-dir "$T/spool" "$T/d1" <"$T/in" >/dev/null
+	sp=$(find "$T/spool" -mindepth 1 -maxdepth 1 -type d)
+	# Planted before the first run on a shared --spool-dir: a link to a
+	# directory of someone else's.
+	mv "$sp" "$T/elsewhere"
+	ln -s "$T/elsewhere" "$sp"
+	run --separate-stderr s3-put --spool-dir "$T/spool" "$T/d1" <"$T/in"
+	assert_failure 2
+	[[ $stderr == *"spool directory $sp is a symbolic link: remove it"* ]]
+	if [ "$(id -u)" = 0 ]; then
+		mkdir -m 0700 "$T/theirs"
+		chown 65534 "$T/theirs"
+		ck=$T/theirs
+	elif [ "$(stat -c %u /)" != "$(id -u)" ]; then
+		ck=/ # not ours, and refused before anything is written there
+	else
+		skip "no directory of another user to try"
+	fi
+	run --separate-stderr s3-put --checkpoint-dir "$ck" --job j "$T/d2" <"$T/in"
+	assert_failure 2
+	[[ $stderr == *"checkpoint directory $ck is owned by uid "*", not by this user"* ]]
+	[ ! -e "$T/d2" ]
+}

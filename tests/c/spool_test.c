@@ -291,6 +291,45 @@ test_recover(void)
 	spool_close(sp);
 }
 
+/* Parts this user did not write are never delivered: a part of another
+ * user (root only can make one) and one whose data is not a regular file. */
+static void
+test_recover_foreign(void)
+{
+	struct spool_entry *es = NULL;
+	struct spool_meta m;
+	struct spool *sp;
+	char err[512], p[4400];
+	size_t n = 9;
+
+	path(p, sizeof(p), "foreign");
+	sp = open_spool(p, "foreign");
+	if (!check(sp != NULL, "spool opened"))
+		return;
+	memset(&m, 0, sizeof(m));
+	m.key = "k/planted.json";
+	m.opened_ms = INT64_MIN;
+	leave_part(sp, 1, &m, NULL);
+	snprintf(p, sizeof(p), "%s/0000000000000001.ndjson", sp->dir);
+	if (mkfifo(p, 0600) != 0)
+		perror("mkfifo");
+	if (geteuid() == 0) {
+		leave_part(sp, 2, &m, "{\"planted\":1}\n");
+		snprintf(p, sizeof(p), "%s/0000000000000002.ndjson", sp->dir);
+		if (chown(p, 65534, 65534) != 0)
+			perror("chown");
+	}
+	check(spool_recover(sp, &es, &n, err, sizeof(err)) == 0 && n == 0,
+	    "a part whose data is not a regular file is left alone");
+	if (geteuid() == 0)
+		check(n == 0 && exists(p), "a part of another user is left "
+		    "alone, never delivered");
+	else
+		check(1, "# SKIP a file of another user needs root to make");
+	spool_entries_free(es, n);
+	spool_close(sp);
+}
+
 /* ---- publish ---- */
 
 struct pieces {
@@ -462,6 +501,7 @@ main(int argc, char **argv)
 	test_open();
 	test_parts();
 	test_recover();
+	test_recover_foreign();
 	test_publish();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", tmpdir);
 	if (system(cmd) != 0)
