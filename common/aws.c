@@ -296,10 +296,12 @@ jstr_member(struct json_object *o, const char *k1, const char *k2,
 	return NULL;
 }
 
+/* What a server says, made safe (msg_clean()) before it is cut to fit:
+ * it may quote the request's credentials or carry escapes. */
 static void
 copy_str(char *out, size_t outsz, const char *s)
 {
-	snprintf(out, outsz, "%s", s);
+	msg_clean(s, out, outsz);
 }
 
 void
@@ -309,12 +311,12 @@ aws_error(const struct http_response *r, char *code, size_t codesz,
 	code[0] = message[0] = '\0';
 	if (r->error_type[0] != '\0') {
 		/* "Code:http://internal.amazon.com/..." */
+		char t[sizeof(r->error_type)];
 		size_t n = strcspn(r->error_type, ":");
 
-		if (n >= codesz)
-			n = codesz - 1;
-		memcpy(code, r->error_type, n);
-		code[n] = '\0';
+		memcpy(t, r->error_type, n);
+		t[n] = '\0';
+		copy_str(code, codesz, t);
 	}
 	if (r->body == NULL || r->body_len == 0)
 		return;

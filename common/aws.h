@@ -74,6 +74,8 @@ struct http_xfer *aws_start(struct aws_client *c, const struct aws_call *call,
 /*
  * The AWS error of a response: code (from x-amzn-ErrorType, a JSON
  * "__type"/"code", or an XML <Code>) and message.  Both may be empty.
+ * Both are made safe for a message before they are cut to fit
+ * (msg_clean()): a server may quote the request's credentials.
  */
 void aws_error(const struct http_response *r, char *code, size_t codesz,
     char *message, size_t msgsz);

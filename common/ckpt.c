@@ -366,7 +366,8 @@ ckpt_trusted(struct ckpt_dir *d, enum ckpt_err *kind, char *err,
 	*kind = CKPT_E_FOREIGN;
 	return msg_seterr(err, errsz, "checkpoint directory %s %s: its files "
 	    "cannot be trusted (kinpipe(7), CHECKPOINTS); give a directory of "
-	    "your own", d->path, why);
+	    "your own, or check what it holds and make it yours alone (chown, "
+	    "chmod 0700)", d->path, why);
 }
 
 int

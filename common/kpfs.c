@@ -191,8 +191,21 @@ kpfs_dir_private(int fd, const char **why)
 	return 1;
 }
 
+/* Is tmp, a regular file of ours with two links, the other name of
+ * final: what a publish killed between link() and unlink() leaves? */
+static int
+link_leftover(int dirfd, const struct stat *st, const char *final)
+{
+	struct stat f;
+
+	return final != NULL && st->st_nlink == 2 &&
+	    fstatat(dirfd, final, &f, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    f.st_dev == st->st_dev && f.st_ino == st->st_ino;
+}
+
 int
-kpfs_create_tmp(int dirfd, const char *tmp, mode_t mode, const char **why)
+kpfs_create_tmp(int dirfd, const char *tmp, const char *final, mode_t mode,
+    const char **why)
 {
 	struct stat st;
 	int fd, tries;
@@ -213,7 +226,7 @@ kpfs_create_tmp(int dirfd, const char *tmp, mode_t mode, const char **why)
 			*why = "is not a regular file";
 		else if (st.st_uid != geteuid())
 			*why = "belongs to another user";
-		else if (st.st_nlink != 1)
+		else if (st.st_nlink != 1 && !link_leftover(dirfd, &st, final))
 			*why = "has other hard links";
 		if (*why != NULL) {
 			errno = EEXIST;
@@ -239,7 +252,7 @@ kpfs_write_atomic(int dirfd, const char *name, const void *data, size_t len)
 		errno = n < 0 || strchr(name, '/') != NULL ? EINVAL : ENAMETOOLONG;
 		return -1;
 	}
-	fd = kpfs_create_tmp(dirfd, tmp, 0644, &why);
+	fd = kpfs_create_tmp(dirfd, tmp, NULL, 0644, &why);
 	if (fd < 0)
 		return -1;      /* and not ours to remove */
 	if (kpfs_write_all(fd, data, len) != 0 || fsync(fd) != 0)
@@ -324,18 +337,23 @@ out:
 	return rc;
 }
 
-/* The MD5 of the file name in dirfd.  Returns 0, or -1. */
+/* The MD5 of the regular file name in dirfd.  Returns 0, or -1 (also
+ * for anything else there: a FIFO must not hang us). */
 static int
 file_md5(int dirfd, const char *name, unsigned char md5[16])
 {
 	struct fd_source fs;
+	struct stat st;
 	char err[64];
-	int rc;
+	int rc = -1;
 
-	fs.fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fs.fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
 	if (fs.fd < 0)
 		return -1;
-	rc = md5_stream(fd_piece, &fs, -1, name, md5, err, sizeof(err));
+	if (fstat(fs.fd, &st) == 0 && S_ISREG(st.st_mode))
+		rc = md5_stream(fd_piece, &fs, -1, name, md5, err,
+		    sizeof(err));
 	close(fs.fd);
 	return rc;
 }
@@ -344,13 +362,13 @@ file_md5(int dirfd, const char *name, unsigned char md5[16])
  * their MD5.  Returns 0, or -1 with err set; -2 when tmp could not be
  * created (what has the name is not ours to remove). */
 static int
-publish_write(int dfd, const char *tmp, kpfs_source next, void *arg,
-    unsigned char md5[16], char *err, size_t errsz)
+publish_write(int dfd, const char *tmp, const char *name, kpfs_source next,
+    void *arg, unsigned char md5[16], char *err, size_t errsz)
 {
 	const char *why;
 	int fd, rc = -1;
 
-	fd = kpfs_create_tmp(dfd, tmp, 0644, &why);
+	fd = kpfs_create_tmp(dfd, tmp, name, 0644, &why);
 	if (fd < 0) {
 		snprintf(err, errsz, "%s: %s", tmp, why != NULL ? why :
 		    strerror(errno));
@@ -432,7 +450,8 @@ kpfs_publish(int rootfd, const char *rel, int no_overwrite,
 		close(dfd);
 		return -1;
 	}
-	if ((rc = publish_write(dfd, tmp, next, arg, md5, err, errsz)) != 0) {
+	if ((rc = publish_write(dfd, tmp, name, next, arg, md5, err,
+	    errsz)) != 0) {
 		if (rc == -2) {         /* the name is not ours: keep it */
 			close(dfd);
 			return -1;

@@ -50,13 +50,15 @@ int kpfs_dir_private(int fd, const char **why);
  * Creates the temporary file tmp in dirfd for writing, exclusively
  * (O_EXCL, O_NOFOLLOW), with mode.  A file already there is removed and
  * created again only when it is a leftover of ours: a regular file of
- * this user with no other hard link.  Anything else (a symbolic link, a
- * hard link to another file, a FIFO, a file of another user) stays, and
- * the call fails with EEXIST and *why saying what it is; other failures
- * leave *why NULL.  Returns the descriptor, or -1.
+ * this user with no other hard link, or with one only, final (in dirfd,
+ * if not NULL: the name a killed publish had already linked it to).
+ * Anything else (a symbolic link, a hard link to another file, a FIFO, a
+ * file of another user) stays, and the call fails with EEXIST and *why
+ * saying what it is; other failures leave *why NULL.  Returns the
+ * descriptor, or -1.
  */
-int kpfs_create_tmp(int dirfd, const char *tmp, mode_t mode,
-    const char **why);
+int kpfs_create_tmp(int dirfd, const char *tmp, const char *final,
+    mode_t mode, const char **why);
 
 /*
  * Replaces the file name in dirfd by data, atomically: writes

@@ -28,30 +28,101 @@ msg_secret(const char *s)
 	secrets[i] = c;
 }
 
+/* A prefix this long of a registered secret is redacted even when the
+ * rest does not follow: a message cut to fit a buffer in the middle of a
+ * secret must not show its start. */
+#define SECRET_PIECE 16
+
+/* The length of the registered secret, or of a piece of one, at p; 0 if
+ * none. */
+static size_t
+registered_at(const char *p)
+{
+	size_t i, m, n;
+
+	for (i = 0; i < MSG_SECRETS; i++) {
+		if (secrets[i] == NULL || secrets[i][0] != p[0])
+			continue;
+		n = strlen(secrets[i]);
+		for (m = 0; m < n && p[m] == secrets[i][m]; m++)
+			;
+		if (m == n || m >= SECRET_PIECE)
+			return m;
+	}
+	return 0;
+}
+
+/* The length of lab at p, compared without case and skipping '-' and '_'
+ * in p ("X-Amz-Security-Token", "x-amz-security-token",
+ * "aws_session_token"); 0 if p does not start with it. */
+static size_t
+label_at(const char *p, const char *lab)
+{
+	const char *q = p;
+
+	while (*lab != '\0') {
+		if ((*q == '-' || *q == '_') && q != p) {
+			q++;
+			continue;
+		}
+		if (*q == '\0' || (*q | 0x20) != *lab)
+			return 0;
+		q++;
+		lab++;
+	}
+	return (size_t)(q - p);
+}
+
+/*
+ * The length of a labelled credential value at p, label included, with
+ * *skip set to the bytes kept (the label and what separates it from the
+ * value): a label, then '=' or ':' (a closing quote and blanks allowed
+ * around it), then the value, up to a blank, a quote or a separator; 0 if
+ * none.  The labels are the names AWS gives credentials in headers,
+ * queries, JSON and files.
+ */
+static size_t
+labelled_at(const char *p, size_t *skip)
+{
+	static const char *const labels[] = { "signature", "credential",
+	    "securitytoken", "sessiontoken", "secretaccesskey",
+	    "secretkey" };
+	const char *q;
+	size_t i, n, v;
+
+	for (i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		if ((n = label_at(p, labels[i])) == 0)
+			continue;
+		q = p + n;
+		if (*q == '"' || *q == '\'')
+			q++;
+		while (*q == ' ')
+			q++;
+		if (*q != '=' && *q != ':')
+			continue;
+		q++;
+		while (*q == ' ' || *q == '"' || *q == '\'')
+			q++;
+		v = strcspn(q, " ,;&\"'<>\\\r\n\t");
+		if (v == 0)
+			continue;
+		*skip = (size_t)(q - p);
+		return *skip + v;
+	}
+	return 0;
+}
+
 /* The length of the secret or labelled credential value at p, with *skip
  * set to the bytes before the value that are kept (the label); 0 if none. */
 static size_t
 secret_at(const char *p, size_t *skip)
 {
-	static const char *const labels[] = { "Signature=", "Credential=",
-	    "X-Amz-Security-Token=", "X-Amz-Security-Token: ",
-	    "X-Amz-Security-Token\":\"", "SecretAccessKey\":\"",
-	    "SessionToken\":\"" };
-	size_t i, n;
+	size_t n;
 
 	*skip = 0;
-	for (i = 0; i < MSG_SECRETS; i++)
-		if (secrets[i] != NULL &&
-		    strncmp(p, secrets[i], n = strlen(secrets[i])) == 0)
-			return n;
-	for (i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
-		n = strlen(labels[i]);
-		if (strncasecmp(p, labels[i], n) == 0) {
-			*skip = n;
-			return n + strcspn(p + n, " ,;&\"'<\r\n\t");
-		}
-	}
-	return 0;
+	if ((n = registered_at(p)) > 0)
+		return n;
+	return labelled_at(p, skip);
 }
 
 /* The length of the valid UTF-8 sequence at p, or 0. */
@@ -81,7 +152,7 @@ msg_clean(const char *in, char *out, size_t outsz)
 {
 	const unsigned char *p = (const unsigned char *)in;
 	size_t o = 0, n, skip;
-	char esc[8];
+	char esc[8], lab[64];
 	const char *add;
 	size_t addn;
 
@@ -89,11 +160,13 @@ msg_clean(const char *in, char *out, size_t outsz)
 		return;
 	while (*p != '\0') {
 		if ((n = secret_at((const char *)p, &skip)) > 0 && n > skip) {
-			if (skip > 0 && o + skip < outsz) {
-				memcpy(out + o, p, skip);
-				o += skip;
-			}
-			add = "[redacted]";
+			/* The label stays, the value goes; both fit or
+			 * neither. */
+			if (skip >= sizeof(lab) - sizeof("[redacted]"))
+				skip = 0;
+			memcpy(lab, p, skip);
+			memcpy(lab + skip, "[redacted]", sizeof("[redacted]"));
+			add = lab;
 			p += n;
 		} else if (*p >= 0x20 && *p < 0x7f) {
 			esc[0] = (char)*p++;

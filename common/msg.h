@@ -36,11 +36,16 @@ void msg_secret(const char *s);
 
 /*
  * in, made safe for a terminal into out[0..outsz) (always terminated, cut
- * to fit): the registered secrets and the values of "Signature=",
- * "Credential=" and "X-Amz-Security-Token" become "[redacted]", control
- * characters are written as \n, \r, \t or \xNN, and so is every byte that
- * is not part of valid UTF-8.  Every message is printed through it, since
- * messages quote what servers answer.
+ * to fit, never inside an escape or a character): the registered secrets,
+ * and any piece of one of SECRET_PIECE (16) bytes or more, become
+ * "[redacted]", and so do the values labelled "Signature", "Credential",
+ * "X-Amz-Security-Token", "SessionToken", "SecretAccessKey" (any case, with
+ * or without '-' and '_', then '=' or ':'); control characters are written
+ * as \n, \r, \t or \xNN, and so is every byte that is not part of valid
+ * UTF-8.  Cleaning a clean text changes nothing.  What a server says goes
+ * through it where it is read (aws_error(), s3_xml_copy()), before any
+ * buffer can cut a secret in two; every message is printed through it
+ * again.
  */
 void msg_clean(const char *in, char *out, size_t outsz);
 

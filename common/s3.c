@@ -7,6 +7,7 @@
 
 #include "b64.h"
 #include "buf.h"
+#include "msg.h"
 #include "s3.h"
 #include "sigv4.h"
 
@@ -309,8 +310,9 @@ s3_xml_copy(const char *body, const char *tag, char *out, size_t outsz)
 	const char *v;
 
 	out[0] = '\0';
+	/* Made safe before it is cut: a server may quote credentials. */
 	if (s3_xml_value(body, tag, &b) == 0 && (v = buf_cstr(&b)) != NULL)
-		snprintf(out, outsz, "%s", v);
+		msg_clean(v, out, outsz);
 	buf_free(&b);
 }
 

@@ -200,7 +200,9 @@ int s3_abort_multipart(struct s3_request *rq, const char *bucket,
  */
 int s3_xml_value(const char *body, const char *tag, struct buf *out);
 
-/* The same into out[0..outsz), cut to fit; "" when absent. */
+/* The same into out[0..outsz), made safe for a message (msg_clean():
+ * credentials redacted, control characters escaped) and cut to fit; ""
+ * when absent.  For what a server says (Code, Message). */
 void s3_xml_copy(const char *body, const char *tag, char *out, size_t outsz);
 
 /* The UploadId of a CreateMultipartUpload answer, into out (reset first).

@@ -86,9 +86,38 @@ spool_trusted(struct spool *sp, char *err, size_t errsz, int *config_error)
 		    strerror(errno));
 	else
 		snprintf(err, errsz, "spool directory %s %s: its files cannot "
-		    "be trusted; remove it, or give --spool-dir a directory of "
-		    "your own", sp->dir, why);
+		    "be trusted; check what it holds and make it yours alone "
+		    "(chown, chmod 0700), or remove it, or give --spool-dir a "
+		    "directory of your own", sp->dir, why);
 	*config_error = rc == 0;
+	return -1;
+}
+
+/* The spool directory dir opened, never through a symbolic link (one
+ * planted there would lead to someone else's directory).  Returns the
+ * descriptor, or -1 with err (and *config_error for a link). */
+static int
+spool_dir_open(const char *dir, char *err, size_t errsz, int *config_error)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+		errno = ELOOP;
+	else if (kpfs_mkdirs(dir, 0700) != 0)
+		;
+	else if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) >= 0)
+		return fd;
+	if (errno == ELOOP) {
+		snprintf(err, errsz, "spool directory %s is a symbolic link: "
+		    "remove it, or give --spool-dir a directory of your own",
+		    dir);
+		*config_error = 1;
+	} else {
+		snprintf(err, errsz, "spool directory %s: %s", dir,
+		    strerror(errno));
+	}
 	return -1;
 }
 
@@ -108,25 +137,18 @@ spool_open(const char *tool, const char *base, const char *ident, char *err,
 	if (spool_path(tool, base, ident, dir, sizeof(dir), err, errsz,
 	    config_error) != 0)
 		goto fail;
-	if (kpfs_mkdirs(dir, 0700) != 0) {
-		snprintf(err, errsz, "spool directory %s: %s", dir,
-		    strerror(errno));
-		goto fail;
-	}
 	sp->dir = strdup(dir);
 	if (sp->dir == NULL) {
 		snprintf(err, errsz, "out of memory");
 		goto fail;
 	}
-	sp->fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sp->fd >= 0 && spool_trusted(sp, err, errsz, config_error) != 0)
+	sp->fd = spool_dir_open(dir, err, errsz, config_error);
+	if (sp->fd < 0 || spool_trusted(sp, err, errsz, config_error) != 0)
 		goto fail;
-	if (sp->fd >= 0)
-		sp->lockfd = openat(sp->fd, "lock", O_RDWR | O_CREAT |
-		    O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (sp->fd < 0 || sp->lockfd < 0) {
-		snprintf(err, errsz, "%s%s: %s", dir, sp->fd < 0 ? "" : "/lock",
-		    strerror(errno));
+	sp->lockfd = openat(sp->fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (sp->lockfd < 0) {
+		snprintf(err, errsz, "%s/lock: %s", dir, strerror(errno));
 		goto fail;
 	}
 	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) != 0) {
@@ -561,6 +583,21 @@ out:
 	return rc;
 }
 
+/* False when file f of part seq is there but not a regular file of this
+ * user: planted by someone else (when the directory was open to others),
+ * it is not ours to deliver. */
+static int
+spool_ours(struct spool *sp, uint64_t seq, enum spool_file f)
+{
+	char name[SPOOL_NAME_MAX];
+	struct stat st;
+
+	spool_name(seq, f, name);
+	if (fstatat(sp->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return 1;
+	return S_ISREG(st.st_mode) && st.st_uid == geteuid();
+}
+
 /*
  * Reads part seq into *e.  Returns 1 when it is to be delivered, 0 when
  * there is nothing to deliver (delivered, empty, or left alone), -1 on a
@@ -578,6 +615,11 @@ recover_one(struct spool *sp, uint64_t seq, struct spool_entry *e, char *err,
 	memset(e, 0, sizeof(*e));
 	e->seq = seq;
 	spool_name(seq, SPOOL_DATA, data);
+	if (!spool_ours(sp, seq, SPOOL_META) || !spool_ours(sp, seq, SPOOL_DATA)) {
+		msg_warn("%s/%016llu: a part that is not this user's: left "
+		    "alone, never delivered", sp->dir, (unsigned long long)seq);
+		return 0;
+	}
 	if (spool_meta_read(sp, seq, &e->meta) != 0) {
 		msg_warn("%s/%016llu.meta: unreadable manifest: left alone",
 		    sp->dir, (unsigned long long)seq);

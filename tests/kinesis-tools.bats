@@ -714,18 +714,38 @@ wait_or_kill() {
 	[[ $stderr == *"the last commit is s3-put's"* ]]
 }
 
+# run_with_token TOOL TOKEN: kin-put or kin-read through the proxy, with
+# TOKEN as the session token.
+run_with_token() {
+	if [ "$1" = kin-put ]; then
+		AWS_SESSION_TOKEN=$2 run --separate-stderr kin-put --endpoint-url "$FPURL" --stream "$S" --partition-key k <<<'{"a":1}'
+	else
+		AWS_SESSION_TOKEN=$2 run --separate-stderr kin-read --endpoint-url "$FPURL" --stream "$S"
+	fi
+}
+
 @test "a server's error text reaches stderr without credentials or control characters" {
 	local tok=FQoGZXIvYXdzEXAMPLESESSIONTOKENkinpipe0123456789 t
 	fp_start '[{"action":{"status":400,"body":{"__type":"ValidationException","message":"bad X-Amz-Security-Token: '"$tok"' Signature=0123abcdef token '"$tok"' \u001b[31mred\n\rkin-put: all good"}}}]'
 	for t in kin-put kin-read; do
-		if [ "$t" = kin-put ]; then
-			AWS_SESSION_TOKEN=$tok run --separate-stderr kin-put --endpoint-url "$FPURL" --stream "$S" --partition-key k <<<'{"a":1}'
-		else
-			AWS_SESSION_TOKEN=$tok run --separate-stderr kin-read --endpoint-url "$FPURL" --stream "$S"
-		fi
+		run_with_token "$t" "$tok"
 		assert_failure 1
 		[[ $stderr == *"ValidationException: bad X-Amz-Security-Token: [redacted] Signature=[redacted] token [redacted] \\x1b[31mred\\n\\rkin-put: all good"* ]] || { echo "$t: $stderr" >&2; false; }
 		[[ $stderr != *"$tok"* && $stderr != *0123abcdef* && $stderr != *$'\e'* ]]
 		! grep -q '^kin-put: all good' <<<"$stderr"
+	done
+}
+
+@test "a credential far into a long error text is not shown in part, whatever cuts the text" {
+	# The token again and again: wherever a buffer cuts the text, it cuts
+	# a token.
+	local tok=FQoGZXIvYXdzEXAMPLESESSIONTOKEN$(printf 'k%.0s' {1..80}) pad t
+	pad=$(for i in {1..40}; do printf '%s ' "$tok"; done)
+	fp_start '[{"action":{"status":400,"body":{"__type":"ValidationException","message":"x-amz-security-token:other-token-value \"SessionToken\": \"another-one\" '"$pad"'"}}}]'
+	for t in kin-put kin-read; do
+		run_with_token "$t" "$tok"
+		assert_failure 1
+		[[ $stderr == *'ValidationException: x-amz-security-token:[redacted] "SessionToken": "[redacted]" [redacted] [redacted] [redacted]'* ]] || { echo "$t: $stderr" >&2; false; }
+		[[ $stderr != *"${tok:0:8}"* && $stderr != *other-token* && $stderr != *another-one* ]] || { echo "$t: $stderr" >&2; false; }
 	done
 }

@@ -1034,3 +1034,42 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	[[ $stderr != *"$tok"* && $stderr != *0123abcdef* && $stderr != *$'\e'* ]]
 	! grep -q '^s3-put: all good' <<<"$stderr"
 }
+
+@test "a credential far into a long error text is not shown in part, whatever cuts the text" {
+	# The token again and again: wherever a buffer cuts the text, it cuts
+	# a token.
+	local tok=FQoGZXIvYXdzEXAMPLESESSIONTOKEN$(printf 'k%.0s' {1..80}) pad
+	pad=$(for i in {1..40}; do printf '%s ' "$tok"; done)
+	fp_start '[{"action":{"status":403,"body":"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>x-amz-security-token:other-token-value '"$pad"'</Message></Error>"}}]'
+	head -n 3 "$TRADES" >"$T/in"
+	AWS_SESSION_TOKEN=$tok run --separate-stderr s3-put --max-attempts 1 --spool-dir "$T/spool" "s3://$B/esc/" <"$T/in"
+	assert_failure 3
+	[[ $stderr == *"AccessDenied: x-amz-security-token:[redacted] [redacted] [redacted] [redacted]"* ]]
+	[[ $stderr != *"${tok:0:8}"* && $stderr != *other-token* ]]
+}
+
+@test "a spool directory that is a symbolic link, or a checkpoint directory of another user, is refused (exit 2)" {
+	head -n 10 "$TRADES" >"$T/in"
+	s3-put --spool-dir "$T/spool" "$T/d1" <"$T/in" >/dev/null
+	sp=$(find "$T/spool" -mindepth 1 -maxdepth 1 -type d)
+	# Planted before the first run on a shared --spool-dir: a link to a
+	# directory of someone else's.
+	mv "$sp" "$T/elsewhere"
+	ln -s "$T/elsewhere" "$sp"
+	run --separate-stderr s3-put --spool-dir "$T/spool" "$T/d1" <"$T/in"
+	assert_failure 2
+	[[ $stderr == *"spool directory $sp is a symbolic link: remove it"* ]]
+	if [ "$(id -u)" = 0 ]; then
+		mkdir -m 0700 "$T/theirs"
+		chown 65534 "$T/theirs"
+		ck=$T/theirs
+	elif [ "$(stat -c %u /)" != "$(id -u)" ]; then
+		ck=/ # not ours, and refused before anything is written there
+	else
+		skip "no directory of another user to try"
+	fi
+	run --separate-stderr s3-put --checkpoint-dir "$ck" --job j "$T/d2" <"$T/in"
+	assert_failure 2
+	[[ $stderr == *"checkpoint directory $ck is owned by uid "*", not by this user"* ]]
+	[ ! -e "$T/d2" ]
+}

@@ -2375,28 +2375,55 @@ check_eq(const char *got, const char *want, const char *what)
 static void
 test_msg_clean(void)
 {
-	char out[64], small[8];
+	/* in, what it becomes, why; after the secrets below are given. */
+	static const char *const cases[][3] = {
+		{ "plain text, caf\xc3\xa9 \xe2\x82\xac",
+		  "plain text, caf\xc3\xa9 \xe2\x82\xac",
+		  "printable ASCII and valid UTF-8 kept" },
+		{ "a\nb\rc\td\x1b[31m\x7f", "a\\nb\\rc\\td\\x1b[31m\\x7f",
+		  "control characters escaped" },
+		{ "\xff\xc3(\xed\xa0\x80\xc0\x80",
+		  "\\xff\\xc3(\\xed\\xa0\\x80\\xc0\\x80",
+		  "invalid UTF-8, surrogates and overlong forms escaped" },
+		{ "Credential=AKID/x, Signature=abc123;",
+		  "Credential=[redacted], Signature=[redacted];",
+		  "labelled credential values redacted" },
+		{ "key s3cr3t-value-xyz! short", "key [redacted]! short",
+		  "a registered secret redacted; under 8 bytes ignored" },
+		{ "cut piece-secret-0123 here, piece-secret kept",
+		  "cut [redacted] here, piece-secret kept",
+		  "16 bytes or more of a secret cut short redacted, fewer kept" },
+		{ "x-amz-security-token:abc def",
+		  "x-amz-security-token:[redacted] def",
+		  "a header as sent, lower case, no blank" },
+		{ "{\"SessionToken\": \"tok\", \"n\": 1}",
+		  "{\"SessionToken\": \"[redacted]\", \"n\": 1}",
+		  "a JSON member" },
+		{ "aws_secret_access_key = wJalr x",
+		  "aws_secret_access_key = [redacted] x",
+		  "a credentials file line" },
+		{ "SignatureDoesNotMatch: the signature we calculated; "
+		  "SignedHeaders=host",
+		  "SignatureDoesNotMatch: the signature we calculated; "
+		  "SignedHeaders=host", "words that are no labelled value kept" },
+	};
+	char out[256], again[256], small[8];
+	size_t i;
 
 	section("msg_clean");
-	msg_clean("plain text, caf\xc3\xa9 \xe2\x82\xac", out, sizeof(out));
-	check_eq(out, "plain text, caf\xc3\xa9 \xe2\x82\xac",
-	    "printable ASCII and valid UTF-8 kept");
-	msg_clean("a\nb\rc\td\x1b[31m\x7f", out, sizeof(out));
-	check_eq(out, "a\\nb\\rc\\td\\x1b[31m\\x7f",
-	    "control characters escaped");
-	msg_clean("\xff\xc3(\xed\xa0\x80\xc0\x80", out, sizeof(out));
-	check_eq(out, "\\xff\\xc3(\\xed\\xa0\\x80\\xc0\\x80",
-	    "invalid UTF-8, surrogates and overlong forms escaped");
-	msg_clean("Credential=AKID/x, Signature=abc123;", out, sizeof(out));
-	check_eq(out, "Credential=[redacted], Signature=[redacted];",
-	    "labelled credential values redacted");
 	msg_secret("short");
 	msg_secret("s3cr3t-value-xyz");
-	msg_clean("key s3cr3t-value-xyz! short", out, sizeof(out));
-	check_eq(out, "key [redacted]! short",
-	    "a registered secret redacted; under 8 bytes ignored");
+	msg_secret("piece-secret-0123456789abcdef");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		msg_clean(cases[i][0], out, sizeof(out));
+		check_eq(out, cases[i][1], cases[i][2]);
+	}
 	msg_clean("abc\n\ndefgh", small, sizeof(small) - 1);
 	check_eq(small, "abc\\n", "cut to fit, never inside an escape");
+	msg_clean("Signature=\x1b[2J\x1b[31mx Credential=", out, sizeof(out));
+	msg_clean(out, again, sizeof(again));
+	check_eq(again, "Signature=[redacted] Credential=",
+	    "cleaning twice changes nothing");
 }
 
 int

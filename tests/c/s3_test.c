@@ -20,6 +20,7 @@
 #include "aws.h"
 #include "buf.h"
 #include "http.h"
+#include "msg.h"
 #include "s3.h"
 #include "sigv4.h"
 #include "tap.h"
@@ -512,6 +513,23 @@ test_aws_error(void)
 	aws_error(&r, code, sizeof(code), msg, sizeof(msg));
 	check_str(code, "NoSuchUpload", "aws_error: the XML Code");
 	check_str(msg, "a & b is gone f", "aws_error: the Message, decoded, cut");
+	free(r.body);
+	/* A secret where the buffer cuts: redacted before the cut. */
+	msg_secret("SECRETSECRETSECRETSECRET");
+	r.body = dup_exact("<Error><Code>Bad\x1b[2J</Code><Message>ab "
+	    "SECRETSECRETSECRETSECRET</Message></Error>");
+	r.body_len = strlen(r.body);
+	aws_error(&r, code, sizeof(code), msg, sizeof(msg));
+	check_str(code, "Bad\\x1b[2J", "aws_error: the XML Code made safe");
+	check_str(msg, "ab [redacted]", "aws_error: a secret the cut would "
+	    "halve redacted whole");
+	free(r.body);
+	r.body = dup_exact("{\"__type\":\"x#Bad\\n\",\"message\":\"ab "
+	    "SECRETSECRETSECRETSECRET\"}");
+	r.body_len = strlen(r.body);
+	aws_error(&r, code, sizeof(code), msg, sizeof(msg));
+	check(strcmp(code, "Bad\\n") == 0 && strcmp(msg, "ab [redacted]") == 0,
+	    "aws_error: the same over JSON");
 	free(r.body);
 }
 

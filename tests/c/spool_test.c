@@ -291,6 +291,45 @@ test_recover(void)
 	spool_close(sp);
 }
 
+/* Parts this user did not write are never delivered: a part of another
+ * user (root only can make one) and one whose data is not a regular file. */
+static void
+test_recover_foreign(void)
+{
+	struct spool_entry *es = NULL;
+	struct spool_meta m;
+	struct spool *sp;
+	char err[512], p[4400];
+	size_t n = 9;
+
+	path(p, sizeof(p), "foreign");
+	sp = open_spool(p, "foreign");
+	if (!check(sp != NULL, "spool opened"))
+		return;
+	memset(&m, 0, sizeof(m));
+	m.key = "k/planted.json";
+	m.opened_ms = INT64_MIN;
+	leave_part(sp, 1, &m, NULL);
+	snprintf(p, sizeof(p), "%s/0000000000000001.ndjson", sp->dir);
+	if (mkfifo(p, 0600) != 0)
+		perror("mkfifo");
+	if (geteuid() == 0) {
+		leave_part(sp, 2, &m, "{\"planted\":1}\n");
+		snprintf(p, sizeof(p), "%s/0000000000000002.ndjson", sp->dir);
+		if (chown(p, 65534, 65534) != 0)
+			perror("chown");
+	}
+	check(spool_recover(sp, &es, &n, err, sizeof(err)) == 0 && n == 0,
+	    "a part whose data is not a regular file is left alone");
+	if (geteuid() == 0)
+		check(n == 0 && exists(p), "a part of another user is left "
+		    "alone, never delivered");
+	else
+		check(1, "# SKIP a file of another user needs root to make");
+	spool_entries_free(es, n);
+	spool_close(sp);
+}
+
 /* ---- publish ---- */
 
 struct pieces {
@@ -363,6 +402,22 @@ test_publish_tmp(const char *dir, int rootfd)
 	    sizeof(err)) == -1 && strstr(err, "not a regular file") != NULL,
 	    "a FIFO is refused, without hanging");
 	unlink(tmp);
+	/* Killed between link() and unlink(): the name and the temporary
+	 * file are one file, ours. */
+	if (link(obj, tmp) != 0)
+		perror("link");
+	check(publish(rootfd, "t.json", 1, "whole\n", NULL, -1, err,
+	    sizeof(err)) == 1 && file_is(obj, "whole\n") && !exists(tmp),
+	    "a temporary file linked to its own name is a leftover of ours");
+	snprintf(victim, sizeof(victim), "%s/f.json", dir);
+	if (mkfifo(victim, 0600) != 0)
+		perror("mkfifo");
+	alarm(20);      /* a hang is a failure */
+	check(publish(rootfd, "f.json", 1, "x\n", NULL, -1, err,
+	    sizeof(err)) == -1 && strstr(err, "already exists") != NULL,
+	    "a FIFO at the name itself is other content, without hanging");
+	alarm(0);
+	unlink(victim);
 	if (geteuid() == 0) {
 		spit(tmp, "theirs", 6);
 		if (chown(tmp, 65534, 65534) != 0)
@@ -446,6 +501,7 @@ main(int argc, char **argv)
 	test_open();
 	test_parts();
 	test_recover();
+	test_recover_foreign();
 	test_publish();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", tmpdir);
 	if (system(cmd) != 0)
