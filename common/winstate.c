@@ -909,9 +909,15 @@ wsi_derive(struct ws *s)
 
 	s->unfired = 0;
 	s->nlive = 0;
+	/* Keys entered the TTL queue before their max_time was read. */
+	s->ttl.n = 0;
+	for (i = 0; i < s->nkeys; i++)
+		s->keys[i]->qpos[1] = WS_NOPOS;
 	for (i = s->nkeys; i > 0; i--) {
 		struct ws_key *k = s->keys[i - 1];
 
+		if (s->o.key_ttl > 0 && q_put(&s->ttl, k) != 0)
+			return -1;
 		k->next_due = INT64_MAX;
 		k->live = 0;
 		for (j = 0; j < k->nw; j++) {

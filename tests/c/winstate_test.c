@@ -1705,6 +1705,22 @@ test_roundtrips(const char *root)
 		    g ? "global" : "per-key", lt ? "3s" : "0");
 		roundtrip(what, d ? &gen : &trades, &o, d ? 331 : 499);
 	}
+	/* --key-ttl: keys forgotten (their windows fired) between cuts. */
+	for (e = 0; e < 3; e++)
+	for (g = 0; g < 2; g++) {
+		struct ws_opts o = opts();
+
+		o.emit = (enum ws_emit)e;
+		o.key_field = "symbol";
+		o.size = o.slide = 5000;
+		o.global = g;
+		o.lateness = 3000;
+		o.key_ttl = 2000;
+		snprintf(what, sizeof(what), "trades, %s, tumbling 5s, %s, "
+		    "lateness 3s, key TTL 2s", emits[e],
+		    g ? "global" : "per-key");
+		roundtrip(what, &trades, &o, 499);
+	}
 	recs_free(&trades);
 	recs_free(&gen);
 }
