@@ -18,6 +18,8 @@ struct ws_due {
 	struct ws_win *w;
 };
 
+static int expire(struct ws *s);
+
 /* ---- statistics ---- */
 
 static void
@@ -155,6 +157,8 @@ wsi_opts_check(const struct ws_opts *o, char *err, size_t errsz)
 		why = "unknown emission mode";
 	else if (o->trailing < 1 || o->trailing > WS_MAX_TRAILING)
 		why = "trailing out of range";
+	else if (o->key_ttl < 0 || o->key_ttl > WS_DURATION_MAX)
+		why = "key TTL out of range";
 	if (why != NULL)
 		snprintf(err, errsz, "%s", why);
 	return why != NULL ? -1 : 0;
@@ -217,11 +221,16 @@ ws_clear(struct ws *s)
 		key_free(s->keys[i]);
 	free(s->keys);
 	s->keys = NULL;
-	s->nkeys = s->ckeys = 0;
+	s->nkeys = s->ckeys = s->nlive = 0;
+	s->nextseq = 0;
 	htab_free(&s->index);
+	free(s->timers.a);
+	free(s->ttl.a);
+	memset(&s->timers, 0, sizeof(s->timers));
+	memset(&s->ttl, 0, sizeof(s->ttl));
+	s->ttl.which = 1;
 	s->gmax = WS_NO_TIME;
 	s->gfloor = WS_NO_TIME;
-	s->gnext_due = INT64_MAX;
 	s->unfired = 0;
 	memset(&s->n, 0, sizeof(s->n));
 }
@@ -233,6 +242,7 @@ ws_free(struct ws *s)
 		return;
 	ws_clear(s);
 	free(s->due);
+	free(s->pop);
 	buf_free(&s->id);
 	free(s);
 }
@@ -255,6 +265,141 @@ wsi_win_due(const struct ws *s, const struct ws_win *w)
 	return w->fires ? w->end + s->o.lateness : w->end;
 }
 
+/* ---- the key queues: binary min-heaps that know each key's place ---- */
+
+static int
+q_less(const struct ws_queue *q, const struct ws_key *a,
+    const struct ws_key *b)
+{
+	int64_t x = q->which ? a->maxts : a->next_due;
+	int64_t y = q->which ? b->maxts : b->next_due;
+
+	if (x != y)
+		return x < y;
+	return a->seq < b->seq;
+}
+
+static void
+q_set(struct ws_queue *q, size_t i, struct ws_key *k)
+{
+	q->a[i] = k;
+	k->qpos[q->which] = i;
+}
+
+/* Moves the key at i up or down to its place. */
+static void
+q_fix(struct ws_queue *q, size_t i)
+{
+	struct ws_key *k = q->a[i];
+
+	while (i > 0 && q_less(q, k, q->a[(i - 1) / 2])) {
+		q_set(q, i, q->a[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= q->n)
+			break;
+		if (c + 1 < q->n && q_less(q, q->a[c + 1], q->a[c]))
+			c++;
+		if (!q_less(q, q->a[c], k))
+			break;
+		q_set(q, i, q->a[c]);
+		i = c;
+	}
+	q_set(q, i, k);
+}
+
+/* Puts k in q, or moves it to its place after its time changed.  Returns 0
+ * or -1 when memory is short. */
+static int
+q_put(struct ws_queue *q, struct ws_key *k)
+{
+	struct ws_key **na;
+
+	if (k->qpos[q->which] == WS_NOPOS) {
+		na = wsi_grow(q->a, &q->c, q->n, sizeof(*na), 64);
+		if (na == NULL)
+			return -1;
+		q->a = na;
+		k->qpos[q->which] = q->n++;
+		q->a[q->n - 1] = k;
+	}
+	q_fix(q, k->qpos[q->which]);
+	return 0;
+}
+
+static void
+q_del(struct ws_queue *q, struct ws_key *k)
+{
+	size_t i = k->qpos[q->which];
+
+	if (i == WS_NOPOS)
+		return;
+	k->qpos[q->which] = WS_NOPOS;
+	if (i < --q->n) {
+		q_set(q, i, q->a[q->n]);
+		q_fix(q, i);
+	}
+}
+
+/* Forgets k entirely: index, queues, the list of keys. */
+void
+wsi_key_remove(struct ws *s, struct ws_key *k)
+{
+	struct ws_key *last;
+
+	q_del(&s->timers, k);
+	q_del(&s->ttl, k);
+	if (k->live)
+		s->nlive--;
+	htab_del(&s->index, k->id, k->idlen);
+	last = s->keys[--s->nkeys];
+	s->keys[k->ix] = last;
+	last->ix = k->ix;
+	key_free(k);
+}
+
+/*
+ * After k's windows changed: counts it as live or not, keeps it in the
+ * timer queue while it has windows (global watermark), and when it holds
+ * nothing frees what a held window needs.  A key that holds nothing keeps
+ * only what it must remember: under a per-key watermark its watermark,
+ * under the global one nothing (it is forgotten, and is a new key if it
+ * comes back).  Returns 0, or WS_NOMEM.
+ */
+int
+wsi_key_settle(struct ws *s, struct ws_key *k)
+{
+	int holds = k->nw > 0 || k->nclosed > 0;
+
+	if (holds != k->live) {
+		k->live = holds;
+		if (holds)
+			s->nlive++;
+		else
+			s->nlive--;
+	}
+	if (s->o.global && k->nw > 0)
+		return q_put(&s->timers, k) == 0 ? 0 : WS_NOMEM;
+	q_del(&s->timers, k);
+	if (holds)
+		return 0;
+	if (s->o.global) {
+		wsi_key_remove(s, k);
+		return 0;
+	}
+	free(k->w);
+	free(k->closed);
+	buf_free(&k->text);
+	k->w = NULL;
+	k->closed = NULL;
+	k->cw = 0;
+	k->text_ok = 0;
+	return 0;
+}
+
 struct ws_key *
 wsi_key_new(struct ws *s, const char *id, size_t idlen)
 {
@@ -274,13 +419,20 @@ wsi_key_new(struct ws *s, const char *id, size_t idlen)
 		memcpy(k->id, id, idlen);
 	k->id[idlen] = '\0';
 	k->idlen = idlen;
-	k->seq = s->nkeys;
+	k->seq = s->nextseq;
 	k->maxts = WS_NO_TIME;
 	k->floor = WS_NO_TIME;
 	k->next_due = INT64_MAX;
+	k->qpos[0] = k->qpos[1] = WS_NOPOS;
 	if (htab_put(&s->index, k->id, k->idlen, k) != 0)
 		goto fail;
+	k->ix = s->nkeys;
 	s->keys[s->nkeys++] = k;
+	s->nextseq++;
+	if (s->o.key_ttl > 0 && q_put(&s->ttl, k) != 0) {
+		wsi_key_remove(s, k);
+		return NULL;
+	}
 	return k;
 fail:
 	key_free(k);
@@ -296,6 +448,8 @@ wsi_key_find(const struct ws *s, const char *id, size_t idlen)
 int
 ws_key(struct ws *s, int kind, const char *b, size_t n, struct ws_key **k)
 {
+	int rc;
+
 	buf_reset(&s->id);
 	if (kind != WS_KEY_NONE)
 		buf_char(&s->id, (char)kind);
@@ -304,11 +458,17 @@ ws_key(struct ws *s, int kind, const char *b, size_t n, struct ws_key **k)
 	 * at. */
 	if (buf_cstr(&s->id) == NULL)
 		return WS_NOMEM;
+	rc = expire(s);
+	if (rc != 0)
+		return rc;
 	*k = wsi_key_find(s, s->id.p, s->id.len);
+	if (*k != NULL && (*k)->live)
+		return 0;
+	/* --max-keys counts keys that hold windows, not keys remembered. */
+	if (s->o.max_keys > 0 && s->nlive >= s->o.max_keys)
+		return WS_FULL;
 	if (*k != NULL)
 		return 0;
-	if (s->o.max_keys > 0 && s->nkeys >= s->o.max_keys)
-		return WS_FULL;
 	*k = wsi_key_new(s, s->id.p, s->id.len);
 	return *k != NULL ? 0 : WS_NOMEM;
 }
@@ -361,8 +521,8 @@ win_get(struct ws *s, struct ws_key *k, int64_t start, int64_t end)
 	s->unfired++;
 	if (end < k->next_due)
 		k->next_due = end;
-	if (end < s->gnext_due)
-		s->gnext_due = end;
+	if (wsi_key_settle(s, k) != 0)
+		return NULL;
 	return w;
 }
 
@@ -501,35 +661,88 @@ key_sweep(struct ws *s, struct ws_key *k, int64_t wm)
 	k->nw = j;
 }
 
-/* Lists the windows of keys [first, last) that the watermark (+infinity
- * with eof) has reached and that have not fired. */
+/* Adds to the due list k's windows that watermark wm has reached and that
+ * have not fired. */
 static int
-collect_due(struct ws *s, size_t first, size_t last, int eof)
+collect_key(struct ws *s, struct ws_key *k, int64_t wm)
 {
 	struct ws_due *nd;
-	size_t i, j;
+	size_t j;
 
-	s->ndue = 0;
-	for (i = first; i < last; i++) {
-		struct ws_key *k = s->keys[i];
-		int64_t wm = eof ? INT64_MAX : ws_watermark(s, k);
-
-		if (wm < k->next_due)
+	if (wm < k->next_due)
+		return 0;
+	for (j = 0; j < k->nw; j++) {
+		if (k->w[j].fires > 0 || k->w[j].end > wm)
 			continue;
-		for (j = 0; j < k->nw; j++) {
-			if (k->w[j].fires > 0 || k->w[j].end > wm)
-				continue;
-			nd = wsi_grow(s->due, &s->cdue, s->ndue, sizeof(*nd),
-			    64);
-			if (nd == NULL)
-				return WS_NOMEM;
-			s->due = nd;
-			s->due[s->ndue].k = k;
-			s->due[s->ndue].w = &k->w[j];
-			s->ndue++;
-		}
+		nd = wsi_grow(s->due, &s->cdue, s->ndue, sizeof(*nd), 64);
+		if (nd == NULL)
+			return WS_NOMEM;
+		s->due = nd;
+		s->due[s->ndue].k = k;
+		s->due[s->ndue].w = &k->w[j];
+		s->ndue++;
 	}
 	return 0;
+}
+
+/* Fires the due list in the order of window end, then start, then key. */
+static int
+fire_due(struct ws *s)
+{
+	size_t i;
+	int rc = 0;
+
+	if (s->ndue > 1)
+		qsort(s->due, s->ndue, sizeof(*s->due), due_cmp);
+	for (i = 0; i < s->ndue && rc == 0; i++)
+		rc = fire(s, s->due[i].k, s->due[i].w);
+	s->ndue = 0;
+	return rc;
+}
+
+/* Sweeps k and settles it; k may be gone afterwards. */
+static int
+key_done(struct ws *s, struct ws_key *k, int64_t wm)
+{
+	key_sweep(s, k, wm);
+	return wsi_key_settle(s, k);
+}
+
+/*
+ * The global watermark: takes from the timer queue only the keys with a
+ * window due (Flink's timer service), so that firing costs in proportion
+ * to the windows that fire, not to the keys held.
+ */
+static int
+advance_global(struct ws *s)
+{
+	int64_t wm = ws_watermark(s, NULL);
+	struct ws_key **np;
+	size_t i;
+	int rc = 0, rc2;
+
+	s->npop = 0;
+	s->ndue = 0;
+	while (rc == 0 && s->timers.n > 0 && s->timers.a[0]->next_due <= wm) {
+		struct ws_key *k = s->timers.a[0];
+
+		np = wsi_grow(s->pop, &s->cpop, s->npop, sizeof(*np), 64);
+		if (np == NULL)
+			return WS_NOMEM;
+		s->pop = np;
+		q_del(&s->timers, k);
+		s->pop[s->npop++] = k;
+		rc = collect_key(s, k, wm);
+	}
+	if (rc == 0)
+		rc = fire_due(s);
+	for (i = 0; i < s->npop; i++) {
+		rc2 = key_done(s, s->pop[i], wm);
+		if (rc == 0)
+			rc = rc2;
+	}
+	s->npop = 0;
+	return rc;
 }
 
 /*
@@ -541,41 +754,67 @@ collect_due(struct ws *s, size_t first, size_t last, int eof)
 static int
 advance(struct ws *s, struct ws_key *only, int eof)
 {
-	size_t first = 0, last = s->nkeys, i;
-	int rc;
+	size_t i;
+	int rc = 0, rc2;
 
+	s->ndue = 0;
 	if (only != NULL) {
-		if (ws_watermark(s, only) < only->next_due)
+		int64_t wm = ws_watermark(s, only);
+
+		if (wm < only->next_due)
 			return 0;
-		first = only->seq;
-		last = first + 1;
-	} else if (!eof && !s->o.global) {
-		/* Per-key watermarks, every key (--idle-timeout). */
-	} else if (!eof && s->nkeys > 0 &&
-	    ws_watermark(s, s->keys[0]) < s->gnext_due) {
-		return 0;
+		rc = collect_key(s, only, wm);
+		if (rc == 0)
+			rc = fire_due(s);
+		rc2 = key_done(s, only, wm);
+		return rc != 0 ? rc : rc2;
 	}
-	rc = collect_due(s, first, last, eof);
-	if (s->ndue > 1 && last - first > 1)
-		qsort(s->due, s->ndue, sizeof(*s->due), due_cmp);
-	for (i = 0; i < s->ndue && rc == 0; i++)
-		rc = fire(s, s->due[i].k, s->due[i].w);
-	if (rc != 0)
-		return rc;
-	if (only != NULL) {
-		key_sweep(s, only, ws_watermark(s, only));
-		return 0;
-	}
-	/* A full scan: the only place gnext_due is raised. */
-	s->gnext_due = INT64_MAX;
-	for (i = 0; i < s->nkeys; i++) {
-		struct ws_key *k = s->keys[i];
+	if (s->o.global && !eof)
+		return advance_global(s);
+	/* Every key: per-key watermarks after --idle-timeout, or the end. */
+	for (i = 0; i < s->nkeys && rc == 0; i++)
+		rc = collect_key(s, s->keys[i], eof ? INT64_MAX :
+		    ws_watermark(s, s->keys[i]));
+	if (rc == 0)
+		rc = fire_due(s);
+	/* From the last: a key forgotten takes the place of the last. */
+	for (i = s->nkeys; i > 0; i--) {
+		struct ws_key *k = s->keys[i - 1];
 
-		key_sweep(s, k, eof ? INT64_MAX : ws_watermark(s, k));
-		if (k->next_due < s->gnext_due)
-			s->gnext_due = k->next_due;
+		rc2 = key_done(s, k, eof ? INT64_MAX : ws_watermark(s, k));
+		if (rc == 0)
+			rc = rc2;
 	}
-	return 0;
+	return rc;
+}
+
+/*
+ * --key-ttl (Flink's state TTL): a key whose last event time the stream's
+ * watermark (largest event time over all keys minus the out-of-orderness)
+ * has passed by the TTL is forgotten; its open windows fire first, as at
+ * the end of its input, so that no record is lost.  Keys go in the order
+ * of their last event time, then first-seen order.
+ */
+static int
+expire(struct ws *s)
+{
+	int64_t clock;
+	int rc = 0;
+
+	if (s->o.key_ttl == 0 || s->gmax == WS_NO_TIME)
+		return 0;
+	clock = s->gmax - s->o.ooo;
+	while (rc == 0 && s->ttl.n > 0 &&
+	    s->ttl.a[0]->maxts <= clock - s->o.key_ttl) {
+		struct ws_key *k = s->ttl.a[0];
+
+		s->ndue = 0;
+		rc = collect_key(s, k, INT64_MAX);
+		if (rc == 0)
+			rc = fire_due(s);
+		wsi_key_remove(s, k);
+	}
+	return rc;
 }
 
 int
@@ -587,8 +826,11 @@ ws_add(struct ws *s, struct ws_key *k, const struct ws_record *r,
 	int placed = 0, rc;
 
 	s->n.records++;
-	if (r->ts > k->maxts)
+	if (r->ts > k->maxts) {
 		k->maxts = r->ts;
+		if (k->qpos[1] != WS_NOPOS)
+			q_fix(&s->ttl, k->qpos[1]);
+	}
 	if (r->ts > s->gmax)
 		s->gmax = r->ts;
 	w = ws_watermark(s, k);
@@ -625,10 +867,14 @@ ws_add(struct ws *s, struct ws_key *k, const struct ws_record *r,
 		s->n.records--;
 		s->n.late++;
 		*wm = w;
+		/* A key created for this record alone holds nothing. */
+		if (!k->live)
+			(void)wsi_key_settle(s, k);
 		return WS_LATE;
 	}
 	return advance(s, o->global ? NULL : k, 0);
 }
+
 
 int
 ws_idle(struct ws *s)
@@ -653,25 +899,35 @@ ws_finish(struct ws *s)
 	return advance(s, NULL, 1);
 }
 
-/* After a load: what is derived from the windows rather than saved. */
-void
+/* After a load: what is derived from the windows rather than saved (a
+ * key that holds nothing under the global watermark, as a version 1
+ * state may have, is forgotten). */
+int
 wsi_derive(struct ws *s)
 {
 	size_t i, j;
 
 	s->unfired = 0;
-	s->gnext_due = INT64_MAX;
-	for (i = 0; i < s->nkeys; i++) {
-		struct ws_key *k = s->keys[i];
+	s->nlive = 0;
+	/* Keys entered the TTL queue before their max_time was read. */
+	s->ttl.n = 0;
+	for (i = 0; i < s->nkeys; i++)
+		s->keys[i]->qpos[1] = WS_NOPOS;
+	for (i = s->nkeys; i > 0; i--) {
+		struct ws_key *k = s->keys[i - 1];
 
+		if (s->o.key_ttl > 0 && q_put(&s->ttl, k) != 0)
+			return -1;
 		k->next_due = INT64_MAX;
+		k->live = 0;
 		for (j = 0; j < k->nw; j++) {
 			if (k->w[j].fires == 0)
 				s->unfired++;
 			if (wsi_win_due(s, &k->w[j]) < k->next_due)
 				k->next_due = wsi_win_due(s, &k->w[j]);
 		}
-		if (k->next_due < s->gnext_due)
-			s->gnext_due = k->next_due;
+		if (wsi_key_settle(s, k) != 0)
+			return -1;
 	}
+	return 0;
 }

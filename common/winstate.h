@@ -14,6 +14,18 @@
  * together fire in the order of window end, then start, then key in
  * first-seen order.
  *
+ * A key costs what it must remember.  Once its windows have all fired and
+ * the allowed lateness has passed them, its windows go: under a per-key
+ * watermark the key keeps its watermark (a late record must stay late);
+ * under the global watermark it is forgotten, and if it comes back it is
+ * a new key, last in first-seen order.  With --key-ttl a key whose last
+ * event time the stream's watermark (the largest event time of all keys
+ * minus the out-of-orderness, checked as each key is looked up) has passed
+ * by the TTL fires its open windows and is forgotten, whatever the
+ * watermark mode.  Under the global watermark a timer queue (a heap of
+ * keys by their next due time, as Flink's timer service) finds the windows
+ * due, so that firing costs in proportion to the windows that fire.
+ *
  * What a firing writes is the caller's: ws_on_fire() names a function
  * that the state calls for every firing, in that order.  The state keeps
  * everything that carries from one record to the next; the caller keeps
@@ -22,7 +34,7 @@
  * Nothing here prints: errors are return values, with text in a caller's
  * buffer where there is more to say than "out of memory".
  *
- * ---- The serialised form, version 1 ----
+ * ---- The serialised form, version 2 ----
  *
  * NDJSON: one JSON object per line, UTF-8, each line ended by "\n", so that
  * `cat` shows it and `jq` reads it.  Times are whole milliseconds since the
@@ -31,7 +43,7 @@
  * (-0 included), or one of the strings "NaN", "Infinity", "-Infinity".
  * The lines, in this order:
  *
- *   the header: "format":"kinpipe-window-state" and "version":1; the
+ *   the header: "format":"kinpipe-window-state" and "version":2; the
  *     options that shape the results, compared with the reader's own:
  *     "size", "slide", "offset", "out_of_orderness", "allowed_lateness"
  *     (ms), "watermark" ("per-key"|"global"), "emit"
@@ -40,8 +52,10 @@
  *     absent), "window_field"; the global watermark's inputs: "max_time"
  *     (largest event time seen) and "idle_floor" (what --idle-timeout
  *     raised the global watermark to); the counters "records", "late",
- *     "fired", "refired", "control"; and "keys", the number of keys.
- *   for each key, in first-seen order:
+ *     "fired", "refired", "control"; "keys", the number of keys; and
+ *     "key_ttl" (ms, 0 for none), compared too.
+ *   for each key held, in first-seen order (a load numbers them again;
+ *   the timer and TTL queues are rebuilt from the windows and max_time):
  *     {"t":"key","key":K,"max_time":T,"idle_floor":T,"windows":N,"closed":M}
  *     K is the key's JSON value: null without --key-field, a string
  *     (whose bytes are the key) or another value's text without blanks.
@@ -68,13 +82,13 @@
  * records` after the one record {"timestamp":70,"symbol":"BTCUSDT",
  * "price":1} (each object is one line; broken here to fit):
  *
- *   {"format":"kinpipe-window-state","version":1,"size":60000,
+ *   {"format":"kinpipe-window-state","version":2,"size":60000,
  *    "slide":60000,"offset":0,"out_of_orderness":0,"allowed_lateness":0,
  *    "watermark":"per-key","emit":"records","trailing":1,
  *    "time_field":"timestamp","value_field":"price","key_field":"symbol",
  *    "weight_field":null,"window_field":"window","max_time":70000,
  *    "idle_floor":null,"records":1,"late":0,"fired":0,"refired":0,
- *    "control":0,"keys":1}
+ *    "control":0,"keys":1,"key_ttl":0}
  *   {"t":"key","key":"BTCUSDT","max_time":70000,"idle_floor":null,
  *    "windows":1,"closed":0}
  *   {"t":"window","start":60000,"end":120000,"fires":0,"records":1,
@@ -83,18 +97,24 @@
  *    "wsum":0,"wsum_c":0,"wsum_x":0,"wsum_x_c":0}}
  *   {"t":"record","brace":44,"empty":false,
  *    "line":"{\"timestamp\":70,\"symbol\":\"BTCUSDT\",\"price\":1}"}
- *   {"t":"end","lines":4,"crc32":193026421}
+ *   {"t":"end","lines":4,"crc32":2135341039}
  *
  * A reader checks, in this order: the format name; the version (it reads
- * its own version only and refuses a newer one by name, so a later change
- * of the form, such as a timer queue or a smaller per-key state, must raise
- * WS_FORMAT_VERSION); the final newline and the end line's count and
+ * its own and version 1, and refuses a newer one by name, so a later
+ * change of the form must raise WS_FORMAT_VERSION); the final newline and the end line's count and
  * checksum; the shaping options, a mismatch naming the option; then every
  * line: types, ranges, the order of windows and their alignment to size,
  * slide and offset, the watermark invariants (an open window ends after its
  * key's watermark, a retained one within the allowed lateness), buffered
  * records that are JSON objects matching their brace, empty flag and
  * count.  Members a line does not need are ignored.
+ *
+ * Version 1 (before keys were forgotten) is version 2 without "key_ttl":
+ * it loads as a state without --key-ttl (a run with --key-ttl refuses
+ * it, naming the option), and under the global watermark its keys that
+ * hold nothing are forgotten on load.  The header's max_time equals the
+ * largest of the keys' unless keys may have been forgotten (global
+ * watermark, --key-ttl), where it is at least that.
  */
 #ifndef KP_WINSTATE_H
 #define KP_WINSTATE_H
@@ -106,7 +126,7 @@
 #include "htab.h"
 
 #define WS_FORMAT_NAME "kinpipe-window-state"
-#define WS_FORMAT_VERSION 1
+#define WS_FORMAT_VERSION 2
 
 /* Most windows one record may belong to (size / slide). */
 #define WS_MAX_WINDOWS_PER_RECORD 10000
@@ -142,8 +162,13 @@ struct ws_opts {
 	int global;                    /* one watermark over all keys */
 	enum ws_emit emit;
 	uint64_t trailing;             /* closed windows kept per key, >= 1 */
-	uint64_t max_keys;             /* 0: no limit (not saved: a run may
-	                                * change it; keys already held stay) */
+	uint64_t max_keys;             /* keys holding windows at once, 0: no
+	                                * limit (not saved: a run may change
+	                                * it; keys already held stay) */
+	int64_t key_ttl;               /* ms, 0: none; forget a key once the
+	                                * stream's watermark is this far past
+	                                * its last event time (saved and
+	                                * compared) */
 	/* The fields, saved and compared only: NULL when absent. */
 	const char *time_field, *value_field, *key_field, *weight_field;
 	const char *window_field;
@@ -209,6 +234,9 @@ struct ws_key {
 	struct ws_win *w;    /* open (and retained fired) windows, by start */
 	size_t nw, cw;
 	int64_t next_due;    /* no window needs work before W reaches this */
+	size_t ix;           /* position in ws.keys */
+	size_t qpos[2];      /* positions in the timer and TTL queues */
+	int live;            /* holds windows (open, retained or closed) */
 	struct ws_closed *closed;  /* trailing: last N closed, oldest first */
 	size_t nclosed;
 	/* The caller's text derived from the closed windows (window-stats
@@ -237,14 +265,24 @@ struct ws_counts {
 typedef int (*ws_fire_fn)(void *ctx, const struct ws_key *k,
     const struct ws_win *w);
 
+/* A queue of keys (a binary min-heap with positions in the keys). */
+struct ws_queue {
+	struct ws_key **a;
+	size_t n, c;
+	int which;           /* 0: by next_due, 1: by maxts; then by seq */
+};
+
+#define WS_NOPOS SIZE_MAX
+
 /*
  * The state.  Read its members freely; change them only through the
  * functions below (except n.control).
  */
 struct ws {
 	struct ws_opts o;
-	struct ws_key **keys;    /* by seq */
+	struct ws_key **keys;    /* every key held, in no order */
 	size_t nkeys;
+	size_t nlive;            /* keys holding windows (--max-keys) */
 	int64_t gmax;            /* largest event time over all keys */
 	int64_t gfloor;          /* global watermark raised by --idle-timeout */
 	uint64_t unfired;        /* windows not fired yet */
@@ -252,7 +290,11 @@ struct ws {
 	/* Private. */
 	size_t ckeys;
 	struct htab index;       /* identity -> key */
-	int64_t gnext_due;       /* lower bound of every key's next_due */
+	uint64_t nextseq;        /* the next key's seq */
+	struct ws_queue timers;  /* global watermark: keys by next_due */
+	struct ws_queue ttl;     /* --key-ttl: keys by maxts */
+	struct ws_key **pop;     /* keys taken from the timer queue */
+	size_t npop, cpop;
 	ws_fire_fn fire;
 	void *ctx;
 	struct ws_due *due;

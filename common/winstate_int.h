@@ -41,7 +41,16 @@ int wsi_win_keep(struct ws_win *w, const char *line, size_t len, size_t brace,
  * lateness. */
 int64_t wsi_win_due(const struct ws *s, const struct ws_win *w);
 
-/* Recomputes what a load does not read: unfired, next_due, gnext_due. */
-void wsi_derive(struct ws *s);
+/* Recomputes what a load does not read: unfired, next_due, the live
+ * count and the queues.  Returns 0, or -1 when memory is short. */
+int wsi_derive(struct ws *s);
+
+/* Forgets k entirely (frees it). */
+void wsi_key_remove(struct ws *s, struct ws_key *k);
+
+/* After k's windows changed: its live count, its place in the timer
+ * queue; a key holding nothing is retired (per-key watermark: only its
+ * watermark stays) or forgotten (global).  Returns 0 or WS_NOMEM. */
+int wsi_key_settle(struct ws *s, struct ws_key *k);
 
 #endif

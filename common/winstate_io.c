@@ -49,12 +49,12 @@ static const char *const head_names[] = { "format", "version", "size",
     "slide", "offset", "out_of_orderness", "allowed_lateness", "watermark",
     "emit", "trailing", "time_field", "value_field", "key_field",
     "weight_field", "window_field", "max_time", "idle_floor", "records",
-    "late", "fired", "refired", "control", "keys", NULL };
+    "late", "fired", "refired", "control", "keys", "key_ttl", NULL };
 enum {
 	H_FORMAT, H_VERSION, H_SIZE, H_SLIDE, H_OFFSET, H_OOO, H_LATENESS,
 	H_WATERMARK, H_EMIT, H_TRAILING, H_TIME, H_VALUE, H_KEY, H_WEIGHT,
 	H_WINDOW, H_MAX, H_FLOOR, H_RECORDS, H_LATE, H_FIRED, H_REFIRED,
-	H_CONTROL, H_KEYS, H_N
+	H_CONTROL, H_KEYS, H_KEY_TTL, H_N
 };
 
 static const char *const key_names[] = { "t", "key", "max_time",
@@ -267,6 +267,7 @@ put_header(struct buf *b, const struct ws *s)
 		[H_REFIRED] = { M_COUNT, &u[5] },
 		[H_CONTROL] = { M_COUNT, &u[6] },
 		[H_KEYS] = { M_COUNT, &u[7] },
+		[H_KEY_TTL] = { M_INT, &o->key_ttl },
 	};
 
 	put_line(b, head_names, v, H_N);
@@ -368,6 +369,14 @@ sink_line(struct sink *k)
 		sink_flush(k, 0);
 }
 
+static int
+seq_cmp(const void *pa, const void *pb)
+{
+	const struct ws_key *const *a = pa, *const *b = pb;
+
+	return (*a)->seq < (*b)->seq ? -1 : (*a)->seq > (*b)->seq;
+}
+
 /* Writes the whole state into k.  Returns 0 or an errno value. */
 static int
 save(const struct ws *s, struct sink *k)
@@ -378,12 +387,23 @@ save(const struct ws *s, struct sink *k)
 		[E_LINES] = { M_COUNT, &k->lines },
 		[E_CRC] = { M_COUNT, &crc },
 	};
+	struct ws_key **by_seq = NULL;
 	size_t i;
 
+	/* Keys are held in no order; they are written in first-seen order,
+	 * the order a load gives them back. */
+	if (s->nkeys > 0) {
+		by_seq = malloc(s->nkeys * sizeof(*by_seq));
+		if (by_seq == NULL)
+			return ENOMEM;
+		memcpy(by_seq, s->keys, s->nkeys * sizeof(*by_seq));
+		qsort(by_seq, s->nkeys, sizeof(*by_seq), seq_cmp);
+	}
 	put_header(k->b, s);
 	sink_line(k);
 	for (i = 0; i < s->nkeys && k->err == 0; i++)
-		put_key(k, s->keys[i], sink_line);
+		put_key(k, by_seq[i], sink_line);
+	free(by_seq);
 	sink_flush(k, 1);
 	crc = k->crc;
 	put_line(k->b, end_names, ev, E_N);
@@ -431,6 +451,7 @@ struct loader {
 	const char *p, *end;        /* the lines not read yet */
 	unsigned long long lineno;  /* of the line last read */
 	int kind;                   /* of the line last read */
+	uint64_t version;           /* of the state read */
 	struct jscan *js[L_N];
 	struct jf_path path[L_N][JSCAN_MAX_FIELDS];
 	struct jscan *rec;          /* checks buffered records */
@@ -715,6 +736,7 @@ read_version(struct loader *l)
 		    "reads (%d)", (unsigned long long)v, WS_FORMAT_VERSION);
 	if (v < 1)
 		return lerr(l, "version: no such version: 0");
+	l->version = v;
 	return 0;
 }
 
@@ -819,6 +841,12 @@ check_opts(struct loader *l)
 	    o->window_field) != 0 ||
 	    get_count(l, H_TRAILING, WS_MAX_TRAILING, &v) != 0)
 		return -1;
+	/* Version 1 had no --key-ttl: it reads as none. */
+	if (l->version >= 2 && same_ms(l, H_KEY_TTL, "--key-ttl",
+	    o->key_ttl) != 0)
+		return -1;
+	if (l->version < 2 && o->key_ttl != 0)
+		return differs(l, "--key-ttl", "none (version 1)", "a TTL");
 	if (v == o->trailing)
 		return 0;
 	snprintf(a, sizeof(a), "%llu", (unsigned long long)v);
@@ -1116,7 +1144,10 @@ read_body(struct loader *l, uint64_t nkeys, uint64_t lines)
 		if (s->keys[i]->maxts > max)
 			max = s->keys[i]->maxts;
 	l->lineno = 0;
-	if (max != s->gmax)
+	/* Keys are forgotten under a global watermark or --key-ttl: the
+	 * header's max_time may then be later than every key's. */
+	if (max > s->gmax || (max != s->gmax && !s->o.global &&
+	    s->o.key_ttl == 0))
 		return lerr(l, "max_time of the header is not the largest "
 		    "max_time of the keys");
 	return 0;
@@ -1159,7 +1190,10 @@ ws_load(struct ws *s, const char *data, size_t len, char *err,
 	    check_opts(&l) != 0 || read_globals(&l, &nkeys) != 0 ||
 	    read_body(&l, nkeys, lines) != 0)
 		goto out;
-	wsi_derive(s);
+	if (wsi_derive(s) != 0) {
+		lerr(&l, "out of memory");
+		goto out;
+	}
 	rc = 0;
 out:
 	if (rc != 0)

@@ -540,7 +540,7 @@ CASES
 	for o in "--size 10s" "--key-field price" "--emit windows" \
 	    "--value-field volume" "--time-field t" "--out-of-orderness 1s" \
 	    "--allowed-lateness 1s" "--watermark global" "--slide 1s" \
-	    "--offset 1s" "--weight-field volume"; do
+	    "--offset 1s" "--weight-field volume" "--key-ttl 1h"; do
 		# shellcheck disable=SC2086 # one option and its value
 		run --separate-stderr window-stats --checkpoint-dir "$T/ck" "${WS[@]}" $o </dev/null
 		assert_equal "$status" 2

@@ -34,7 +34,8 @@
 #define USAGE "window-stats [-hqv] [--allowed-lateness DURATION] " \
 	"[--checkpoint-dir DIR] [--dead-letter FILE] " \
 	"[--emit windows|records|trailing] [--final] " \
-	"[--idle-timeout DURATION] [--key-field PATH] [--late-output FILE] " \
+	"[--idle-timeout DURATION] [--key-field PATH] [--key-ttl DURATION] " \
+	"[--late-output FILE] " \
 	"[--max-keys N] [--max-line BYTES] [--offset DURATION] " \
 	"[--out-of-orderness DURATION] [--progress | --no-progress] " \
 	"[--size DURATION] [--slide DURATION] [--stats FILE] [--strict] [--time-field PATH] " \
@@ -77,8 +78,12 @@ static const char help_text[] =
     "                           (default 1)\n"
     "  --window-field NAME      the member records and trailing add (default\n"
     "                           window)\n"
-    "  --max-keys N             reject records of keys beyond the first N\n"
-    "                           (default: no limit)\n"
+    "  --max-keys N             reject records of a key beyond N keys that\n"
+    "                           hold windows (default: no limit)\n"
+    "  --key-ttl DURATION       forget a key (after firing its open windows)\n"
+    "                           once event time is DURATION past its last\n"
+    "                           record; its later records open new windows\n"
+    "                           (default: never)\n"
     "Checkpoints (kinpipe(7), CHECKPOINTS):\n"
     "  --checkpoint-dir DIR     the pipeline's checkpoint directory: start from\n"
     "                           the state of its last commit, save the state at\n"
@@ -425,6 +430,7 @@ enum {
 	OPT_TRAILING,
 	OPT_WINDOW_FIELD,
 	OPT_MAX_KEYS,
+	OPT_KEY_TTL,
 	OPT_CHECKPOINT_DIR,
 	OPT_FINAL,
 };
@@ -446,6 +452,7 @@ static const struct cli_option options[] = {
 	{ "trailing", 1, OPT_TRAILING },
 	{ "window-field", 1, OPT_WINDOW_FIELD },
 	{ "max-keys", 1, OPT_MAX_KEYS },
+	{ "key-ttl", 1, OPT_KEY_TTL },
 	{ "checkpoint-dir", 1, OPT_CHECKPOINT_DIR },
 	{ "final", 0, OPT_FINAL },
 	{ NULL, 0, 0 },
@@ -528,6 +535,9 @@ option(struct cli *c, int id, const char *arg)
 		break;
 	case OPT_MAX_KEYS:
 		rc = cli_count(c, arg, 1, UINT32_MAX - 2, &ws->max_keys);
+		break;
+	case OPT_KEY_TTL:
+		rc = cli_duration(c, arg, 1, CLI_DURATION_MAX, &ws->key_ttl);
 		break;
 	case OPT_CHECKPOINT_DIR:
 		if (*arg == '\0')

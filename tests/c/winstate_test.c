@@ -660,15 +660,34 @@ test_keys(void)
 	buf_reset(&b);
 	ws_key_json(k1, &b);
 	check(IS(&b, "null"), "... written null");
-	check(ws_key(r.s, WS_KEY_STRING, "x", 1, &k2) == 0 &&
-	    ws_key(r.s, WS_KEY_STRING, "y", 1, &k3) == WS_FULL &&
-	    ws_key(r.s, WS_KEY_STRING, "x", 1, &k4) == 0 && k4 == k2,
-	    "max_keys: a key beyond it is WS_FULL, earlier keys go on");
+	check(put(&r, "x", 10000, 1) == 0 && put(&r, "y", 10000, 1) == 0 &&
+	    ws_key(r.s, WS_KEY_STRING, "z", 1, &k3) == WS_FULL &&
+	    ws_key(r.s, WS_KEY_STRING, "x", 1, &k4) == 0 &&
+	    put(&r, "x", 20000, 1) == 0 && r.s->nlive == 2,
+	    "max_keys: a key beyond those holding windows is WS_FULL, "
+	    "earlier keys go on");
+	run_end(&r);
+	o.global = 1;
+	run_start(&r, &o);
+	check(put(&r, "x", 10000, 1) == 0 && put(&r, "y", 70000, 1) == 0 &&
+	    r.s->nlive == 1 && put(&r, "z", 70000, 1) == 0 &&
+	    put(&r, "w", 70000, 1) == WS_FULL, "max_keys counts live keys: "
+	    "a key whose windows all fired makes room");
 	run_end(&r);
 	buf_free(&b);
 }
 
 /* ---- windows, watermarks, firing ---- */
+
+/* The key named by the string name, or NULL. */
+static struct ws_key *
+key_named(const struct ws *s, const char *name)
+{
+	char id[64];
+
+	snprintf(id, sizeof(id), "s%s", name);
+	return htab_get(&s->index, id, strlen(id));
+}
 
 /* The starts of k's windows, "s1 s2 ..." in seconds. */
 static const char *
@@ -864,10 +883,11 @@ test_fire(void)
 	check(r.s->keys[0]->nw == 1, "the fired window is kept for the "
 	    "allowed lateness");
 	put(&r, "B", 131000, 2);
-	check(r.s->keys[0]->nw == 0, "... and dropped once W >= end + "
-	    "lateness");
-	check(put(&r, "A", 81000, 3) == WS_LATE, "a record for it is then "
-	    "late");
+	check(r.s->nkeys == 1 && r.s->keys[0]->id[1] == 'B', "... and "
+	    "dropped once W >= end + lateness; the key, holding nothing, is "
+	    "forgotten");
+	check(put(&r, "A", 81000, 3) == WS_LATE && r.s->nkeys == 1,
+	    "a record for it is then late, and leaves no key behind");
 	check(ws_add(r.s, r.s->keys[0], &(struct ws_record){ .ts = 90000,
 	    .value = 1 }, &wm) == WS_LATE && wm == 131000 &&
 	    r.s->n.late >= 1, "a record too late for every window: WS_LATE "
@@ -962,9 +982,89 @@ test_idle(void)
 	put(&r, "A", 70000, 1);
 	put(&r, "B", 80000, 1);
 	check(ws_idle(r.s) == 0 && r.s->gfloor == 120000 &&
-	    r.s->keys[0]->floor == WS_NO_TIME && strcmp(fires(&r),
+	    r.s->nkeys == 0 && strcmp(fires(&r),
 	    "\"A\" 60 120 #0 1|\"B\" 60 120 #0 1") == 0, "global: one floor, "
-	    "every window fires");
+	    "every window fires (and the keys, holding nothing, go)");
+	run_end(&r);
+}
+
+/*
+ * Keys whose windows all fired: under a per-key watermark only the key's
+ * watermark stays; under the global one the key goes (and is new if it
+ * comes back); --key-ttl forgets a quiet key after firing what it holds.
+ */
+static void
+test_retire(void)
+{
+	struct ws_opts o = opts();
+	struct run r;
+	struct ws_key *k;
+	int i, ok;
+
+	section("keys that hold nothing");
+	memset(&r, 0, sizeof(r));
+	run_start(&r, &o);
+	put(&r, "A", 70000, 1);
+	put(&r, "B", 80000, 1);
+	k = r.s->keys[0];
+	check(ws_idle(r.s) == 0 && r.s->nkeys == 2 && k->nw == 0 &&
+	    k->w == NULL && k->cw == 0 && k->maxts == 70000 &&
+	    r.s->nlive == 0, "per-key: a key whose windows all fired keeps "
+	    "only its watermark");
+	check(put(&r, "A", 75000, 2) == WS_LATE && put(&r, "A", 130000, 2) ==
+	    0 && k->nw == 1 && r.s->nlive == 1, "... so its late records stay "
+	    "late, and a new window makes it live again");
+	run_end(&r);
+
+	o.global = 1;
+	run_start(&r, &o);
+	put(&r, "A", 10000, 1);
+	put(&r, "B", 20000, 1);
+	put(&r, "C", 70000, 1);
+	check(r.s->nkeys == 1 && r.s->timers.n == 1, "global: keys whose "
+	    "windows fired are forgotten");
+	put(&r, "B", 80000, 1);
+	put(&r, "A", 90000, 1);
+	put(&r, "D", 130000, 1);
+	check(strstr(fires(&r), "\"C\" 60 120 #0 1|\"B\" 60 120 #0 1|"
+	    "\"A\" 60 120 #0 1") != NULL, "... and a key that comes back is "
+	    "new: last in first-seen order: %s", fires(&r));
+	run_end(&r);
+
+	/* The timer queue fires as the full scan did: end, start, key. */
+	o.size = 60000;
+	o.slide = 20000;
+	o.lateness = 30000;
+	run_start(&r, &o);
+	ok = 1;
+	for (i = 0; i < 3000 && ok; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "k%d", (i * 7) % 101);
+		ok = put(&r, key, (int64_t)i * 1000 - (i % 5) * 3000,
+		    i % 9) != WS_NOMEM;
+	}
+	check(ok && r.s->timers.n <= r.s->nkeys && r.s->nkeys <= 101 &&
+	    ws_finish(r.s) == 0 && r.s->nkeys == 0 && r.s->timers.n == 0 &&
+	    r.s->unfired == 0, "sliding, lateness: the timer queue holds the "
+	    "keys with windows; the end empties both");
+	run_end(&r);
+
+	o = opts();
+	o.key_ttl = 100000;
+	run_start(&r, &o);
+	put(&r, "A", 70000, 1);
+	put(&r, "B", 80000, 2);
+	put(&r, "B", 170000, 3);
+	check(r.s->nkeys == 2 && strcmp(fires(&r), "\"B\" 60 120 #0 1") == 0,
+	    "--key-ttl: a key within the TTL stays");
+	put(&r, "C", 171000, 4);
+	check(r.s->nkeys == 2 && key_named(r.s, "A") == NULL &&
+	    strcmp(fires(&r), "\"B\" 60 120 #0 1|\"A\" 60 120 #0 1") == 0,
+	    "... and one quiet for longer fires what it holds and is "
+	    "forgotten: %s", fires(&r));
+	check(put(&r, "A", 75000, 5) == 0 && r.s->nkeys == 3,
+	    "... its later records open new windows, not late ones");
 	run_end(&r);
 }
 
@@ -1010,14 +1110,14 @@ static void
 test_format(void)
 {
 	static const char want[] =
-	    "{\"format\":\"kinpipe-window-state\",\"version\":1,\"size\":60000,"
+	    "{\"format\":\"kinpipe-window-state\",\"version\":2,\"size\":60000,"
 	    "\"slide\":60000,\"offset\":0,\"out_of_orderness\":0,"
 	    "\"allowed_lateness\":15000,\"watermark\":\"per-key\","
 	    "\"emit\":\"records\",\"trailing\":1,\"time_field\":\"timestamp\","
 	    "\"value_field\":\"price\",\"key_field\":\"k\","
 	    "\"weight_field\":null,\"window_field\":\"window\","
 	    "\"max_time\":130000,\"idle_floor\":null,\"records\":3,\"late\":0,"
-	    "\"fired\":1,\"refired\":0,\"control\":0,\"keys\":2}\n"
+	    "\"fired\":1,\"refired\":0,\"control\":0,\"keys\":2,\"key_ttl\":0}\n"
 	    "{\"t\":\"key\",\"key\":\"BTC\",\"max_time\":130000,"
 	    "\"idle_floor\":null,\"windows\":2,\"closed\":0}\n"
 	    "{\"t\":\"window\",\"start\":60000,\"end\":120000,\"fires\":1,"
@@ -1044,14 +1144,14 @@ test_format(void)
 	    "\"{\\\"timestamp\\\":80000,\\\"k\\\":\\\"ETH\\\","
 	    "\\\"price\\\":-0}\"}\n";
 	static const char example[] =
-	    "{\"format\":\"kinpipe-window-state\",\"version\":1,\"size\":60000,"
+	    "{\"format\":\"kinpipe-window-state\",\"version\":2,\"size\":60000,"
 	    "\"slide\":60000,\"offset\":0,\"out_of_orderness\":0,"
 	    "\"allowed_lateness\":0,\"watermark\":\"per-key\","
 	    "\"emit\":\"records\",\"trailing\":1,\"time_field\":\"timestamp\","
 	    "\"value_field\":\"price\",\"key_field\":\"symbol\","
 	    "\"weight_field\":null,\"window_field\":\"window\","
 	    "\"max_time\":70000,\"idle_floor\":null,\"records\":1,\"late\":0,"
-	    "\"fired\":0,\"refired\":0,\"control\":0,\"keys\":1}\n"
+	    "\"fired\":0,\"refired\":0,\"control\":0,\"keys\":1,\"key_ttl\":0}\n"
 	    "{\"t\":\"key\",\"key\":\"BTCUSDT\",\"max_time\":70000,"
 	    "\"idle_floor\":null,\"windows\":1,\"closed\":0}\n"
 	    "{\"t\":\"window\",\"start\":60000,\"end\":120000,\"fires\":0,"
@@ -1062,7 +1162,7 @@ test_format(void)
 	    "{\"t\":\"record\",\"brace\":44,\"empty\":false,\"line\":"
 	    "\"{\\\"timestamp\\\":70,\\\"symbol\\\":\\\"BTCUSDT\\\","
 	    "\\\"price\\\":1}\"}\n"
-	    "{\"t\":\"end\",\"lines\":4,\"crc32\":193026421}\n";
+	    "{\"t\":\"end\",\"lines\":4,\"crc32\":2135341039}\n";
 	struct ws_opts o = opts();
 	struct buf b = BUF_INIT, b2 = BUF_INIT, end = BUF_INIT;
 	struct run r;
@@ -1113,7 +1213,7 @@ test_format(void)
 	o = opts();
 	run_start(&r, &o);
 	save(r.s, &b);
-	check(HAS(&b, "\"keys\":0}\n{\"t\":\"end\",\"lines\":1,\"crc32\":") &&
+	check(HAS(&b, "\"keys\":0,\"key_ttl\":0}\n{\"t\":\"end\",\"lines\":1,\"crc32\":") &&
 	    memchr(b.p, '\n', b.len - 1) == memrchr(b.p, '\n', b.len - 1),
 	    "an empty state: a header and the end line");
 	s = loaded(&o, &b, err, sizeof(err));
@@ -1177,7 +1277,7 @@ test_refusals(void)
 	static const struct {
 		const char *from, *to, *why;
 	} cases[] = {
-		{ "\"version\":1", "\"version\":0", "no such version" },
+		{ "\"version\":2", "\"version\":0", "no such version" },
 		{ "kinpipe-window-state", "kinpipe-window-stats",
 		    "not a window state" },
 		{ "\"format\":\"kinpipe-window-state\",", "",
@@ -1297,21 +1397,36 @@ test_refusals(void)
 	ws_free(s);
 	buf_reset(&b);
 	buf_add(&b, good.p, good.len);
-	*(find(&b, "\"version\":1") + 10) = '2';
+	*(find(&b, "\"version\":2") + 10) = '3';
 	s = loaded(&o, &b, err, sizeof(err));
-	check(s == NULL && strstr(err, "version 2 is newer"), "a newer "
+	check(s == NULL && strstr(err, "version 3 is newer"), "a newer "
 	    "version, whatever else it holds: %s", err);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		refused(&o, &good, cases[i].from, cases[i].to, cases[i].why);
+	/* Version 1: the same without key_ttl, read as no TTL. */
 	buf_reset(&b);
 	buf_add(&b, good.p, good.len);
-	edit(&b, "\"keys\":2}\n", "\"keys\":2}\nnot json\n");
+	edit(&b, "\"version\":2", "\"version\":1");
+	edit(&b, ",\"key_ttl\":0}", "}");
+	s = loaded(&o, &b, err, sizeof(err));
+	check(s != NULL && s->nkeys == 2, "a version 1 state loads: %s",
+	    s == NULL ? err : "");
+	ws_free(s);
+	o.key_ttl = 1000;
+	s = loaded(&o, &b, err, sizeof(err));
+	check(s == NULL && strstr(err, "--key-ttl differs"), "... but not "
+	    "into a run with --key-ttl: %s", err);
+	o.key_ttl = 0;
+	buf_reset(&b);
+	buf_add(&b, good.p, good.len);
+	edit(&b, "\"key_ttl\":0}\n", "\"key_ttl\":0}\nnot json\n");
 	s = loaded(&o, &b, err, sizeof(err));
 	check(s == NULL && strstr(err, "line 2: invalid JSON"),
 	    "a line that is not JSON: %s", err);
 	buf_reset(&b);
 	buf_add(&b, good.p, good.len);
-	*(find(&b, "\"crc32\":") + 8) ^= 1;
+	/* The last digit: the number stays in range whatever it is. */
+	*(strchr(find(&b, "\"crc32\":"), '}') - 1) ^= 1;
 	s = loaded(&o, &b, err, sizeof(err));
 	check(s == NULL && strstr(err, "checksum mismatch"), "a wrong "
 	    "checksum: %s", err);
@@ -1590,6 +1705,22 @@ test_roundtrips(const char *root)
 		    g ? "global" : "per-key", lt ? "3s" : "0");
 		roundtrip(what, d ? &gen : &trades, &o, d ? 331 : 499);
 	}
+	/* --key-ttl: keys forgotten (their windows fired) between cuts. */
+	for (e = 0; e < 3; e++)
+	for (g = 0; g < 2; g++) {
+		struct ws_opts o = opts();
+
+		o.emit = (enum ws_emit)e;
+		o.key_field = "symbol";
+		o.size = o.slide = 5000;
+		o.global = g;
+		o.lateness = 3000;
+		o.key_ttl = 2000;
+		snprintf(what, sizeof(what), "trades, %s, tumbling 5s, %s, "
+		    "lateness 3s, key TTL 2s", emits[e],
+		    g ? "global" : "per-key");
+		roundtrip(what, &trades, &o, 499);
+	}
 	recs_free(&trades);
 	recs_free(&gen);
 }
@@ -1627,6 +1758,7 @@ main(int argc, char **argv)
 	test_fire();
 	test_modes();
 	test_idle();
+	test_retire();
 	test_format();
 	test_refusals();
 	test_fd();

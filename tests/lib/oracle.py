@@ -19,7 +19,10 @@ Model
     within that bound re-fires it at once ("update": N).  A record whose
     every window has W >= end + lateness is late.
   - Windows that fire together fire in the order (end, start, key first
-    seen); at end of input every open window fires in that order.
+    seen); at end of input every open window fires in that order.  Under
+    the global watermark a key that holds no window (every one fired and
+    past the lateness; trailing: no closed window either) is forgotten, and
+    is seen for the first time again when it comes back.
   - records mode: a first firing writes the window's records in input order,
     each with the window's statistics; a re-firing writes the record that
     caused it.  trailing mode: every record at once, after the firings it
@@ -317,6 +320,7 @@ def window_starts(t, o):
 def run_model(recs, o):
     """Returns (emits, late records) in the order the tool writes them."""
     keyseq = {}
+    nextseq = [0]
     wins = {}           # keyid -> {start: Window}
     maxts = {}          # keyid -> largest event time (per-key watermark)
     gmax = None
@@ -371,9 +375,17 @@ def run_model(recs, o):
             for s in [s for s, win in wins.get(k, {}).items()
                       if win.fires > 0 and win.end + o.lateness <= w]:
                 del wins[k][s]
+            forget(k)
+
+    def forget(k):
+        if o.watermark == 'global' and not wins.get(k) and \
+                not closed.get(k):
+            keyseq.pop(k, None)
 
     for r in recs:
-        keyseq.setdefault(r.keyid, len(keyseq))
+        if r.keyid not in keyseq:
+            keyseq[r.keyid] = nextseq[0]
+            nextseq[0] += 1
         maxts[r.keyid] = r.t if r.keyid not in maxts else \
             max(maxts[r.keyid], r.t)
         gmax = r.t if gmax is None else max(gmax, r.t)
@@ -396,6 +408,7 @@ def run_model(recs, o):
                 fire(win, trigger=r.seq)
         if not placed:
             late.append(r)
+            forget(r.keyid)
             continue
         advance(None if o.watermark == 'global' else r.keyid)
         if o.emit == 'trailing':
