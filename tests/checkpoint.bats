@@ -105,6 +105,13 @@ committed() {
 	jq -r '.id // 0' "$1/commit.json" 2>/dev/null || echo 0
 }
 
+# committed_at_least N DIR: DIR's last commit is N or later.
+committed_at_least() {
+	local c
+	c=$(committed "$2")
+	((${c:-0} >= $1))
+}
+
 # same_multiset A B: the same lines, counted, in any order.
 same_multiset() {
 	if ! cmp -s <(LC_ALL=C sort "$1") <(LC_ALL=C sort "$2"); then
@@ -321,7 +328,9 @@ PY
 	    --checkpoint-records 50 --limit 10 --checkpoint-interval 1h \
 	    >"$T/o1" 2>"$T/e1" 3>&- &
 	BG+=($!)
-	wait_for at_least 3 "$T/o1" __kinpipe
+	# kin-read commits a barrier after writing it: wait for the commit,
+	# not the line.
+	wait_for committed_at_least 3 "$T/ck"
 	kill -KILL "${BG[0]}"
 	wait "${BG[0]}" 2>/dev/null || true
 	c=$(committed "$T/ck")
