@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jscan.h"
 #include "msg.h"
 
 int msg_verbosity = 1;
@@ -125,32 +126,11 @@ secret_at(const char *p, size_t *skip)
 	return labelled_at(p, skip);
 }
 
-/* The length of the valid UTF-8 sequence at p, or 0. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	size_t n, i;
-	unsigned int cp;
-
-	if (*p < 0xc2 || *p > 0xf4)
-		return 0;
-	n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-	cp = *p & (0x3f >> (n - 1));
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 void
 msg_clean(const char *in, char *out, size_t outsz)
 {
 	const unsigned char *p = (const unsigned char *)in;
+	const unsigned char *end = p + strlen(in);
 	size_t o = 0, n, skip;
 	char esc[8], lab[64];
 	const char *add;
@@ -172,7 +152,8 @@ msg_clean(const char *in, char *out, size_t outsz)
 			esc[0] = (char)*p++;
 			esc[1] = '\0';
 			add = esc;
-		} else if (*p >= 0x80 && (n = utf8_len(p)) > 0) {
+		} else if (*p >= 0x80 &&
+		    (n = jscan_utf8_len(p, (size_t)(end - p))) > 0) {
 			memcpy(esc, p, n);
 			esc[n] = '\0';
 			p += n;
