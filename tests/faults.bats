@@ -21,6 +21,7 @@
 bats_require_minimum_version 1.5.0
 
 load helpers
+load lib/faults
 
 B=faults
 
@@ -28,15 +29,7 @@ setup_file() {
 	kp_stack_start kinesalite s3
 	kp_admin create-bucket "$B" >/dev/null
 	local n=${FAULTS_RECORDS:-20000}
-	# The bundled trades, numbered so that every line is unique.
-	zcat "$KP_ROOT/tests/data/market-trades.ndjson.gz" | python3 -c '
-import sys
-lines = [l.rstrip("\n") for l in sys.stdin]
-n = int(sys.argv[1])
-for i in range(n):
-    l = lines[i % len(lines)]
-    print(l[:-1] + ",\"n\":%d}" % i)
-' "$n" >"$BATS_FILE_TMPDIR/in"
+	faults_input "$n" "$BATS_FILE_TMPDIR/in"
 }
 
 teardown_file() {
@@ -114,33 +107,17 @@ run_measured() {
 	BG=$!
 }
 
-# finish_measured: waits for BG; sets RC and RSS_KB.
+# finish_measured: waits for BG; sets RC.
 finish_measured() {
 	RC=0
 	wait "$BG" || RC=$?
 	BG=
-	RSS_KB=$(tail -n 1 "$T/rss")
-	echo "peak RSS: $RSS_KB KiB"
-}
-
-# rss_under MIB: RSS_KB is under MIB MiB (four times that under ASan,
-# whose shadow memory and quarantine the tool does not control).
-rss_under() {
-	local mib=$1
-	[[ $KP_BUILD == *asan* ]] && mib=$((mib * 4))
-	((RSS_KB < mib * 1024))
 }
 
 # faults_of LOG: the faults the proxy injected, by kind.
 faults_of() {
 	jq -r 'select(.action != "forward") | if .action == "status" then "status \(.status)" else .action end' "$1" |
 	    sort | uniq -c | awk '{ printf "%s%s x%s", sep, substr($0, index($0, $2)), $1; sep = ", " }'
-}
-
-# report TOOL FIGURES...: one line of figures for the README table.
-report() {
-	[[ -n ${FAULTS_REPORT:-} ]] || return 0
-	printf '%s\n' "$*" >>"$FAULTS_REPORT"
 }
 
 @test "kin-put under every fault: every record stored, duplicates only where counted, bounded memory" {
@@ -263,9 +240,7 @@ s3_faults() {
 @test "s3-put --checkpoint-dir under every fault: every record in S3 exactly once, bounded memory" {
 	[ -x /usr/bin/time ] || skip "/usr/bin/time is not installed"
 	# A barrier every 2,000 records, the last one final.
-	awk -v n="$N" '{ print } NR % 2000 == 0 || NR == n {
-	    printf "{\"__kinpipe\":{\"barrier\":%d,\"version\":1,\"job\":\"j\",\"stream\":\"s\",\"final\":%s,\"positions\":{}}}\n", ++b, NR == n ? "true" : "false" }' \
-	    "$IN" >"$T/in-barriers"
+	with_barriers "$IN" >"$T/in-barriers"
 	s3_faults ckpt --checkpoint-dir "$T/ck" --job j <"$T/in-barriers"
 	report "s3-put --checkpoint-dir | $N records, $(wc -l <"$T/got/keys") objects, barriers every 2,000 | $(faults_of "$T/fp.log"); proxy restarted once | 0 lost, 0 duplicates | $RSS_KB | 0"
 }
