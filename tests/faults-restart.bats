@@ -6,7 +6,7 @@
 # killed with SIGKILL, as a crash would, and started again on the same port
 # with its data kept (tests/lib/srv: kinesalite backed by LevelDB, s3rver
 # on files).  The kill happens at an exact line: an awk filter in the
-# tool's pipe calls `srv restart` when that line passes, and the server
+# tool's pipe calls `srv kill` when that line passes, and the server
 # stays away 2 s (connections refused) while the tool goes on.
 #
 # Each test proves: nothing lost, no duplicate (for PutRecords, which is
@@ -20,15 +20,13 @@
 bats_require_minimum_version 1.5.0
 
 load helpers
+load lib/faults
 
 B=faults
 
 setup_file() {
 	local n=${FAULTS_RECORDS:-5000}
-	# The bundled trades, numbered so that every line is unique.
-	python3 "$KP_ROOT/tests/lib/trades-repeat.py" "$n" \
-	    "$KP_ROOT/tests/data/market-trades.ndjson.gz" |
-	    awk '{ sub(/}$/, ",\"i\":" NR "}"); print }' >"$BATS_FILE_TMPDIR/in"
+	faults_input "$n" "$BATS_FILE_TMPDIR/in"
 }
 
 setup() {
@@ -70,32 +68,22 @@ wait_started() {
 }
 
 # kill_at LINE [SECONDS]: an awk filter that passes its input through and,
-# when LINE passes, kills the server and starts it again SECONDS (default
-# 2) later, in the background; with SECONDS "never", kills it for good.
+# when LINE passes, kills the server (before the next line goes on, so
+# that the tool meets the dead server) and starts it again SECONDS
+# (default 2) later, in the background; with SECONDS "never", kills it
+# for good.
 kill_at() {
 	local what
 	if [[ ${2:-2} == never ]]; then
 		what="'$SRV' kill '$D'"
 	else
-		what="'$SRV' restart $NAME '$D' ${2:-2} </dev/null >/dev/null 2>&1 &"
+		what="echo restarting >>'$D/events'; '$SRV' kill '$D' >/dev/null 2>&1;
+		    { sleep ${2:-2}; '$SRV' start $NAME '$D' >/dev/null 2>&1 &&
+		    echo started >>'$D/events'; } </dev/null >/dev/null 2>&1 &"
 	fi
 	awk -v k="$1" -v cmd="$what" '{ print } NR == k { fflush(); system(cmd) }'
 }
 
-# rss_under MIB: the peak RSS in $T/rss is under MIB MiB (four times that
-# under ASan, whose shadow memory and quarantine the tool does not control).
-rss_under() {
-	local mib=$1
-	RSS_KB=$(tail -n 1 "$T/rss")
-	echo "peak RSS: $RSS_KB KiB"
-	[[ $KP_BUILD == *asan* ]] && mib=$((mib * 4))
-	((RSS_KB < mib * 1024))
-}
-
-report() {
-	[[ -n ${FAULTS_REPORT:-} ]] || return 0
-	printf '%s\n' "$*" >>"$FAULTS_REPORT"
-}
 
 kinesis_up() {
 	NAME=kinesalite
@@ -187,9 +175,7 @@ s3_restart() {
 @test "s3-put --checkpoint-dir: S3 killed and restarted mid-run: every record in S3 exactly once, bounded memory" {
 	[ -x /usr/bin/time ] || skip "/usr/bin/time is not installed"
 	# A barrier every 2,000 records, the last one final.
-	awk -v n="$N" '{ print } NR % 2000 == 0 || NR == n {
-	    printf "{\"__kinpipe\":{\"barrier\":%d,\"version\":1,\"job\":\"j\",\"stream\":\"s\",\"final\":%s,\"positions\":{}}}\n", ++b, NR == n ? "true" : "false" }' \
-	    "$IN" >"$T/in-barriers"
+	with_barriers "$IN" >"$T/in-barriers"
 	s3_restart ckpt --checkpoint-dir "$T/ck" --job j <"$T/in-barriers"
 	report "s3-put --checkpoint-dir | $N records, $(wc -l <"$T/got/keys") objects, a barrier every 2,000 | s3rver SIGKILLed at record $((N / 3)), 2 s refused, restarted | $(grep -c retry "$T/err") retries; 0 lost, 0 duplicates | $RSS_KB | 0"
 }
