@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,11 @@ struct want {
 struct jscan {
 	struct want w[JSCAN_MAX_FIELDS];
 	size_t nw;
+	/* first[d][b]: the wants whose segment d starts with byte b (an empty
+	 * segment: with any byte, and b is 0 for an empty name), so that a
+	 * member no want can match costs one lookup; ndepth rows. */
+	uint32_t (*first)[256];
+	size_t ndepth;
 	struct jscan_field f[JSCAN_MAX_FIELDS];
 	struct jf_parser jp;    /* words the errors of refused lines */
 	int jp_ready;
@@ -50,6 +56,7 @@ jscan_free(struct jscan *s)
 		return;
 	for (i = 0; i < s->nw; i++)
 		free(s->w[i].seglen);
+	free(s->first);
 	if (s->jp_ready)
 		jf_parser_free(&s->jp);
 	buf_free(&s->key);
@@ -68,8 +75,28 @@ jscan_want(struct jscan *s, const struct jf_path *p)
 	w->seglen = calloc(p->n, sizeof(size_t));
 	if (w->seglen == NULL)
 		return -1;
-	for (i = 0; i < p->n; i++)
+	if (p->n > s->ndepth) {
+		uint32_t (*f)[256] = realloc(s->first, p->n * sizeof(*f));
+
+		if (f == NULL) {
+			free(w->seglen);
+			return -1;
+		}
+		memset(f + s->ndepth, 0, (p->n - s->ndepth) * sizeof(*f));
+		s->first = f;
+		s->ndepth = p->n;
+	}
+	for (i = 0; i < p->n; i++) {
+		uint32_t bit = UINT32_C(1) << s->nw;
+		size_t b;
+
 		w->seglen[i] = strlen(p->seg[i]);
+		if (w->seglen[i] > 0)
+			s->first[i][(unsigned char)p->seg[i][0]] |= bit;
+		else
+			for (b = 0; b < 256; b++)
+				s->first[i][b] |= bit;
+	}
 	w->p = p;
 	return (int)s->nw++;
 }
@@ -138,11 +165,13 @@ fail(struct sc *c, const char *why)
 	return -1;
 }
 
-static void
+static inline void
 ws(struct sc *c)
 {
-	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' ||
-	    *c->p == '\n' || *c->p == '\r'))
+	/* Compact JSON has none: one comparison decides. */
+	while (c->p < c->end && (unsigned char)*c->p <= ' ' &&
+	    (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' ||
+	    *c->p == '\r'))
 		c->p++;
 }
 
@@ -159,50 +188,107 @@ is_hex(char ch)
 	    (ch >= 'A' && ch <= 'F');
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BYTES(b)  (0x0101010101010101ull * (b))
+
 /*
- * A string at c->p ('"').  On success *s, *n are its raw content (between
- * the quotes) and *escaped says whether it holds a backslash.
+ * The first byte at or after p that is not plain printable ASCII inside a
+ * string (a control character, a quote, a backslash or a byte >= 0x80),
+ * looking at whole words while eight bytes remain; the caller goes on
+ * byte by byte from there.  In a word, "x - BYTES(n) & ~x & BYTES(0x80)"
+ * marks the bytes below n; a borrow can mark bytes above a marked one, so
+ * only the lowest mark (the first byte, little-endian) is trusted.
  */
-static int
-scan_string(struct sc *c, const char **s, size_t *n, int *escaped)
+static inline const char *
+plain_run(const char *p, const char *end)
 {
-	const char *p = c->p + 1;
+	while (end - p >= 8) {
+		uint64_t v, q, b, m;
+
+		memcpy(&v, p, 8);
+		q = v ^ BYTES('"');
+		b = v ^ BYTES('\\');
+		m = ((v - BYTES(0x20)) & ~v) | ((q - BYTES(1)) & ~q) |
+		    ((b - BYTES(1)) & ~b) | v;
+		m &= BYTES(0x80);
+		if (m != 0)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+	return p;
+}
+#else
+static inline const char *
+plain_run(const char *p, const char *end)
+{
+	(void)end;
+	return p;
+}
+#endif
+
+/*
+ * The rest of a string from p, the first byte that is not plain printable
+ * ASCII: escapes, UTF-8 and errors.  Returns the closing quote, or NULL
+ * (c->err says why).
+ */
+static const char *
+string_rest(struct sc *c, const char *p, int *escaped)
+{
 	size_t k;
 
-	*escaped = 0;
 	for (;;) {
-		/* The common case first: plain printable ASCII. */
+		p = plain_run(p, c->end);
 		while (p < c->end && (unsigned char)*p >= 0x20 &&
 		    (unsigned char)*p < 0x80 && *p != '"' && *p != '\\')
 			p++;
 		if (p >= c->end)
-			return fail(c, "unterminated string");
+			return fail(c, "unterminated string"), NULL;
 		if (*p == '"')
-			break;
+			return p;
 		if (*p == '\\') {
 			*escaped = 1;
 			if (p + 1 >= c->end)
-				return fail(c, "unterminated string");
+				return fail(c, "unterminated string"), NULL;
 			if (p[1] == 'u') {
 				if (c->end - p < 6 || !is_hex(p[2]) ||
 				    !is_hex(p[3]) || !is_hex(p[4]) ||
 				    !is_hex(p[5]))
-					return fail(c, "invalid string sequence");
+					return fail(c, "invalid string "
+					    "sequence"), NULL;
 				p += 6;
 			} else if (p[1] != '\0' && strchr("\"\\/bfnrt", p[1])) {
 				p += 2;
 			} else {
-				return fail(c, "invalid string sequence");
+				return fail(c, "invalid string sequence"), NULL;
 			}
 			continue;
 		}
 		if ((unsigned char)*p < 0x20)
-			return fail(c, "control character in a string");
+			return fail(c, "control character in a string"), NULL;
 		k = jscan_utf8_len((const unsigned char *)p,
 		    (size_t)(c->end - p));
 		if (k == 0)
-			return fail(c, "invalid UTF-8");
+			return fail(c, "invalid UTF-8"), NULL;
 		p += k;
+	}
+}
+
+/*
+ * A string at c->p ('"').  On success *s, *n are its raw content (between
+ * the quotes) and *escaped says whether it holds a backslash.  Inlined:
+ * the common case, plain ASCII up to the closing quote, is a few words
+ * and no call.
+ */
+static inline __attribute__((always_inline)) int
+scan_string(struct sc *c, const char **s, size_t *n, int *escaped)
+{
+	const char *p = plain_run(c->p + 1, c->end);
+
+	*escaped = 0;
+	if (p >= c->end || *p != '"') {
+		p = string_rest(c, p, escaped);
+		if (p == NULL)
+			return -1;
 	}
 	*s = c->p + 1;
 	*n = (size_t)(p - (c->p + 1));
@@ -211,6 +297,29 @@ scan_string(struct sc *c, const char **s, size_t *n, int *escaped)
 }
 
 /* A number by RFC 8259's grammar. */
+/* The first byte at or after p that is not a digit, by words as in
+ * plain_run: a byte is a digit when its high nibble is 3 both as it is and
+ * plus 6; a carry out of a byte >= 0xfa only marks bytes above it. */
+static inline const char *
+digits(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	while (end - p >= 8) {
+		uint64_t v, m;
+
+		memcpy(&v, p, 8);
+		m = ((v & BYTES(0xf0)) ^ BYTES(0x30)) |
+		    (((v + BYTES(6)) & BYTES(0xf0)) ^ BYTES(0x30));
+		if (m != 0)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+#endif
+	while (p < end && (unsigned)(*p - '0') <= 9)
+		p++;
+	return p;
+}
+
 static int
 scan_number(struct sc *c)
 {
@@ -221,15 +330,13 @@ scan_number(struct sc *c)
 	if (p < c->end && *p == '0')
 		p++;
 	else if (p < c->end && *p >= '1' && *p <= '9')
-		while (p < c->end && is_digit(*p))
-			p++;
+		p = digits(p + 1, c->end);
 	else
 		return fail(c, "unexpected character");
 	if (p < c->end && *p == '.') {
 		if (++p >= c->end || !is_digit(*p))
 			return fail(c, "digit expected after '.'");
-		while (p < c->end && is_digit(*p))
-			p++;
+		p = digits(p + 1, c->end);
 	}
 	if (p < c->end && (*p == 'e' || *p == 'E')) {
 		p++;
@@ -237,8 +344,7 @@ scan_number(struct sc *c)
 			p++;
 		if (p >= c->end || !is_digit(*p))
 			return fail(c, "digit expected in the exponent");
-		while (p < c->end && is_digit(*p))
-			p++;
+		p = digits(p + 1, c->end);
 	}
 	c->p = p;
 	return 0;
@@ -370,7 +476,7 @@ scan_object(struct sc *c, uint32_t active, size_t depth, size_t nest)
 	for (;;) {
 		const char *key, *vstart;
 		size_t klen, i;
-		uint32_t sub = 0, last = 0;
+		uint32_t sub = 0, last = 0, m;
 		int esc;
 
 		if (c->p >= c->end || *c->p != '"')
@@ -399,11 +505,16 @@ scan_object(struct sc *c, uint32_t active, size_t depth, size_t nest)
 		if (c->p >= c->end)
 			return fail(c, "unexpected end of line");
 		vstart = c->p;
-		for (i = 0; active != 0 && i < s->nw; i++) {
-			const struct want *w = &s->w[i];
-			struct jscan_field *f = &s->f[i];
+		m = active == 0 ? 0 :
+		    active & s->first[depth][klen > 0 ? (unsigned char)*key : 0];
+		for (; m != 0; m &= m - 1) {
+			const struct want *w;
+			struct jscan_field *f;
 
-			if (!(active & (1u << i)) || w->seglen[depth] != klen ||
+			i = (size_t)__builtin_ctz(m);
+			w = &s->w[i];
+			f = &s->f[i];
+			if (w->seglen[depth] != klen ||
 			    memcmp(w->p->seg[depth], key, klen) != 0)
 				continue;
 			if (depth + 1 == w->p->n) {
@@ -418,11 +529,9 @@ scan_object(struct sc *c, uint32_t active, size_t depth, size_t nest)
 		}
 		if (scan_value(c, sub, depth + 1, nest + 1) != 0)
 			return -1;
-		for (i = 0; last != 0 && i < s->nw; i++) {
-			struct jscan_field *f = &s->f[i];
+		for (m = last; m != 0; m &= m - 1) {
+			struct jscan_field *f = &s->f[__builtin_ctz(m)];
 
-			if (!(last & (1u << i)))
-				continue;
 			f->tok = vstart;
 			f->len = (size_t)(c->p - vstart);
 			f->escaped = 0;
@@ -604,6 +713,72 @@ jscan_kind(struct jscan *s, const char *line, size_t len, const char **why)
 
 /* ---- values ---- */
 
+/*
+ * A valid JSON number token converted without strtod when that is exact
+ * (Clinger's fast path): at most 19 significant digits whose integer m is
+ * at most 2^53, times a power of ten 10^e with |e| <= 22.  Both are
+ * doubles exactly, so one IEEE multiplication or division rounds the true
+ * value correctly, as strtod does.  Returns -1 for strtod to do it.
+ */
+static int
+fast_number(const char *p, size_t n, double *x)
+{
+	static const double pow10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+		1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+		1e21, 1e22,
+	};
+	const char *end = p + n;
+	uint64_t m = 0;
+	int neg = 0, nd = 0, e = 0, frac = 0, integer = 1;
+	double d;
+
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	for (; p < end; p++) {
+		unsigned dig = (unsigned)(*p - '0');
+
+		if (*p == '.') {
+			frac = 1;
+			integer = 0;
+			continue;
+		}
+		if (dig > 9)
+			break;
+		if (m == 0 && dig == 0) {
+			e -= frac;          /* a leading zero */
+			continue;
+		}
+		if (++nd > 19)
+			return -1;
+		m = m * 10 + dig;
+		e -= frac;
+	}
+	if (p < end) {                      /* the exponent */
+		int en = 0, eneg = 0, k = 0;
+
+		integer = 0;
+		p++;
+		if (*p == '+' || *p == '-')
+			eneg = *p++ == '-';
+		for (; p < end; p++, k++) {
+			if (k == 4)
+				return -1;  /* strtod knows what 1e99999 is */
+			en = en * 10 + (*p - '0');
+		}
+		e += eneg ? -en : en;
+	}
+	if (m > (UINT64_C(1) << 53) || e > 22 || e < -22)
+		return m == 0 ? (*x = neg && !integer ? -0.0 : 0.0, 0) : -1;
+	d = (double)m;
+	d = e >= 0 ? d * pow10[e] : d / pow10[-e];
+	/* "-0" as an integer is 0, as json-c reads it. */
+	*x = neg && !(integer && m == 0) ? -d : d;
+	return 0;
+}
+
 int
 jscan_number(const struct jscan_field *f, double *v, const char **why)
 {
@@ -623,6 +798,10 @@ jscan_number(const struct jscan_field *f, double *v, const char **why)
 	default:
 		*why = "not a number";
 		return -1;
+	}
+	if (fast_number(f->tok, f->len, &x) == 0) {
+		*v = x;
+		return 0;
 	}
 	/* strtod rounds correctly at any length; it reads a NUL-terminated
 	 * copy, so it never looks past the token. */
@@ -650,6 +829,25 @@ jscan_number(const struct jscan_field *f, double *v, const char **why)
 	    memchr(f->tok, 'E', f->len) == NULL)
 		x += 0.0;
 	*v = x;
+	return 0;
+}
+
+int
+jscan_number_memo(const struct jscan_field *f, struct jscan_memo *m,
+    double *v, const char **why)
+{
+	if (f->type == JSCAN_NUMBER && f->len == m->len &&
+	    memcmp(f->tok, m->tok, f->len) == 0) {
+		*v = m->v;
+		return 0;
+	}
+	if (jscan_number(f, v, why) != 0)
+		return -1;
+	if (f->len <= sizeof(m->tok)) {
+		memcpy(m->tok, f->tok, f->len);
+		m->len = f->len;
+		m->v = *v;
+	}
 	return 0;
 }
 

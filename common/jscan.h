@@ -105,6 +105,22 @@ int jscan_kind(struct jscan *s, const char *line, size_t len,
 int jscan_number(const struct jscan_field *f, double *v, const char **why);
 
 /*
+ * The last number a field held, as text and value.  Records that repeat a
+ * number's text (window-stats --emit records gives every record of a
+ * window the same statistics) convert it once: the same bytes give the
+ * same double.
+ */
+struct jscan_memo {
+	double v;
+	size_t len;         /* 0: nothing remembered */
+	char tok[40];
+};
+
+/* jscan_number through memo m (zeroed before first use). */
+int jscan_number_memo(const struct jscan_field *f, struct jscan_memo *m,
+    double *v, const char **why);
+
+/*
  * A string field's bytes, escapes decoded as json-c decodes them (a lone
  * surrogate becomes U+FFFD).  Plain strings point into the line; escaped
  * ones are decoded into tmp (valid until tmp changes).  Returns 0, or -1

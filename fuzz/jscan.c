@@ -5,10 +5,28 @@
  * one json-c's strict parser accepts too (the scanner is the validating
  * one: it may refuse more, never less).
  */
+#include <math.h>
+
 #include "buf.h"
 #include "jfield.h"
 #include "jscan.h"
 #include "fuzz.h"
+
+/* A number the scanner converted (its fast path or strtod) is exactly
+ * what strtod gives for the token, sign of zero included ("-0" as an
+ * integer is 0, as json-c reads it). */
+static void
+same_as_strtod(const struct jscan_field *f, double v)
+{
+	char *tok = fz_str((const uint8_t *)f->tok, f->len);
+	double want = strtod(tok, NULL);
+
+	if (strpbrk(tok, ".eE") == NULL)
+		want += 0.0;
+	if (v != want || signbit(v) != signbit(want))
+		abort();
+	free(tok);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -61,7 +79,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (idx < 0 || (f = jscan_get(s, idx)) == NULL)
 				continue;
-			(void)jscan_number(f, &v, &why);
+			if (jscan_number(f, &v, &why) == 0)
+				same_as_strtod(f, v);
 			buf_reset(&tmp);
 			(void)jscan_string(f, &tmp, &str, &n);
 			buf_reset(&tmp);

@@ -100,10 +100,13 @@ enum stat {
 	ST_BAD,      /* missing, another type, not finite: bad input */
 };
 
-/* The members this tool adds, as spliced text: ',"sigma":K' is the same
- * for every record, so it is formatted once. */
-struct splice {
+/* What judging carries from record to record: the members this tool
+ * adds, as spliced text (',"sigma":K' is the same for every record, so it
+ * is formatted once), and the last text and value of each statistic (the
+ * records of one window repeat them: each is converted once). */
+struct judging {
 	struct buf sigma;
+	struct jscan_memo memo[F_N];
 };
 
 /* The state of a run, for the stall hook. */
@@ -144,11 +147,12 @@ static const struct cli_option options[] = {
  * a missing member or a wrong type is.
  */
 static enum stat
-stat_read(const struct jscan_field *f, double *v, const char **why)
+stat_read(const struct jscan_field *f, struct jscan_memo *m, double *v,
+    const char **why)
 {
 	if (f->type == JSCAN_NULL || f->type == JSCAN_NULL_PATH)
 		return ST_NONE;
-	return jscan_number(f, v, why) == 0 ? ST_NUMBER : ST_BAD;
+	return jscan_number_memo(f, m, v, why) == 0 ? ST_NUMBER : ST_BAD;
 }
 
 /*
@@ -157,7 +161,7 @@ stat_read(const struct jscan_field *f, double *v, const char **why)
  * the writer.
  */
 static int
-judge(const struct opts *o, const struct splice *sp, struct jscan *js,
+judge(const struct opts *o, struct judging *sp, struct jscan *js,
     const char *line, struct nd_writer *w, struct counts *c, struct buf *why)
 {
 	enum stat st[F_N] = { ST_BAD, ST_NONE, ST_NONE, ST_NONE };
@@ -183,7 +187,8 @@ judge(const struct opts *o, const struct splice *sp, struct jscan *js,
 	for (i = F_MEAN; i <= F_COUNT; i++) {
 		if (!o->used[i])
 			continue;
-		st[i] = stat_read(jscan_get(js, o->idx[i]), &v[i], &reason);
+		st[i] = stat_read(jscan_get(js, o->idx[i]), &sp->memo[i], &v[i],
+		    &reason);
 		if (st[i] == ST_NUMBER && i != F_MEAN && v[i] < 0) {
 			st[i] = ST_BAD;
 			reason = "negative";
@@ -381,7 +386,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct cli cli;
 	struct counts c = { 0 };
-	struct splice sp = { BUF_INIT };
+	struct judging sp = { BUF_INIT, { { 0, 0, { 0 } } } };
 	struct nd_reject rej;
 	struct nd_reader *r = NULL;
 	struct nd_writer *w = NULL;

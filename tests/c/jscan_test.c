@@ -402,6 +402,80 @@ test_numbers(void)
 	}
 }
 
+/*
+ * Random number tokens, shaped to hit both sides of the exact fast path
+ * (digit counts around 15-20, exponents around +-22, leading and trailing
+ * zeros), convert to exactly what strtod gives, sign of zero included.
+ */
+static void
+test_numbers_random(void)
+{
+	char tok[64];
+	size_t i, bad = 0;
+	unsigned long long seed = 88172645463325252ull;
+
+	section("numbers: the fast path against strtod");
+	for (i = 0; i < 300000; i++) {
+		struct jscan_field f;
+		const char *why = NULL;
+		double v = 0, want;
+		size_t n = 0, k, nint, nfrac;
+
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		if (seed & 1)
+			tok[n++] = '-';
+		nint = 1 + (seed >> 1) % 20;
+		nfrac = (seed >> 6) & 1 ? (seed >> 7) % 22 : 0;
+		for (k = 0; k < nint; k++) {
+			seed ^= seed << 13, seed ^= seed >> 7,
+			    seed ^= seed << 17;
+			tok[n++] = (char)('0' + (k == 0 && nint > 1 ?
+			    1 + seed % 9 : seed % 10));
+			if ((seed >> 8) % 5 == 0 && k == 0 && nint == 1)
+				tok[n - 1] = '0';
+		}
+		if (nfrac > 0) {
+			tok[n++] = '.';
+			for (k = 0; k < nfrac; k++) {
+				seed ^= seed << 13, seed ^= seed >> 7,
+				    seed ^= seed << 17;
+				tok[n++] = (char)('0' + ((seed >> 9) % 3 == 0 ?
+				    0 : seed % 10));
+			}
+		}
+		if ((seed >> 12) % 3 == 0)
+			n += (size_t)snprintf(tok + n, sizeof(tok) - n, "%s%d",
+			    (seed >> 14) & 1 ? "e" : "E-",
+			    (int)((seed >> 15) % 30));
+		tok[n] = '\0';
+		want = strtod(tok, NULL);
+		if (strpbrk(tok, ".eE") == NULL)
+			want += 0.0;
+		memset(&f, 0, sizeof(f));
+		f.type = JSCAN_NUMBER;
+		f.tok = tok;
+		f.len = n;
+		if (jscan_number(&f, &v, &why) != 0 || v != want ||
+		    signbit(v) != signbit(want)) {
+			if (bad++ < 5)
+				diag("%s: got %.17g, strtod %.17g", tok, v, want);
+		}
+	}
+	check(bad == 0, "300,000 random tokens convert as strtod does (%zu "
+	    "differ)", bad);
+	number_is("4.35", 1, 4.35, NULL);
+	number_is("0.1", 1, 0.1, NULL);
+	number_is("9007199254740992e22", 1, 9007199254740992e22, NULL);
+	number_is("9007199254740993e-22", 1, 9007199254740993e-22, NULL);
+	number_is("1e23", 1, 1e23, NULL);
+	number_is("1.7976931348623157e308", 1, 1.7976931348623157e308,
+	    NULL);
+	number_is("0.00000000000000000000000000000000001", 1, 1e-35, NULL);
+	number_is("-0e5", 1, -0.0, NULL);
+	number_is("0e99999", 1, 0.0, NULL);
+	number_is("1234567890123456789", 1, 1234567890123456789.0, NULL);
+}
+
 /* The string token tok decodes to want[0..wn) exactly as json-c decodes. */
 static void
 string_is(const char *tok, const char *want, size_t wn)
@@ -707,6 +781,7 @@ main(int argc, char **argv)
 	test_facts();
 	test_verdicts();
 	test_numbers();
+	test_numbers_random();
 	test_strings();
 	test_times();
 	test_text();
