@@ -153,6 +153,56 @@ buf_jstrz(struct buf *b, const char *s)
 	buf_jstr(b, s, strlen(s));
 }
 
+/*
+ * v in plain notation when a decimal of at most 15 significant digits
+ * converts back to it exactly: then that decimal is what "%.15g" prints
+ * (15 digits always survive a round trip through a double, DBL_DIG), so
+ * the output is the same as buf_double's printf path, at a fraction of
+ * its cost.  m / 10^k is checked as strtod would read it: m < 10^15 and
+ * 10^k are exact doubles, so the one division rounds correctly (Clinger).
+ * Returns -1 when v needs more digits or "%g" would use an exponent.
+ */
+static int
+short_double(struct buf *b, double v)
+{
+	static const double p10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+		1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+	};
+	double a = fabs(v);
+	char tmp[40], *p = tmp + sizeof(tmp);
+	int64_t m = 0;
+	int k;
+
+	if (!(a >= 1e-4 && a < 1e15))
+		return -1;
+	for (k = 0; k <= 19; k++) {
+		double x = a * p10[k];
+
+		if (x >= 1e15)
+			return -1;
+		m = (int64_t)(x + 0.5);
+		if ((double)m / p10[k] == a)
+			break;
+	}
+	if (k > 19)
+		return -1;
+	for (; k > 0 && m % 10 == 0; k--)
+		m /= 10;
+	for (; k > 0; k--, m /= 10)
+		*--p = (char)('0' + m % 10);
+	if (p != tmp + sizeof(tmp))
+		*--p = '.';
+	do {
+		*--p = (char)('0' + m % 10);
+		m /= 10;
+	} while (m != 0);
+	if (v < 0)
+		*--p = '-';
+	buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+	return 0;
+}
+
 void
 buf_double(struct buf *b, double v)
 {
@@ -163,6 +213,8 @@ buf_double(struct buf *b, double v)
 		buf_lit(b, "null");
 		return;
 	}
+	if (short_double(b, v) == 0)
+		return;
 	for (prec = 15; prec <= 17; prec++) {
 		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
 		if (strtod(tmp, NULL) == v)

@@ -127,6 +127,68 @@ test_numbers(void)
 	buf_free(&b);
 }
 
+/* buf_double as it was before its fast path: the first of %.15g, %.16g,
+ * %.17g that reads back exactly.  The fast path must print the same. */
+static void
+slow_double(double v, char *out, size_t n)
+{
+	int prec;
+
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(out, n, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+}
+
+static void
+test_double_paths(void)
+{
+	static const double p10[] = { 1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7,
+	    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18 };
+	static const double edge[] = { 1e-4, 0.0001000000000000001,
+	    9.9999999999999991e-5, 999999999999999.0, 999999999999999.9,
+	    1e15, 123456789012345.6, 0.1 + 0.2, 2.675, 1.005, 60000.01,
+	    -0.5, -61234.56, 9007199254740993.0, 5e-324, 0.000123 };
+	unsigned long long seed = 0x9e3779b97f4a7c15ull;
+	size_t i, bad = 0, total = 0;
+	struct buf b = BUF_INIT;
+	char want[48];
+
+	section("buf_double: the fast path prints what printf did");
+	for (i = 0; i < 400000 + sizeof(edge) / sizeof(edge[0]); i++) {
+		double v;
+
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		if (i >= 400000)
+			v = edge[i - 400000];
+		else if (i % 3 == 0)    /* any bits at all */
+			memcpy(&v, &seed, sizeof(v));
+		else if (i % 3 == 1)    /* a short decimal, as prices are */
+			v = (double)(seed % 100000000000000000ull) /
+			    p10[(seed >> 57) % 19];
+		else                    /* a computed one, as means are */
+			v = (double)(seed % 1000000007ull) /
+			    (double)(1 + (seed >> 40) % 997);
+		if ((seed >> 63) != 0)
+			v = -v;
+		if (!isfinite(v))
+			continue;
+		total++;
+		buf_reset(&b);
+		buf_double(&b, v);
+		slow_double(v, want, sizeof(want));
+		if (b.failed || strcmp(buf_cstr(&b), want) != 0) {
+			if (bad++ < 5)
+				diag("%.17g: got %s, printf %s", v,
+				    buf_cstr(&b), want);
+		}
+	}
+	check(bad == 0, "%zu doubles print as %%.15g-%%.17g did (%zu differ)",
+	    total, bad);
+	buf_free(&b);
+}
+
 static void
 test_times_b64(void)
 {
@@ -223,6 +285,7 @@ main(int argc, char **argv)
 		return 2;
 	test_strings();
 	test_numbers();
+	test_double_paths();
 	test_times_b64();
 	test_growth();
 	return tap_end();
