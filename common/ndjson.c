@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 
 #define ND_READ_CHUNK (64 * 1024)
 #define ND_WRITE_FLUSH (64 * 1024)
+#define ND_PIPE_SIZE (1024 * 1024)
 
 struct nd_reader {
 	int fd;
@@ -303,6 +305,12 @@ nd_writer_new(int fd)
 	if (w == NULL)
 		return NULL;
 	w->fd = fd;
+	/* A pipe to the next stage grows from 64 KiB to ND_PIPE_SIZE where
+	 * the system allows it (pipe-max-size, the user's pipe quota):
+	 * stages then switch contexts about half as often. */
+	if (fcntl(fd, F_GETPIPE_SZ) > 0 &&
+	    fcntl(fd, F_GETPIPE_SZ) < ND_PIPE_SIZE)
+		(void)fcntl(fd, F_SETPIPE_SZ, ND_PIPE_SIZE);
 	if (buf_reserve(&w->b, ND_WRITE_FLUSH * 2) != 0) {
 		free(w);
 		return NULL;

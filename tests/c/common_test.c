@@ -1523,6 +1523,29 @@ test_writer(void)
 	free(got);
 	unlink(path);
 
+	/* a pipe grows to 1 MiB where the system allows it */
+	{
+		int pfd[2], max = 0;
+		FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+
+		if (f != NULL && fscanf(f, "%d", &max) != 1)
+			max = 0;
+		if (f != NULL)
+			fclose(f);
+		if (pipe(pfd) == 0) {
+			w = nd_writer_new(pfd[1]);
+			if (max >= 1024 * 1024 && geteuid() == 0)
+				check(fcntl(pfd[1], F_GETPIPE_SZ) == 1024 * 1024,
+				    "nd_writer_new grows a pipe to 1 MiB");
+			else
+				diag("pipe growth not checked: not root, or "
+				    "pipe-max-size %d", max);
+			nd_writer_free(w);
+			close(pfd[0]);
+			close(pfd[1]);
+		}
+	}
+
 	/* many records: whatever was written so far is whole records */
 	path = writer_file("w2", &fd);
 	w = nd_writer_new(fd);
