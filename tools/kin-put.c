@@ -1032,8 +1032,9 @@ wait_step(struct state *st, struct loop *lp)
 }
 
 /* The first SIGINT or SIGTERM stops reading; the records read are still
- * delivered, with their retries.  A second one stops the retries: what is
- * not delivered once the requests in flight end is undeliverable. */
+ * delivered, with their retries.  A second one (even one that came with
+ * the first) stops the retries: what is not delivered once the requests
+ * in flight end is undeliverable. */
 static void
 check_signal(struct state *st, struct loop *lp)
 {
@@ -1044,7 +1045,8 @@ check_signal(struct state *st, struct loop *lp)
 	if (!st->stopping) {
 		st->stopping = 1;
 		msg_info("stopping: delivering the records already read");
-	} else if (!st->abandon) {
+	}
+	if (sig_count >= 2 && !st->abandon) {
 		st->abandon = 1;
 		msg_warn("second signal: the records not yet delivered are "
 		    "undeliverable");
