@@ -361,8 +361,10 @@ collect(struct http_client *c)
 	}
 }
 
-struct http_xfer *
-http_wait(struct http_client *c, int timeout_ms)
+/* http_wait(), which also gives up once *stop (NULL: never) is set. */
+static struct http_xfer *
+wait_any(struct http_client *c, int timeout_ms,
+    const volatile sig_atomic_t *stop)
 {
 	struct timespec t0;
 	int64_t deadline = -1;
@@ -386,7 +388,7 @@ http_wait(struct http_client *c, int timeout_ms)
 			x->next_done = NULL;
 			return x;
 		}
-		if (c->inflight == 0)
+		if (c->inflight == 0 || (stop != NULL && *stop))
 			return NULL;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		nowms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
@@ -399,6 +401,12 @@ http_wait(struct http_client *c, int timeout_ms)
 		if (curl_multi_poll(c->multi, NULL, 0, wait_ms, NULL) != CURLM_OK)
 			return NULL;
 	}
+}
+
+struct http_xfer *
+http_wait(struct http_client *c, int timeout_ms)
+{
+	return wait_any(c, timeout_ms, NULL);
 }
 
 int
@@ -468,7 +476,7 @@ http_wait_xfer(struct http_client *c, struct http_xfer *x)
 {
 	/* Other transfers may finish first; keep them for their owners. */
 	while (x->running) {
-		struct http_xfer *done = http_wait(c, -1), **pp;
+		struct http_xfer *done = wait_any(c, -1, c->o.stop), **pp;
 
 		if (done == NULL)
 			return -1;

@@ -28,11 +28,12 @@ setup() {
 	M3K=$BATS_FILE_TMPDIR/m3k.ndjson
 	FP_PID=
 	MOTO_PID=
+	HS_PID=
 }
 
 teardown() {
 	local pid
-	for pid in $FP_PID $MOTO_PID; do
+	for pid in $FP_PID $MOTO_PID $HS_PID; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
@@ -438,7 +439,7 @@ fp_start() {
 wait_for_line() {
 	local i
 	for ((i = 0; i < 300; i++)); do
-		grep -q -- "$2" "$1" && return 0
+		grep -qs -- "$2" "$1" && return 0
 		sleep 0.1
 	done
 	return 1
@@ -501,16 +502,72 @@ kin_put_unreachable() {
 	diff <(sort "$T/in") <(sort "$T/dl")
 }
 
+# Once file $1 has a line matching $2: SIGTERM to $pid, then rc is its
+# exit status.
+term_when() {
+	wait_for_line "$1" "$2"
+	kill -TERM "$pid"
+	rc=0
+	wait_or_kill "$pid" || rc=$?
+}
+
 @test "kin-read stops promptly on SIGTERM while it retries an unreachable server" {
 	kin-read --stream "$S" --follow --endpoint-url http://127.0.0.1:1 --retry-budget 10m \
 	    >"$T/out" 2>"$T/err" 3>&- &
 	pid=$!
-	wait_for_line "$T/err" 'retry 2 in'
-	kill -TERM "$pid"
-	rc=0
-	wait_or_kill "$pid" || rc=$?
+	term_when "$T/err" 'retry 2 in'
 	[ "$rc" -eq 1 ]
 	grep -q '^kin-read: ListShards: interrupted while retrying$' "$T/err"
+}
+
+# A server on loopback that takes requests and never answers: HS_PORT;
+# each request it reads appends a line to $T/hs.got.
+hung_server() {
+	python3 -c '
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    if c.recv(65536):
+        with open(sys.argv[2], "a") as f:
+            f.write("request\n")
+' "$T/hs.port" "$T/hs.got" >/dev/null 2>&1 3>&- &
+	HS_PID=$!
+	wait_for_line "$T/hs.port" '[0-9]'
+	HS_PORT=$(cat "$T/hs.port")
+}
+
+@test "kin-read stops promptly on SIGTERM while its request hangs (a server that never answers)" {
+	hung_server
+	kin-read --stream "$S" --follow --endpoint-url "http://127.0.0.1:$HS_PORT" \
+	    >"$T/out" 2>"$T/err" 3>&- &
+	pid=$!
+	term_when "$T/hs.got" request
+	[ "$rc" -eq 1 ]
+	grep -q '^kin-read: ListShards: interrupted$' "$T/err"
+}
+
+@test "kin-read: SIGTERM while GetRecords is retried stops the read as any signal does: what was read and the final barrier, exit 0" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	head -n 10 "$M3K" | kin-put --stream "$S" --partition-key k
+	fp_start '[{"match":{"target":"GetRecords","from":2},"action":{"preset":"internal"}}]'
+	kin-read --stream "$S" --follow --poll-interval 100ms --endpoint-url "$FPURL" \
+	    --max-attempts 1000 --retry-budget 10m --checkpoint-dir "$T/ck" \
+	    >"$T/out" 2>"$T/err" 3>&- &
+	pid=$!
+	term_when "$T/err" 'retry 2 in'
+	[ "$rc" -eq 0 ]
+	diff <(head -n 10 "$M3K") <(grep -v __kinpipe "$T/out")
+	# The final barrier, after the last record.
+	tail -n 1 "$T/out" | jq -e '.__kinpipe.barrier' >/dev/null
+	! grep -q interrupted "$T/err"
 }
 
 @test "--pace-field replays at the pace of event time" {
