@@ -21,6 +21,7 @@ struct http_xfer {
 	int running;
 	int too_large;      /* the body went past o.max_body */
 	struct http_xfer *next_done;
+	struct http_xfer *run_prev, *run_next;  /* the client's running ones */
 };
 
 struct http_client {
@@ -28,6 +29,7 @@ struct http_client {
 	CURL **pool;      /* idle easy handles, reused for their caches */
 	size_t npool, cappool;
 	int inflight;
+	struct http_xfer *run;   /* running (for http_abort_all()) */
 	struct http_xfer *done;  /* finished, not yet handed out */
 	struct http_opts o;
 	char *ca_bundle;
@@ -222,6 +224,24 @@ give_easy(struct http_client *c, CURL *e)
 #define SET(e, opt, val) \
 	do { if (curl_easy_setopt(e, opt, val) != CURLE_OK) goto fail; } while (0)
 
+/* x leaves the client's running transfers: out of the multi handle. */
+static void
+stop_running(struct http_xfer *x)
+{
+	struct http_client *c = x->c;
+
+	curl_multi_remove_handle(c->multi, x->easy);
+	if (x->run_prev != NULL)
+		x->run_prev->run_next = x->run_next;
+	else
+		c->run = x->run_next;
+	if (x->run_next != NULL)
+		x->run_next->run_prev = x->run_prev;
+	x->run_prev = x->run_next = NULL;
+	x->running = 0;
+	c->inflight--;
+}
+
 struct http_xfer *
 http_start(struct http_client *c, const struct http_request *req, void *user)
 {
@@ -295,6 +315,10 @@ http_start(struct http_client *c, const struct http_request *req, void *user)
 		goto fail;
 	x->running = 1;
 	c->inflight++;
+	x->run_next = c->run;
+	if (c->run != NULL)
+		c->run->run_prev = x;
+	c->run = x;
 	return x;
 fail:
 	if (x->easy != NULL)
@@ -353,9 +377,7 @@ collect(struct http_client *c)
 				snprintf(x->resp.error, sizeof(x->resp.error), "%s",
 				    curl_easy_strerror(m->data.result));
 		}
-		curl_multi_remove_handle(c->multi, x->easy);
-		x->running = 0;
-		c->inflight--;
+		stop_running(x);
 		x->next_done = c->done;
 		c->done = x;
 	}
@@ -429,6 +451,21 @@ http_poll_fd(struct http_client *c, int fd, int timeout_ms)
 	return fd >= 0 && (wfd.revents & CURL_WAIT_POLLIN) ? 1 : 0;
 }
 
+void
+http_abort_all(struct http_client *c, const char *why)
+{
+	while (c->run != NULL) {
+		struct http_xfer *x = c->run;
+
+		stop_running(x);
+		x->resp.status = 0;
+		x->resp.transport_retryable = 1;
+		snprintf(x->resp.error, sizeof(x->resp.error), "%s", why);
+		x->next_done = c->done;
+		c->done = x;
+	}
+}
+
 int
 http_inflight(const struct http_client *c)
 {
@@ -452,10 +489,8 @@ http_xfer_free(struct http_xfer *x)
 {
 	if (x == NULL)
 		return;
-	if (x->running) {
-		curl_multi_remove_handle(x->c->multi, x->easy);
-		x->c->inflight--;
-	}
+	if (x->running)
+		stop_running(x);
 	if (x->easy != NULL)
 		give_easy(x->c, x->easy);
 	curl_slist_free_all(x->hdrs);

@@ -85,6 +85,13 @@ int http_wait_xfer(struct http_client *c, struct http_xfer *x);
  */
 int http_poll_fd(struct http_client *c, int fd, int timeout_ms);
 
+/*
+ * Stops every transfer still running: each is then handed out by
+ * http_wait() as finished, with status 0, a transient error, and why as
+ * its error.  What the server did with a request is then unknown.
+ */
+void http_abort_all(struct http_client *c, const char *why);
+
 /* Transfers started and not yet returned by http_wait(). */
 int http_inflight(const struct http_client *c);
 

@@ -461,14 +461,19 @@ wait_or_kill() {
 	wait "$1" || return $?
 }
 
-# kin-put of N records against a closed loopback port (every attempt fails
-# at once), in the background (pid), once it retries.
-kin_put_unreachable() {
+# kin-put of N records to URL in the background (pid), once file $3 has a
+# line matching $4.
+kin_put_bg() {
 	seq 1 "$1" | sed 's/.*/{"n":&}/' >"$T/in"
-	kin-put --stream "$S" --partition-key k --endpoint-url http://127.0.0.1:1 \
+	kin-put --stream "$S" --partition-key k --endpoint-url "$2" \
 	    --retry-budget 10m --dead-letter "$T/dl" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 	pid=$!
-	wait_for_line "$T/err" 'retrying them'
+	wait_for_line "$3" "$4"
+}
+
+# kin-put against a closed loopback port: every attempt fails at once.
+kin_put_unreachable() {
+	kin_put_bg "$1" http://127.0.0.1:1 "$T/err" 'retrying them'
 }
 
 @test "kin-put against an unreachable server: the first SIGTERM drains, the second stops the retries; every record dead-lettered, status 3, a count instead of a flood" {
@@ -487,16 +492,21 @@ kin_put_unreachable() {
 	diff <(sort "$T/in") <(sort "$T/dl")
 }
 
-@test "kin-put: two signals that arrive together are two (SIGINT and SIGTERM while stopped): the retries stop, status 3" {
-	kin_put_unreachable 50
-	# Stopped, the process gets both when it continues, before its loop
-	# runs again (the kernel would merge two of the same signal).
+# SIGINT and SIGTERM to $pid at once (stopped, it gets both when it
+# continues, before its loop runs again: the kernel would merge two of the
+# same signal); then rc is its exit status.
+signals_together() {
 	kill -STOP "$pid"
 	kill -INT "$pid"
 	kill -TERM "$pid"
 	kill -CONT "$pid"
 	rc=0
 	wait_or_kill "$pid" || rc=$?
+}
+
+@test "kin-put: two signals that arrive together are two (SIGINT and SIGTERM while stopped): the retries stop, status 3" {
+	kin_put_unreachable 50
+	signals_together
 	[ "$rc" -eq 3 ]
 	grep -q '^kin-put: second signal: the records not yet delivered are undeliverable$' "$T/err"
 	diff <(sort "$T/in") <(sort "$T/dl")
@@ -542,6 +552,15 @@ while True:
 	HS_PID=$!
 	wait_for_line "$T/hs.port" '[0-9]'
 	HS_PORT=$(cat "$T/hs.port")
+}
+
+@test "kin-put: the second signal abandons the request in flight (a server that never answers): every record dead-lettered, status 3" {
+	hung_server
+	kin_put_bg 20 "http://127.0.0.1:$HS_PORT" "$T/hs.got" request
+	signals_together
+	[ "$rc" -eq 3 ]
+	grep -q '^kin-put: <stdin>:[0-9]*: undeliverable after [0-9]* attempts: stopped by a second signal$' "$T/err"
+	diff <(sort "$T/in") <(sort "$T/dl")
 }
 
 @test "kin-read stops promptly on SIGTERM while its request hangs (a server that never answers)" {
