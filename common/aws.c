@@ -102,6 +102,7 @@ aws_client_new(const char *service_id, const char *signing_name,
 	}
 	memset(&ho, 0, sizeof(ho));
 	ho.ca_bundle = tls.ca_bundle;
+	ho.stop = o->stop;
 	ho.verify = tls.verify;
 	ho.connect_timeout_ms = (long)o->connect_timeout_ms;
 	ho.timeout_ms = (long)o->timeout_ms;
@@ -401,6 +402,10 @@ aws_call(struct aws_client *c, const struct aws_call *call,
 			return -1;
 		if (http_wait_xfer(c->http, x) != 0) {
 			http_xfer_free(x);
+			if (c->stop != NULL && *c->stop) {
+				snprintf(err, errsz, "interrupted");
+				return AWS_INTERRUPTED;
+			}
 			snprintf(err, errsz, "HTTP transfer failed");
 			return -1;
 		}
@@ -429,7 +434,7 @@ aws_call(struct aws_client *c, const struct aws_call *call,
 		    call->path, err, st.attempt, (long long)delay);
 		if (retry_sleep(delay, c->stop) != 0) {
 			snprintf(err, errsz, "interrupted while retrying");
-			return -1;
+			return AWS_INTERRUPTED;
 		}
 	}
 }

@@ -23,8 +23,9 @@ struct aws_opts {
 	int64_t connect_timeout_ms;
 	int64_t timeout_ms;
 	struct retry_policy retry;
-	/* A tool's stop flag (sig.h): a retry that would sleep gives up once
-	 * it is set.  NULL: never. */
+	/* A tool's stop flag (sig.h): a synchronous call (aws_call()) gives
+	 * up once it is set, in its request or in the wait before a retry.
+	 * NULL: never. */
 	const volatile sig_atomic_t *stop;
 };
 
@@ -104,8 +105,10 @@ void aws_client_credentials_expired(struct aws_client *c);
  * throttling are retried with backoff (one warning per retry on stderr),
  * expired credentials are refreshed once.  Returns 0 with *resp holding a
  * 2xx response (http_response_clear() it), or -1 with *resp holding the
- * last response (if any) and the reason in err.
+ * last response (if any) and the reason in err; AWS_INTERRUPTED (err
+ * "interrupted" or "interrupted while retrying") once the stop flag is set.
  */
+#define AWS_INTERRUPTED (-2)
 int aws_call(struct aws_client *c, const struct aws_call *call,
     struct http_response *resp, char *err, size_t errsz);
 

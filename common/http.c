@@ -24,6 +24,7 @@ struct http_xfer {
 	                     * again by itself when a reused connection died
 	                     * without an answer) */
 	struct http_xfer *next_done;
+	struct http_xfer *run_prev, *run_next;  /* the client's running ones */
 };
 
 struct http_client {
@@ -31,6 +32,7 @@ struct http_client {
 	CURL **pool;      /* idle easy handles, reused for their caches */
 	size_t npool, cappool;
 	int inflight;
+	struct http_xfer *run;   /* running (for http_abort_all()) */
 	struct http_xfer *done;  /* finished, not yet handed out */
 	struct http_opts o;
 	char *ca_bundle;
@@ -242,6 +244,24 @@ on_prereq(void *arg, char *ip, char *lip, int port, int lport)
 #define SET(e, opt, val) \
 	do { if (curl_easy_setopt(e, opt, val) != CURLE_OK) goto fail; } while (0)
 
+/* x leaves the client's running transfers: out of the multi handle. */
+static void
+stop_running(struct http_xfer *x)
+{
+	struct http_client *c = x->c;
+
+	curl_multi_remove_handle(c->multi, x->easy);
+	if (x->run_prev != NULL)
+		x->run_prev->run_next = x->run_next;
+	else
+		c->run = x->run_next;
+	if (x->run_next != NULL)
+		x->run_next->run_prev = x->run_prev;
+	x->run_prev = x->run_next = NULL;
+	x->running = 0;
+	c->inflight--;
+}
+
 struct http_xfer *
 http_start(struct http_client *c, const struct http_request *req, void *user)
 {
@@ -319,6 +339,10 @@ http_start(struct http_client *c, const struct http_request *req, void *user)
 		goto fail;
 	x->running = 1;
 	c->inflight++;
+	x->run_next = c->run;
+	if (c->run != NULL)
+		c->run->run_prev = x;
+	c->run = x;
 	return x;
 fail:
 	if (x->easy != NULL)
@@ -381,16 +405,16 @@ collect(struct http_client *c)
 				snprintf(x->resp.error, sizeof(x->resp.error), "%s",
 				    curl_easy_strerror(m->data.result));
 		}
-		curl_multi_remove_handle(c->multi, x->easy);
-		x->running = 0;
-		c->inflight--;
+		stop_running(x);
 		x->next_done = c->done;
 		c->done = x;
 	}
 }
 
-struct http_xfer *
-http_wait(struct http_client *c, int timeout_ms)
+/* http_wait(), which also gives up once *stop (NULL: never) is set. */
+static struct http_xfer *
+wait_any(struct http_client *c, int timeout_ms,
+    const volatile sig_atomic_t *stop)
 {
 	struct timespec t0;
 	int64_t deadline = -1;
@@ -414,7 +438,7 @@ http_wait(struct http_client *c, int timeout_ms)
 			x->next_done = NULL;
 			return x;
 		}
-		if (c->inflight == 0)
+		if (c->inflight == 0 || (stop != NULL && *stop))
 			return NULL;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		nowms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
@@ -427,6 +451,12 @@ http_wait(struct http_client *c, int timeout_ms)
 		if (curl_multi_poll(c->multi, NULL, 0, wait_ms, NULL) != CURLM_OK)
 			return NULL;
 	}
+}
+
+struct http_xfer *
+http_wait(struct http_client *c, int timeout_ms)
+{
+	return wait_any(c, timeout_ms, NULL);
 }
 
 int
@@ -447,6 +477,21 @@ http_poll_fd(struct http_client *c, int fd, int timeout_ms)
 		return -1;
 	collect(c);
 	return fd >= 0 && (wfd.revents & CURL_WAIT_POLLIN) ? 1 : 0;
+}
+
+void
+http_abort_all(struct http_client *c, const char *why)
+{
+	while (c->run != NULL) {
+		struct http_xfer *x = c->run;
+
+		stop_running(x);
+		x->resp.status = 0;
+		x->resp.transport_retryable = 1;
+		snprintf(x->resp.error, sizeof(x->resp.error), "%s", why);
+		x->next_done = c->done;
+		c->done = x;
+	}
 }
 
 int
@@ -472,10 +517,8 @@ http_xfer_free(struct http_xfer *x)
 {
 	if (x == NULL)
 		return;
-	if (x->running) {
-		curl_multi_remove_handle(x->c->multi, x->easy);
-		x->c->inflight--;
-	}
+	if (x->running)
+		stop_running(x);
 	if (x->easy != NULL)
 		give_easy(x->c, x->easy);
 	curl_slist_free_all(x->hdrs);
@@ -496,7 +539,7 @@ http_wait_xfer(struct http_client *c, struct http_xfer *x)
 {
 	/* Other transfers may finish first; keep them for their owners. */
 	while (x->running) {
-		struct http_xfer *done = http_wait(c, -1), **pp;
+		struct http_xfer *done = wait_any(c, -1, c->o.stop), **pp;
 
 		if (done == NULL)
 			return -1;

@@ -9,6 +9,7 @@
 #ifndef KP_HTTP_H
 #define KP_HTTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@ struct http_opts {
 	size_t max_body;             /* a longer response body fails the
 	                              * request, error "response too large";
 	                              * 0: 256 MiB */
+	/* A tool's stop flag (sig.h): a synchronous wait (http_wait_xfer(),
+	 * http_do()) gives up once it is set, however long the request
+	 * would still take.  NULL: never. */
+	const volatile sig_atomic_t *stop;
 };
 
 struct http_request {
@@ -74,7 +79,9 @@ struct http_xfer *http_start(struct http_client *c,
 struct http_xfer *http_wait(struct http_client *c, int timeout_ms);
 
 /* Drives the transfers until x has finished (others that finish meanwhile
- * stay queued for http_wait()).  Returns 0, or -1 on a libcurl error. */
+ * stay queued for http_wait()).  Returns 0, or -1 on a libcurl error or
+ * once the stop flag (http_opts) is set: x is then still running, and
+ * http_xfer_free() aborts it. */
 int http_wait_xfer(struct http_client *c, struct http_xfer *x);
 
 /*
@@ -84,6 +91,13 @@ int http_wait_xfer(struct http_client *c, struct http_xfer *x);
  * collected with http_wait(c, 0).
  */
 int http_poll_fd(struct http_client *c, int fd, int timeout_ms);
+
+/*
+ * Stops every transfer still running: each is then handed out by
+ * http_wait() as finished, with status 0, a transient error, and why as
+ * its error.  What the server did with a request is then unknown.
+ */
+void http_abort_all(struct http_client *c, const char *why);
 
 /* Transfers started and not yet returned by http_wait(). */
 int http_inflight(const struct http_client *c);

@@ -381,9 +381,14 @@ kinesis_list_shards(struct kinesis *k, struct kinesis_shard_list *l,
 			goto out;
 		}
 		kinesis_list_shards_body(&body, k->stream, last);
-		if (post(k, TARGET "ListShards", &body, &resp, err,
-		    errsz) != 0 || kinesis_list_shards_parse(resp.body,
-		    resp.body_len, l, err, errsz) != 0)
+		rc = post(k, TARGET "ListShards", &body, &resp, err, errsz);
+		if (rc != 0) {
+			rc = rc == AWS_INTERRUPTED ? KINESIS_INTERRUPTED : -1;
+			goto out;
+		}
+		rc = -1;
+		if (kinesis_list_shards_parse(resp.body, resp.body_len, l, err,
+		    errsz) != 0)
 			goto out;
 		/* A server that hands back the token it was given would
 		 * keep this loop going for ever. */
@@ -531,10 +536,14 @@ kinesis_get_shard_iterator(struct kinesis *k, const char *shard_id,
 		    "bad iterator position");
 		goto out;
 	}
-	if (post(k, TARGET "GetShardIterator", &body, &resp, err,
-	    errsz) != 0) {
-		if (expired_position(&resp, pos))
+	rc = post(k, TARGET "GetShardIterator", &body, &resp, err, errsz);
+	if (rc != 0) {
+		if (rc == AWS_INTERRUPTED)
+			rc = KINESIS_INTERRUPTED;
+		else if (expired_position(&resp, pos))
 			rc = KINESIS_EXPIRED_POSITION;
+		else
+			rc = -1;
 		goto out;
 	}
 	rc = kinesis_get_shard_iterator_parse(resp.body, resp.body_len,
@@ -760,8 +769,10 @@ kinesis_get_records(struct kinesis *k, const char *iterator, int limit,
 	memset(r, 0, sizeof(*r));
 	memset(&resp, 0, sizeof(resp));
 	kinesis_get_records_body(&body, iterator, limit);
-	if (post(k, TARGET "GetRecords", &body, &resp, err, errsz) != 0) {
-		rc = kinesis_get_records_error(&resp);
+	rc = post(k, TARGET "GetRecords", &body, &resp, err, errsz);
+	if (rc != 0) {
+		rc = rc == AWS_INTERRUPTED ? KINESIS_INTERRUPTED :
+		    kinesis_get_records_error(&resp);
 		goto out;
 	}
 	rc = kinesis_get_records_parse(resp.body, resp.body_len, r, err,

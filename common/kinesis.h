@@ -101,7 +101,8 @@ int kinesis_list_shards_body(struct buf *b, const char *stream,
 int kinesis_list_shards_parse(const char *body, size_t len,
     struct kinesis_shard_list *l, char *err, size_t errsz);
 
-/* Every page of ListShards into l (emptied first).  0 or -1. */
+/* Every page of ListShards into l (emptied first).  0, KINESIS_INTERRUPTED
+ * (aws.h: the stop flag was set), or -1 with err. */
 int kinesis_list_shards(struct kinesis *k, struct kinesis_shard_list *l,
     char *err, size_t errsz);
 
@@ -145,7 +146,7 @@ int kinesis_get_shard_iterator_parse(const char *body, size_t len,
  * The call: 0 with *iterator as above, KINESIS_EXPIRED_POSITION when the
  * position is a sequence number older than the shard's trim horizon (the
  * stream's retention has passed it: Kinesis answers InvalidArgumentException
- * naming StartingSequenceNumber), or -1 with err.
+ * naming StartingSequenceNumber), KINESIS_INTERRUPTED, or -1 with err.
  */
 int kinesis_get_shard_iterator(struct kinesis *k, const char *shard_id,
     const struct kinesis_position *pos, char **iterator, char *err,
@@ -195,6 +196,7 @@ enum {
 	KINESIS_THROTTLED = 2,        /* still throttled after the retries */
 	KINESIS_EXPIRED_POSITION = 3, /* GetShardIterator: the sequence number
 	                               * is past the retention period */
+	KINESIS_INTERRUPTED = 4,      /* the stop flag was set (aws.h) */
 };
 
 /*
@@ -205,8 +207,9 @@ enum {
 int kinesis_get_records_error(const struct http_response *resp);
 
 /*
- * The call.  Returns 0 with *r filled, KINESIS_EXPIRED_ITERATOR or
- * KINESIS_THROTTLED (err says what), or -1 with err.
+ * The call.  Returns 0 with *r filled, KINESIS_EXPIRED_ITERATOR,
+ * KINESIS_THROTTLED or KINESIS_INTERRUPTED (err says what), or -1 with
+ * err.
  */
 int kinesis_get_records(struct kinesis *k, const char *iterator, int limit,
     struct kinesis_records *r, char *err, size_t errsz);

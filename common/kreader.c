@@ -205,13 +205,20 @@ kr_list(struct kreader *r)
 {
 	struct kinesis_shard_list l;
 	char err[1024];
-	int rc = -1;
+	int rc;
 
 	memset(&l, 0, sizeof(l));
-	if (kinesis_list_shards(r->k, &l, err, sizeof(err)) != 0) {
+	rc = kinesis_list_shards(r->k, &l, err, sizeof(err));
+	if (rc == KINESIS_INTERRUPTED && r->listed) {
+		/* A signal during a read: the caller stops as after one. */
+		msg_info("ListShards: %s", err);
+		rc = KR_INTERRUPTED;
+	} else if (rc != 0) {
 		msg_err("ListShards: %s", err);
+		rc = -1;
 	} else if (add_shards(r, &l) != 0) {
 		msg_err("out of memory");
+		rc = -1;
 	} else {
 		r->listed = 1;
 		rc = 0;
@@ -407,6 +414,11 @@ get_iterator(struct kreader *r, struct kr_shard *s)
 		rc = expired(r, s);
 		return rc != 0 ? rc : get_iterator(r, s);
 	}
+	if (rc == KINESIS_INTERRUPTED) {
+		/* A signal: no iterator yet, nothing to take (kr_fetch). */
+		msg_info("GetShardIterator %s: %s", s->k.id, err);
+		return 0;
+	}
 	if (rc != 0) {
 		msg_err("GetShardIterator %s: %s", s->k.id, err);
 		return KP_EXIT_FAILURE;
@@ -430,6 +442,8 @@ kr_fetch(struct kreader *r, struct kr_shard *s, int64_t now,
 		r->fail = get_iterator(r, s);
 		if (r->fail != 0)
 			return -1;
+		if (s->iter == NULL && s->state != KR_FINISHED)
+			return 0;	/* stopped by a signal */
 	}
 	if (s->state == KR_FINISHED)
 		return 0;
@@ -451,6 +465,10 @@ kr_fetch(struct kreader *r, struct kr_shard *s, int64_t now,
 		msg_info("%s: iterator expired; getting a new one", s->k.id);
 		free(s->iter);
 		s->iter = NULL;
+		return 0;
+	case KINESIS_INTERRUPTED:
+		/* A signal: the caller stops after the records it wrote. */
+		msg_info("GetRecords %s: %s", s->k.id, err);
 		return 0;
 	case KINESIS_THROTTLED:
 		s->backoff++;

@@ -99,8 +99,10 @@ void kr_free(struct kreader *r);
 
 struct kr_shard *kr_find(struct kreader *r, const char *id);
 
-/* ListShards, every page; adds the shards not known yet.  Returns 0, or
- * -1 after printing why. */
+/* ListShards, every page; adds the shards not known yet.  Returns 0,
+ * KR_INTERRUPTED when a signal stopped the call after the first listing
+ * (said at -v; before it, that is a failure), or -1 after printing why. */
+#define KR_INTERRUPTED 1
 int kr_list(struct kreader *r);
 
 /* Starts reading the waiting shards whose parents are finished. */
@@ -110,8 +112,9 @@ void kr_promote(struct kreader *r);
  * One GetRecords call on shard s (getting an iterator first when it has
  * none).  Returns 1 with *res filled (the caller writes the records, then
  * calls kr_advance() and kinesis_records_free()), 0 when there is nothing
- * to take now (throttled, expired iterator, the shard finished), or -1 on
- * a failure (said on stderr; r->fail holds the exit status).
+ * to take now (throttled, expired iterator, the shard finished, the call
+ * stopped by a signal), or -1 on a failure (said on stderr; r->fail holds
+ * the exit status).
  */
 int kr_fetch(struct kreader *r, struct kr_shard *s, int64_t now,
     struct kinesis_records *res);

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -446,6 +447,24 @@ struct nd_reason {
 	unsigned long long seen, hidden;
 };
 
+/* Reasons that differ only in their numbers are one ("timed out after
+ * 10001 ms", "... 10003 ms"): the first one seen names them. */
+static int
+same_reason(const char *a, const char *b)
+{
+	while (*a != '\0' && *b != '\0') {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			while (isdigit((unsigned char)*a))
+				a++;
+			while (isdigit((unsigned char)*b))
+				b++;
+		} else if (*a++ != *b++) {
+			return 0;
+		}
+	}
+	return *a == *b;
+}
+
 static struct nd_reason *
 reason_of(struct nd_reject *rej, const char *what, const char *kind)
 {
@@ -454,7 +473,7 @@ reason_of(struct nd_reject *rej, const char *what, const char *kind)
 
 	for (i = 0; i < rej->nreasons; i++)
 		if (strcmp(rej->reasons[i].what, what) == 0 &&
-		    strcmp(rej->reasons[i].text, kind) == 0)
+		    same_reason(rej->reasons[i].text, kind))
 			return &rej->reasons[i];
 	if (rej->nreasons == ND_REASONS)
 		return &rej->reasons[ND_REASONS - 1];

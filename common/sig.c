@@ -3,11 +3,14 @@
 #include "sig.h"
 
 volatile sig_atomic_t sig_stop;
+volatile sig_atomic_t sig_count;
 
 static void
 on_stop(int signo)
 {
 	sig_stop = signo;
+	if (sig_count < 1000)
+		sig_count++;
 }
 
 int
@@ -20,7 +23,10 @@ sig_setup(void)
 	if (sigaction(SIGPIPE, &sa, NULL) != 0)
 		return -1;
 	sa.sa_handler = on_stop;
+	/* One handler at a time: sig_count++ is not atomic. */
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
 	sa.sa_flags = 0;
 	if (sigaction(SIGINT, &sa, NULL) != 0 ||
 	    sigaction(SIGTERM, &sa, NULL) != 0)

@@ -28,11 +28,12 @@ setup() {
 	M3K=$BATS_FILE_TMPDIR/m3k.ndjson
 	FP_PID=
 	MOTO_PID=
+	HS_PID=
 }
 
 teardown() {
 	local pid
-	for pid in $FP_PID $MOTO_PID; do
+	for pid in $FP_PID $MOTO_PID $HS_PID; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
@@ -440,7 +441,7 @@ fp_start() {
 wait_for_line() {
 	local i
 	for ((i = 0; i < 300; i++)); do
-		grep -q -- "$2" "$1" && return 0
+		grep -qs -- "$2" "$1" && return 0
 		sleep 0.1
 	done
 	return 1
@@ -462,13 +463,23 @@ wait_or_kill() {
 	wait "$1" || return $?
 }
 
-@test "kin-put against an unreachable server: the first SIGTERM drains, the second stops the retries; every record dead-lettered, status 3, a count instead of a flood" {
-	# Port 1 on loopback is closed: every attempt fails at once.
-	seq 1 2000 | sed 's/.*/{"n":&}/' >"$T/in"
-	kin-put --stream "$S" --partition-key k --endpoint-url http://127.0.0.1:1 \
+# kin-put of N records to URL in the background (pid), once file $3 has a
+# line matching $4.
+kin_put_bg() {
+	seq 1 "$1" | sed 's/.*/{"n":&}/' >"$T/in"
+	kin-put --stream "$S" --partition-key k --endpoint-url "$2" \
 	    --retry-budget 10m --dead-letter "$T/dl" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 	pid=$!
-	wait_for_line "$T/err" 'retrying them'
+	wait_for_line "$3" "$4"
+}
+
+# kin-put against a closed loopback port: every attempt fails at once.
+kin_put_unreachable() {
+	kin_put_bg "$1" http://127.0.0.1:1 "$T/err" 'retrying them'
+}
+
+@test "kin-put against an unreachable server: the first SIGTERM drains, the second stops the retries; every record dead-lettered, status 3, a count instead of a flood" {
+	kin_put_unreachable 2000
 	kill -TERM "$pid"
 	sleep 0.5
 	kill -TERM "$pid"
@@ -483,16 +494,101 @@ wait_or_kill() {
 	diff <(sort "$T/in") <(sort "$T/dl")
 }
 
+# SIGINT and SIGTERM to $pid at once (stopped, it gets both when it
+# continues, before its loop runs again: the kernel would merge two of the
+# same signal); then rc is its exit status.
+signals_together() {
+	kill -STOP "$pid"
+	kill -INT "$pid"
+	kill -TERM "$pid"
+	kill -CONT "$pid"
+	rc=0
+	wait_or_kill "$pid" || rc=$?
+}
+
+@test "kin-put: two signals that arrive together are two (SIGINT and SIGTERM while stopped): the retries stop, status 3" {
+	kin_put_unreachable 50
+	signals_together
+	[ "$rc" -eq 3 ]
+	grep -q '^kin-put: second signal: the records not yet delivered are undeliverable$' "$T/err"
+	diff <(sort "$T/in") <(sort "$T/dl")
+}
+
+# Once file $1 has a line matching $2: SIGTERM to $pid, then rc is its
+# exit status.
+term_when() {
+	wait_for_line "$1" "$2"
+	kill -TERM "$pid"
+	rc=0
+	wait_or_kill "$pid" || rc=$?
+}
+
 @test "kin-read stops promptly on SIGTERM while it retries an unreachable server" {
 	kin-read --stream "$S" --follow --endpoint-url http://127.0.0.1:1 --retry-budget 10m \
 	    >"$T/out" 2>"$T/err" 3>&- &
 	pid=$!
-	wait_for_line "$T/err" 'retry 2 in'
-	kill -TERM "$pid"
-	rc=0
-	wait_or_kill "$pid" || rc=$?
+	term_when "$T/err" 'retry 2 in'
 	[ "$rc" -eq 1 ]
 	grep -q '^kin-read: ListShards: interrupted while retrying$' "$T/err"
+}
+
+# A server on loopback that takes requests and never answers: HS_PORT;
+# each request it reads appends a line to $T/hs.got.
+hung_server() {
+	python3 -c '
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    if c.recv(65536):
+        with open(sys.argv[2], "a") as f:
+            f.write("request\n")
+' "$T/hs.port" "$T/hs.got" >/dev/null 2>&1 3>&- &
+	HS_PID=$!
+	wait_for_line "$T/hs.port" '[0-9]'
+	HS_PORT=$(cat "$T/hs.port")
+}
+
+@test "kin-put: the second signal abandons the request in flight (a server that never answers): every record dead-lettered, status 3" {
+	hung_server
+	kin_put_bg 20 "http://127.0.0.1:$HS_PORT" "$T/hs.got" request
+	signals_together
+	[ "$rc" -eq 3 ]
+	grep -q '^kin-put: <stdin>:[0-9]*: undeliverable after [0-9]* attempts: stopped by a second signal$' "$T/err"
+	diff <(sort "$T/in") <(sort "$T/dl")
+}
+
+@test "kin-read stops promptly on SIGTERM while its request hangs (a server that never answers)" {
+	hung_server
+	kin-read --stream "$S" --follow --endpoint-url "http://127.0.0.1:$HS_PORT" \
+	    >"$T/out" 2>"$T/err" 3>&- &
+	pid=$!
+	term_when "$T/hs.got" request
+	[ "$rc" -eq 1 ]
+	grep -q '^kin-read: ListShards: interrupted$' "$T/err"
+}
+
+@test "kin-read: SIGTERM while GetRecords is retried stops the read as any signal does: what was read and the final barrier, exit 0" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	head -n 10 "$M3K" | kin-put --stream "$S" --partition-key k
+	fp_start '[{"match":{"target":"GetRecords","from":2},"action":{"preset":"internal"}}]'
+	kin-read --stream "$S" --follow --poll-interval 100ms --endpoint-url "$FPURL" \
+	    --max-attempts 1000 --retry-budget 10m --checkpoint-dir "$T/ck" \
+	    >"$T/out" 2>"$T/err" 3>&- &
+	pid=$!
+	term_when "$T/err" 'retry 2 in'
+	[ "$rc" -eq 0 ]
+	diff <(head -n 10 "$M3K") <(grep -v __kinpipe "$T/out")
+	# The final barrier, after the last record.
+	tail -n 1 "$T/out" | jq -e '.__kinpipe.barrier' >/dev/null
+	! grep -q interrupted "$T/err"
 }
 
 @test "--pace-field replays at the pace of event time" {

@@ -337,17 +337,31 @@ ia/part-ia-1.json"
 	assert_equal "$(spool_files "$HOME/.local/state/kinpipe/s3-put")" ''
 }
 
-@test "a second signal while S3 is down stops retrying: exit 3, the part stays spooled for the restart" {
+# s3-put --run-id ID with S3 down (the fault proxy), in the background
+# (BG_PID), once 100 records written to fd 7 are in its spool.
+s3put_down_start() {
 	fp_start '[{"action":{"down":true}}]'
 	mkfifo "$T/in"
-	s3-put --spool-dir "$T/spool" --run-id two "s3://$B/two/" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	s3-put --spool-dir "$T/spool" --run-id "$1" "s3://$B/$1/" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 	BG_PID=$!
 	exec 7>"$T/in"
 	head -n 100 "$TRADES" >&7
 	for ((k = 0; k < 600; k++)); do
-		[ "$(find "$T/spool" -name '*.ndjson' -size +1k | wc -l)" -ge 1 ] && break
+		[ "$(find "$T/spool" -name '*.ndjson' -size +1k 2>/dev/null | wc -l)" -ge 1 ] && break
 		sleep 0.05
 	done
+}
+
+# S3 back: the restart delivers the 100 records of run ID once.
+s3put_down_restart() {
+	set_rules '[]'
+	run --separate-stderr s3-put --spool-dir "$T/spool" --run-id "$1" "s3://$B/$1/" </dev/null
+	assert_success
+	concat "$B" "$1/" | cmp - <(head -n 100 "$TRADES")
+}
+
+@test "a second signal while S3 is down stops retrying: exit 3, the part stays spooled for the restart" {
+	s3put_down_start two
 	kill -TERM "$BG_PID"
 	wait_for "$T/err" 'retry'
 	kill -TERM "$BG_PID"
@@ -359,10 +373,29 @@ ia/part-ia-1.json"
 	assert_equal "$(cat "$T/out")" ''
 	grep -qx 's3-put: second signal: unfinished uploads stay in the spool' "$T/err"
 	grep -q '^s3-put: 1 object not delivered; kept in spool ' "$T/err"
-	set_rules '[]'
-	run --separate-stderr s3-put --spool-dir "$T/spool" --run-id two "s3://$B/two/" </dev/null
-	assert_success
-	concat "$B" two/ | cmp - <(head -n 100 "$TRADES")
+	s3put_down_restart two
+}
+
+@test "two signals that arrive together are two (SIGINT and SIGTERM while stopped): exit 3, the part stays spooled" {
+	s3put_down_start both
+	# Stopped, the process gets both when it continues, before its loop
+	# runs again (the kernel would merge two of the same signal).
+	kill -STOP "$BG_PID"
+	kill -INT "$BG_PID"
+	kill -TERM "$BG_PID"
+	kill -CONT "$BG_PID"
+	for ((k = 0; k < 1200; k++)); do
+		kill -0 "$BG_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$BG_PID" 2>/dev/null || true
+	rc=0
+	wait "$BG_PID" || rc=$?
+	BG_PID=
+	exec 7>&-
+	assert_equal "$rc" 3
+	grep -qx 's3-put: second signal: unfinished uploads stay in the spool' "$T/err"
+	s3put_down_restart both
 }
 
 @test "multipart: an object over 20 MiB in 5 MiB parts, read back byte-exact" {

@@ -968,8 +968,7 @@ collect(struct state *st)
 	return n;
 }
 
-/* After a permanent error or a second signal: everything queued is
- * undeliverable. */
+/* After a permanent error or a second signal: all queued is undeliverable. */
 static void
 drain(struct state *st)
 {
@@ -1031,8 +1030,9 @@ wait_step(struct state *st, struct loop *lp)
 }
 
 /* The first SIGINT or SIGTERM stops reading; the records read are still
- * delivered, with their retries.  A second one stops the retries: what is
- * not delivered once the requests in flight end is undeliverable. */
+ * delivered, with their retries.  A second one (even one that came with
+ * the first) stops the retries and the requests: all not delivered is
+ * undeliverable (an abandoned request may have been stored). */
 static void
 check_signal(struct state *st, struct loop *lp)
 {
@@ -1043,8 +1043,10 @@ check_signal(struct state *st, struct loop *lp)
 	if (!st->stopping) {
 		st->stopping = 1;
 		msg_info("stopping: delivering the records already read");
-	} else if (!st->abandon) {
+	}
+	if (sig_count >= 2 && !st->abandon) {
 		st->abandon = 1;
+		http_abort_all(aws_client_http(st->k->aws), "abandoned");
 		msg_warn("second signal: the records not yet delivered are "
 		    "undeliverable");
 	}

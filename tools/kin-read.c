@@ -903,16 +903,20 @@ run(struct state *st)
 			/* Bounded read: look once more for shards created by a
 			 * reshard during the read before stopping. */
 			before = st->rd.n;
-			if (kr_list(&st->rd) != 0)
-				return KP_EXIT_FAILURE;
+			rc = kr_list(&st->rd);
+			if (rc != 0)	/* a signal: stopped as after one */
+				return rc == KR_INTERRUPTED ? KP_EXIT_OK :
+				    KP_EXIT_FAILURE;
 			kr_promote(&st->rd);
 			if (st->rd.n == before)
 				break;
 			continue;
 		}
 		if (o->follow && kptime_mono_ms() - last_list >= o->list_ms) {
-			if (kr_list(&st->rd) != 0)
-				return KP_EXIT_FAILURE;
+			rc = kr_list(&st->rd);
+			if (rc != 0)	/* a signal: stopped as after one */
+				return rc == KR_INTERRUPTED ? KP_EXIT_OK :
+				    KP_EXIT_FAILURE;
 			last_list = kptime_mono_ms();
 			continue;
 		}

@@ -793,7 +793,8 @@ check_signal(struct sink *s)
 	if (!s->stopping) {
 		s->stopping = 1;
 		msg_info("stopping: finishing every open part");
-	} else if (!s->abandon) {
+	}
+	if (sig_count >= 2 && !s->abandon) {
 		s->abandon = 1;
 		s3up_giveup(s->up);
 		msg_warn("second signal: unfinished uploads stay in the spool");

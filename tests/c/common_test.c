@@ -1738,6 +1738,49 @@ test_writer(void)
 
 /* ---- bad input, control lines ---- */
 
+/* The flood limit: 10 in full per reason, reasons that differ only in
+ * their numbers are one, then a count at close. */
+static void
+test_reject_flood(void)
+{
+	struct nd_reject rej;
+	char *err, want[4096];
+	size_t n = 0;
+	int i, shown = 0;
+
+	section("nd_reject flood limit");
+	nd_reject_init(&rej, NULL, 0);
+	cap_begin();
+	for (i = 0; i < 15; i++)
+		if (nd_reject_shown(&rej, "undeliverable", i % 2 ?
+		    "Operation timed out after 10001 milliseconds" :
+		    "Operation timed out after 9 milliseconds"))
+			shown++;
+	nd_reject_close(&rej);
+	err = cap_end();
+	check(shown == 10, "the first 10 of a reason are shown") ||
+	    (diag("shown: %d", shown), 0);
+	n += (size_t)snprintf(want + n, sizeof(want) - n, "common_test: more "
+	    "lines undeliverable for this reason are counted, not shown (-v "
+	    "shows each): Operation timed out after 9 milliseconds\n");
+	snprintf(want + n, sizeof(want) - n, "common_test: 5 more lines "
+	    "undeliverable: Operation timed out after 9 milliseconds\n");
+	check(strcmp(err, want) == 0, "numbers do not make another reason; "
+	    "the note, then the count at close") || (diag("stderr: %s", err), 0);
+	free(err);
+
+	nd_reject_init(&rej, NULL, 0);
+	msg_verbosity = 2;
+	cap_begin();
+	for (i = shown = 0; i < 15; i++)
+		shown += nd_reject_shown(&rej, "rejected", "bad");
+	nd_reject_close(&rej);
+	err = cap_end();
+	msg_verbosity = 1;
+	check(shown == 15 && *err == '\0', "-v: every one shown, no count");
+	free(err);
+}
+
 static void
 test_reject(void)
 {
@@ -2461,6 +2504,7 @@ main(int argc, char **argv)
 	test_reader();
 	test_writer();
 	test_reject();
+	test_reject_flood();
 	test_b64();
 	test_kpl();
 	test_retry();
