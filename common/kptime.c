@@ -195,6 +195,16 @@ kptime_floor_div(int64_t a, int64_t b)
 	return q;
 }
 
+/* v in exactly n decimal digits, zero-padded. */
+static void
+put_digits(char *out, unsigned v, int n)
+{
+	while (n-- > 0) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 size_t
 kptime_format(int64_t ms, char *buf, size_t size)
 {
@@ -203,15 +213,29 @@ kptime_format(int64_t ms, char *buf, size_t size)
 	 * for the times near INT64_MIN (found by fuzzing a manifest). */
 	int64_t rem = ms % 86400000 + (ms % 86400000 < 0 ? 86400000 : 0);
 	unsigned m, d;
-	int n;
 
 	civil_from_days(days, &y, &m, &d);
-	if (y < 0 || y > 9999)
+	if (y < 0 || y > 9999 || size < 25)
 		return 0;
-	n = snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y,
-	    m, d, (int)(rem / 3600000), (int)(rem / 60000 % 60),
-	    (int)(rem / 1000 % 60), (int)(rem % 1000));
-	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+	/* YYYY-MM-DDTHH:MM:SS.mmmZ, digit by digit: this runs for every
+	 * window and record written, where snprintf was a tenth of the
+	 * cost of a window. */
+	put_digits(buf, (unsigned)y, 4);
+	buf[4] = '-';
+	put_digits(buf + 5, m, 2);
+	buf[7] = '-';
+	put_digits(buf + 8, d, 2);
+	buf[10] = 'T';
+	put_digits(buf + 11, (unsigned)(rem / 3600000), 2);
+	buf[13] = ':';
+	put_digits(buf + 14, (unsigned)(rem / 60000 % 60), 2);
+	buf[16] = ':';
+	put_digits(buf + 17, (unsigned)(rem / 1000 % 60), 2);
+	buf[19] = '.';
+	put_digits(buf + 20, (unsigned)(rem % 1000), 3);
+	buf[23] = 'Z';
+	buf[24] = '\0';
+	return 24;
 }
 
 int64_t
