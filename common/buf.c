@@ -160,7 +160,9 @@ buf_jstrz(struct buf *b, const char *s)
  * the output is the same as buf_double's printf path, at a fraction of
  * its cost.  m / 10^k is checked as strtod would read it: m < 10^15 and
  * 10^k are exact doubles, so the one division rounds correctly (Clinger).
- * Returns -1 when v needs more digits or "%g" would use an exponent.
+ * Returns -1 when v needs more than 15 digits (the loop finds any decimal
+ * of 15 that reads back: a·10^k is within 0.22 of its integer M < 10^15),
+ * -2 when "%g" would use an exponent.
  */
 static int
 short_double(struct buf *b, double v)
@@ -175,7 +177,7 @@ short_double(struct buf *b, double v)
 	int k;
 
 	if (!(a >= 1e-4 && a < 1e15))
-		return -1;
+		return -2;
 	for (k = 0; k <= 19; k++) {
 		double x = a * p10[k];
 
@@ -213,9 +215,10 @@ buf_double(struct buf *b, double v)
 		buf_lit(b, "null");
 		return;
 	}
-	if (short_double(b, v) == 0)
+	n = short_double(b, v);
+	if (n == 0)
 		return;
-	for (prec = 15; prec <= 17; prec++) {
+	for (prec = n == -1 ? 16 : 15; prec <= 17; prec++) {
 		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
 		if (strtod(tmp, NULL) == v)
 			break;
