@@ -822,7 +822,8 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	s3-put --spool-dir "$T/spool" "s3://$B/lk/" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 	BG_PID=$!
 	exec 7>"$T/in"
-	head -n 5 "$TRADES" >&7
+	# (Once, under load, this write met a closed pipe: show why s3-put left.)
+	head -n 5 "$TRADES" >&7 || { cat "$T/err" >&2; false; }
 	for ((k = 0; k < 600; k++)); do
 		[ -n "$(spool_files "$T/spool")" ] && break
 		sleep 0.05
