@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/checkpoint.sh - the cost of exactly-once: the reference job's
 # throughput with checkpoints every 10 s and every 1 s against none, side by
-# side in one run.  Never run by the tests.  See bench/README.md, "The cost of
-# exactly-once", "Throughput".
+# side in one run.  tests/bench.bats runs it at a smoke size.  See
+# bench/README.md, "The cost of exactly-once", "Throughput".
 #
 #   bench/checkpoint.sh [-n RECORDS] [-m RECORDS] [-r RUNS]
 #
@@ -378,7 +378,7 @@ for cfg in "${configs_a[@]}"; do
 	[[ $(verified a "$cfg") == ok ]] || invalid=1
 	[[ $cfg != none ]] || label="no checkpoints"
 	bench_result "ck.a.$cfg" "reference job end to end, ${label/--checkpoint-/checkpoint }" \
-	    "kin-read | window-stats | sigma-flag | s3-put, $records_a trades, kinesalite to s3rver" \
+	    "kin-read | window-stats | sigma-flag | s3-put, $(bench_commas "$records_a") trades, kinesalite to s3rver" \
 	    "$records_a" "$w" "$c" "$(median a "$cfg" 17)" -
 done
 echo "    barriers: kin-read's barrier count / window-stats' checkpoints / barriers through sigma-flag / s3-put's commits"
@@ -406,10 +406,10 @@ for cfg in "${configs_b[@]}"; do
 	[[ $(verified b "$cfg") == ok ]] || invalid=1
 	case $cfg in
 	none) label="no checkpoints" ;;
-	*) label="a barrier every $cfg (${k_b[$cfg]} trades)" ;;
+	*) label="a barrier every $cfg ($(bench_commas "${k_b[$cfg]}") trades)" ;;
 	esac
 	bench_result "ck.b.$cfg" "window-stats | sigma-flag | s3-put, $label" \
-	    "the stages alone, $records_b trades from a file into a local directory" \
+	    "the stages alone, $(bench_commas "$records_b") trades from a file into a local directory" \
 	    "$records_b" "$w" "$c" "$(median b "$cfg" 17)" -
 done
 # The cost of one barrier: least squares of wall time and CPU against the

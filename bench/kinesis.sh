@@ -2,7 +2,7 @@
 # bench/kinesis.sh - kin-put and kin-read side by side with boto3 and the AWS
 # CLI against the same local Kinesis server, in one run: wall time,
 # records/s, client CPU and server CPU, and the ratios the targets are about.
-# Never run by the tests.  See bench/README.md, "kinesis".
+# tests/bench.bats runs it at a smoke size.  See bench/README.md, "kinesis".
 #
 #   bench/kinesis.sh [--records N] [--server kinesalite|kinesis-local]
 #                    [--runs R] [--seed-records N] [--cli-records N]
@@ -322,8 +322,8 @@ row() {
 	    "$srv" "$(awk -v s="$srv" -v w="$wall" 'BEGIN { printf "%.0f", 100 * s / w }')" \
 	    "${status[$tool]:-?}"
 	case $tool in
-	*read) what="read $n records from a 4-shard $server stream" ;;
-	*) what="put $n records into a 4-shard $server stream" ;;
+	*read) what="read $(bench_commas "$n") records from a 4-shard $server stream" ;;
+	*) what="put $(bench_commas "$n") records into a 4-shard $server stream" ;;
 	esac
 	bench_result "kin.$tool" "$label" "$what" "$n" "$wall" "$cpu" "$(median "$tool" 4)" -
 }

@@ -39,7 +39,7 @@ while getopts n:r:k:c: opt; do
 	k) keys=$OPTARG ;;
 	c) cg_lines=$OPTARG ;;
 	*)
-		sed -n '7,18p' "$0" >&2
+		sed -n '7,17p' "$0" >&2
 		exit 2
 		;;
 	esac
@@ -208,7 +208,7 @@ while read -r name wall user sys rss _; do
 	s3-put-local) work_="objects of 100,000 records" ;;
 	window-stats-trailing) work_="trailing" ;;
 	esac
-	bench_result "proc.$name" "${label[$name]}" "$work_, $n ticks ($mb MB), $keys keys" "$n" \
+	bench_result "proc.$name" "${label[$name]}" "$work_, $(bench_commas "$n") ticks ($mb MB), $keys keys" "$n" \
 	    "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" \
 	    "$rss" "${ir[$name]:--}"
 done <"$results"

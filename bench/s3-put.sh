@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/s3-put.sh - s3-put side by side with `aws s3 cp` and boto3 uploading
 # the same bytes to the same local s3rver: throughput and CPU per MiB, for
-# one large stream and for many small rolled parts.  Never run by the
-# tests.  See bench/README.md, "s3-put".
+# one large stream and for many small rolled parts.  tests/bench.bats
+# runs it at a smoke size.  See bench/README.md, "Sink".
 #
 #   bench/s3-put.sh [-c COPIES] [-m RECORDS] [-r RUNS] [-n LINES]
 #
@@ -41,7 +41,7 @@ while getopts c:m:r:n: opt; do
 	n) lines=$OPTARG ;;
 	m) per=$OPTARG ;;
 	r) runs=$OPTARG ;;
-	*) sed -n '7,18s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '7,16s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
 

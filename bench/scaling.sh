@@ -48,15 +48,15 @@ gen=("$python" "$root/bench/gen-ticks.py")
 
 # job SERIES X LABEL N K: both jobs on N generated ticks over K keys.
 job() {
-	local series=$1 x=$2 label=$3 n=$4 k=$5 u s m u2 s2 m2 lines
+	local series=$1 x=$2 label=$3 n=$4 k=$5 u s m u2 s2 m2 lines what
 	"${gen[@]}" --count "$n" --keys "$k" |
 	    /usr/bin/time -f '%e %U %S %M' -o "$tmp/t1" "${ws[@]}" --emit windows |
 	    wc -l >"$tmp/out1"
 	read -r _ u s m <"$tmp/t1"
 	printf '  %-34s windows:   cpu %6.2f s  rss %6d KB  %d windows\n' "$label" \
 	    "$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" "$m" "$(<"$tmp/out1")" >&2
-	bench_result "scale.$series.windows.$x" "window-stats --emit windows, $label" \
-	    "$n ticks, $k keys, piped from the generator" "$n" - \
+	what="$(bench_commas "$n") ticks, $(bench_commas "$k") key$( ((k == 1)) || echo s), $(bench_commas "$(<"$tmp/out1")") windows"
+	bench_result "scale.$series.windows.$x" "window-stats --emit windows, $label" "$what" "$n" - \
 	    "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')" "$m" -
 	"${gen[@]}" --count "$n" --keys "$k" |
 	    /usr/bin/time -f '%e %U %S %M' -o "$tmp/t1" "${ws[@]}" --emit records |
@@ -69,19 +69,18 @@ job() {
 	printf '  %-34s reference: cpu %6.2f s  rss %6d KB  %d flagged\n' "$label" \
 	    "$(awk -v a="$u $s $u2 $s2" 'BEGIN { split(a, v); print v[1] + v[2] + v[3] + v[4] }')" \
 	    "$((m > m2 ? m : m2))" "$(<"$tmp/out2")" >&2
-	bench_result "scale.$series.reference.$x" "reference job, $label" \
-	    "$n ticks, $k keys, piped from the generator" "$n" - \
+	bench_result "scale.$series.reference.$x" "reference job, $label" "$what" "$n" - \
 	    "$(awk -v a="$u $s $u2 $s2" 'BEGIN { split(a, v); printf "%.2f", v[1] + v[2] + v[3] + v[4] }')" \
 	    "$((m > m2 ? m : m2))" -
 }
 
 echo "$prog: input length ($sizes ticks, 16 keys) ..." >&2
 for n in $sizes; do
-	job records "$n" "$(printf "%'d" "$n") records" "$n" 16
+	job records "$n" "$(bench_commas "$n") records" "$n" 16
 done
 echo "$prog: keys ($keyset keys, $klines ticks) ..." >&2
 for k in $keyset; do
-	job keys "$k" "$(printf "%'d" "$k") keys" "$klines" "$k"
+	job keys "$k" "$(bench_commas "$k") key$( ((k == 1)) || echo s)" "$klines" "$k"
 done
 bench_note "scaling: the ticks piped from bench/gen-ticks.py, only the tools timed (/usr/bin/time on each stage); flat = CPU per record within 20 % of the series' first row and max RSS at most 10 % + 2 MiB above it"
 bench_table

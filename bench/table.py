@@ -83,7 +83,10 @@ def compare(ours, peer, kind, target):
         if not a or not b:
             return '-', None
         r = a / b if kind == 'cpu' else b / a
-        text = frac(r) if kind == 'cpu' else '%.2fx' % r
+        if kind == 'speed':
+            text = '%.2fx' % r
+        else:   # a fraction, or near 1 (a cost) as a decimal
+            text = frac(r) if target < 1 else '%.3f' % r
         if ours.ir and peer.ir:
             ri = ours.ir / peer.ir if kind == 'cpu' else peer.ir / ours.ir
             text += ' (instr %s)' % (frac(ri) if kind == 'cpu' else '%.2fx' % ri)

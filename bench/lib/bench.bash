@@ -34,6 +34,7 @@
 #                               one measurement for the table ('-' where there
 #                               is none), appended to $BENCH_RESULTS
 #   bench_note TEXT             a line printed under the table
+#   bench_commas N              N with thousands separators (1,000,000)
 #   bench_table                 at the end of a script run on its own (no
 #                               BENCH_RESULTS from bench/run): print the table
 #                               of its own rows
@@ -132,6 +133,10 @@ bench_result() {
 
 bench_note() {
 	printf '#\t%s\n' "$*" >>"$BENCH_RESULTS"
+}
+
+bench_commas() {
+	echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'
 }
 
 bench_table() {
