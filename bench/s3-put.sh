@@ -175,9 +175,9 @@ run() {
 	    "$(awk -v m="$n" -v w="$wall" 'BEGIN { print m / (w > 0 ? w : 0.01) }')" "$cpu" \
 	    "$(awk -v m="$n" -v c="$cpu" 'BEGIN { print 1000 * c / m }')" "$rss" "$ok"
 	if [[ $case == large ]]; then
-		what="$lines trades, $n MiB, one object, 8 MiB parts"
+		what="$(bench_commas "$lines") trades, $n MiB, one object, 8 MiB parts"
 	else
-		what="$lines trades, $n MiB, $nsmall objects of $per records"
+		what="$(bench_commas "$lines") trades, $n MiB, $nsmall objects of $(bench_commas "$per") records"
 	fi
 	bench_result "s3.$case.$id" "$label" "$what" "$lines" "$wall" "$cpu" "$rss" -
 }
