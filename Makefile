@@ -142,7 +142,7 @@ demo: all
 
 # The benchmarks (bench/README.md): the processor, scaling, S3, Kinesis and
 # checkpoint-cost rows in one table, build/bench/latest.md; BENCH_SIZE=smoke
-# (seconds, as tests/bench.bats runs it), default (about 12 minutes) or full.
+# (seconds, as tests/bench.bats runs it), default (about 13 minutes) or full.
 bench: all
 	bench/run
 
