@@ -6,6 +6,8 @@
 #   make fuzz       every libFuzzer target of fuzz/ for FUZZ_SECONDS each
 #   make faults     the full fault runs of tests/faults*.bats (100,000 records)
 #   make demo       run the reference job on the local stack (pipelines/demo)
+#   make bench      every benchmark against its peers, one table (bench/run;
+#                   BENCH_SIZE=smoke|default|full, table in build/bench/latest.md)
 #   make asan       build an ASan+UBSan copy into build-asan/bin
 #   make install    install tools, pipeline scripts and man pages (PREFIX, DESTDIR)
 #   make deps       install build and test dependencies (Debian 12, as root)
@@ -138,6 +140,12 @@ faults: all
 demo: all
 	pipelines/demo
 
+# The benchmarks (bench/README.md): the processor, scaling, S3, Kinesis and
+# checkpoint-cost rows in one table, build/bench/latest.md; BENCH_SIZE=smoke
+# (seconds, as tests/bench.bats runs it), default (about 13 minutes) or full.
+bench: all
+	bench/run
+
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -d $(DESTDIR)$(LIBEXECDIR)/kinpipe/lib
@@ -173,11 +181,11 @@ lint:
 	if command -v shellcheck >/dev/null; then \
 	    shellcheck -x pipelines/demo pipelines/deps pipelines/localstack \
 	        $(addprefix pipelines/,$(SCRIPTS)) pipelines/lib/kinpipe.bash \
-	        tests/lib/srv; \
+	        tests/lib/srv bench/run bench/*.sh bench/lib/bench.bash; \
 	else echo 'lint: shellcheck not installed: scripts not checked'; fi
 
 clean:
 	rm -rf build-fuzz
 	rm -rf build build-asan
 
-.PHONY: all asan check chaos demo faults fuzz fuzz-build install uninstall deps lint clean
+.PHONY: all asan bench check chaos demo faults fuzz fuzz-build install uninstall deps lint clean

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/checkpoint.sh - the cost of exactly-once: the reference job's
 # throughput with checkpoints every 10 s and every 1 s against none, side by
-# side in one run.  Never run by the tests.  See bench/README.md, "The cost of
-# exactly-once", "Throughput".
+# side in one run.  tests/bench.bats runs it at a smoke size.  See
+# bench/README.md, "The cost of exactly-once", "Throughput".
 #
 #   bench/checkpoint.sh [-n RECORDS] [-m RECORDS] [-r RUNS]
 #
@@ -68,32 +68,23 @@ for v in "$records_a" "$records_b" "$runs"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || { echo "$prog: '$v': expected a positive number" >&2; usage; }
 done
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${KP_BUILD:-build}
-case $build in /*) ;; *) build=$root/$build ;; esac
-bin=$build/bin
-python=${PYTHON:-python3}
+# shellcheck source=bench/lib/bench.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib/bench.bash"
 
 die() {
-	echo "$prog: $*" >&2
-	exit 1
+	bench_die "$@"
 }
 
-for t in kin-put kin-read window-stats sigma-flag s3-put; do
-	[[ -x $bin/$t ]] || die "no $bin/$t: run make"
-done
+bench_need_tools kin-put kin-read window-stats sigma-flag s3-put
 command -v "$python" >/dev/null || die "no $python: apt-get install python3"
 command -v jq >/dev/null || die "no jq: apt-get install jq"
 [[ -x /usr/bin/time ]] || die "no /usr/bin/time: apt-get install time"
-for m in kinesalite s3rver; do
-	[[ -f $root/node_modules/$m/package.json ]] ||
-	    die "no $m in node_modules: run 'make deps' (or 'npm ci')"
-done
+bench_need_modules kinesalite s3rver
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/checkpoint-bench.XXXXXX")
 stack=$tmp/stack
 cleanup() {
-	"$root/pipelines/localstack" stop "$stack" >/dev/null 2>&1 || true
+	bench_stack_stop "$stack"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -102,31 +93,13 @@ trap 'exit 143' TERM
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "$prog: starting kinesalite and s3rver on 127.0.0.1 ..." >&2
-"$root/pipelines/localstack" start "$stack" --kinesis kinesalite --s3 >/dev/null
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL \
-    AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_CA_BUNDLE
-# shellcheck disable=SC1091
-source "$stack/env"
-[[ $AWS_ENDPOINT_URL_KINESIS == http://127.0.0.1:* &&
-    $AWS_ENDPOINT_URL_S3 == http://127.0.0.1:* ]] ||
-    die "the stack's endpoints are not on loopback"
-export AWS_ACCESS_KEY_ID=S3RVER
-export AWS_SECRET_ACCESS_KEY='kinpipeLocalStack/Secret+Key0123456789ab'
-export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export HOME=$tmp/home
-mkdir -p "$HOME"
-hz=$(getconf CLK_TCK)
-kin_pid=$(awk '$1 == "kinesalite" { print $2 }' "$stack/servers" | tail -n 1)
-s3_pid=$(awk '$1 == "s3rver" { print $2 }' "$stack/servers" | tail -n 1)
+bench_stack_start "$stack" --kinesis kinesalite --s3
+kin_pid=$(bench_stack_pid "$stack" kinesalite)
+s3_pid=$(bench_stack_pid "$stack" s3rver)
 
-# cpu_of PID: CPU seconds of a process so far (utime + stime, /proc).
+# cpu_of PID: CPU seconds of a process so far.
 cpu_of() {
-	local stat
-	stat=$(<"/proc/$1/stat")
-	stat=${stat##*) }
-	# shellcheck disable=SC2086
-	set -- $stat
-	awk -v u="${12}" -v s="${13}" -v hz="$hz" 'BEGIN { printf "%.2f", (u + s) / hz }'
+	bench_cpu_of "$1"
 }
 
 # now: seconds since the epoch, microseconds.
@@ -134,7 +107,7 @@ now() {
 	echo "${EPOCHREALTIME/,/.}"
 }
 
-# cpu_file FILE: user + sys of a /usr/bin/time -f '%U %S' file.
+# cpu_file FILE: user + sys of a /usr/bin/time -f '%U %S %M' file.
 cpu_file() {
 	awk '{ printf "%.2f", $1 + $2 }' "$1"
 }
@@ -176,15 +149,15 @@ run_a() {
 	k0=$(cpu_of "$kin_pid")
 	s0=$(cpu_of "$s3_pid")
 	t0=$(now)
-	/usr/bin/time -f '%U %S' -o "$d/t.kin-read" \
+	/usr/bin/time -f '%U %S %M' -o "$d/t.kin-read" \
 	    "$bin/kin-read" -q --stream trades "${ck[@]}" "$@" \
 	    --stats "$d/kin-read.json" |
-	    /usr/bin/time -f '%U %S' -o "$d/t.window-stats" \
+	    /usr/bin/time -f '%U %S %M' -o "$d/t.window-stats" \
 	    "$bin/window-stats" -q "${job[@]}" "${ck[@]}" \
 	    --stats "$d/window-stats.json" |
-	    /usr/bin/time -f '%U %S' -o "$d/t.sigma-flag" \
+	    /usr/bin/time -f '%U %S %M' -o "$d/t.sigma-flag" \
 	    "$bin/sigma-flag" -q --sigma 3 --stats "$d/sigma-flag.json" |
-	    /usr/bin/time -f '%U %S' -o "$d/t.s3-put" \
+	    /usr/bin/time -f '%U %S %M' -o "$d/t.s3-put" \
 	    "$bin/s3-put" -q "${sink[@]}" --stats "$d/s3-put.json" \
 	    "s3://$bucket/a/$cfg/$run/" >/dev/null 2>"$d/err" ||
 	    { echo "$prog: (a) $cfg run $run failed: $(tail -n 3 "$d/err")" >&2; invalid=1; }
@@ -199,9 +172,10 @@ run_a() {
 # figures DIR T0 T1 K0 K1 S0 S1 DIGEST: one line into DIR/fig:
 # wall cpu(all stages) cpu(each of the 4 stages, '-' if absent) kinesalite
 # s3rver barriers(kin-read) checkpoints(window-stats) control(sigma-flag)
-# commits(s3-put) objects flagged state-bytes digest.
+# commits(s3-put) objects flagged state-bytes digest max-rss-kb(of the stages).
 figures() {
-	local d=$1 st cpus=() total state=0 f size
+	local d=$1 st cpus=() total state=0 f size rss
+	rss=$(cat "$d"/t.* | awk '$3 > m { m = $3 } END { print m + 0 }')
 	for st in kin-read window-stats sigma-flag s3-put; do
 		if [[ -f $d/t.$st ]]; then cpus+=("$(cpu_file "$d/t.$st")"); else cpus+=(-); fi
 	done
@@ -212,7 +186,7 @@ figures() {
 		size=$(wc -c <"$f")
 		((size <= state)) || state=$size
 	done
-	printf '%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' \
+	printf '%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' \
 	    "$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.3f", b - a }')" "$total" "${cpus[@]}" \
 	    "$(awk -v a="$4" -v b="$5" 'BEGIN { printf "%.2f", b - a }')" \
 	    "$(awk -v a="$6" -v b="$7" 'BEGIN { printf "%.2f", b - a }')" \
@@ -221,7 +195,7 @@ figures() {
 	    "$(jq .control "$d/sigma-flag.json")" \
 	    "$(jq .committed "$d/s3-put.json")" \
 	    "$(jq .objects "$d/s3-put.json")" \
-	    "$(jq .flagged "$d/sigma-flag.json")" "$state" "$8" >"$d/fig"
+	    "$(jq .flagged "$d/sigma-flag.json")" "$state" "$8" "$rss" >"$d/fig"
 }
 
 # Warm-up, untimed: kinesalite's JIT, the page cache.
@@ -274,12 +248,12 @@ run_b() {
 		sink=(--spool-dir "$d/spool")
 	fi
 	t0=$(now)
-	/usr/bin/time -f '%U %S' -o "$d/t.window-stats" \
+	/usr/bin/time -f '%U %S %M' -o "$d/t.window-stats" \
 	    "$bin/window-stats" -q "${job[@]}" "${ck[@]}" \
 	    --stats "$d/window-stats.json" <"$in" |
-	    /usr/bin/time -f '%U %S' -o "$d/t.sigma-flag" \
+	    /usr/bin/time -f '%U %S %M' -o "$d/t.sigma-flag" \
 	    "$bin/sigma-flag" -q --sigma 3 --stats "$d/sigma-flag.json" |
-	    /usr/bin/time -f '%U %S' -o "$d/t.s3-put" \
+	    /usr/bin/time -f '%U %S %M' -o "$d/t.s3-put" \
 	    "$bin/s3-put" -q "${sink[@]}" --stats "$d/s3-put.json" \
 	    "$d/out/" >/dev/null 2>"$d/err" ||
 	    { echo "$prog: (b) $cfg run $run failed: $(tail -n 3 "$d/err")" >&2; invalid=1; }
@@ -401,6 +375,11 @@ for cfg in "${configs_a[@]}"; do
 	    "$(ratio "$(median a "$cfg" 2)" "$(median a none 2)")" \
 	    "$(f 2 "$(median a "$cfg" 3)")/$(f 2 "$(median a "$cfg" 4)")/$(f 2 "$(median a "$cfg" 5)")/$(f 2 "$(median a "$cfg" 6)")" \
 	    "$(f 2 "$(median a "$cfg" 7)")" "$(f 2 "$(median a "$cfg" 8)")" "$(verified a "$cfg")"
+	[[ $(verified a "$cfg") == ok ]] || invalid=1
+	[[ $cfg != none ]] || label="no checkpoints"
+	bench_result "ck.a.$cfg" "reference job end to end, ${label/--checkpoint-/checkpoint }" \
+	    "kin-read | window-stats | sigma-flag | s3-put, $(bench_commas "$records_a") trades, kinesalite to s3rver" \
+	    "$records_a" "$w" "$c" "$(median a "$cfg" 17)" -
 done
 echo "    barriers: kin-read's barrier count / window-stats' checkpoints / barriers through sigma-flag / s3-put's commits"
 echo "    (the last barrier is the final one at the end of the read); per s: periodic barriers (commits but the"
@@ -424,11 +403,19 @@ for cfg in "${configs_b[@]}"; do
 	    "$(f 2 "$(median b "$cfg" 4)")/$(f 2 "$(median b "$cfg" 5)")/$(f 2 "$(median b "$cfg" 6)")" \
 	    "$(awk -v s="$(median b "$cfg" 15)" 'BEGIN { printf "%.0f", s / 1024 }')" \
 	    "$(verified b "$cfg")"
+	[[ $(verified b "$cfg") == ok ]] || invalid=1
+	case $cfg in
+	none) label="no checkpoints" ;;
+	*) label="a barrier every $cfg ($(bench_commas "${k_b[$cfg]}") trades)" ;;
+	esac
+	bench_result "ck.b.$cfg" "window-stats | sigma-flag | s3-put, $label" \
+	    "the stages alone, $(bench_commas "$records_b") trades from a file into a local directory" \
+	    "$records_b" "$w" "$c" "$(median b "$cfg" 17)" -
 done
 # The cost of one barrier: least squares of wall time and CPU against the
 # number of barriers over every run of (b) (none counts as 0 barriers); the
 # runs without checkpoints give the CPU the stages spend per second.
-for cfg in "${configs_b[@]}"; do
+fit=$(for cfg in "${configs_b[@]}"; do
 	for ((r = 1; r <= runs; r++)); do
 		awk -v c="$cfg" '{ print (c == "none" ? 0 : $12), $1, $2, $4, $6 }' "$tmp/b/$cfg/$r/fig"
 	done
@@ -444,10 +431,16 @@ done | awk '
 		printf "    all runs; at full speed the stages spend %.2f CPU-s a second, so checkpoints every 10 s cost %.3f%% of\n", load, b[3] / 10000 / load * 100
 		printf "    the CPU and every 1 s %.2f%%; of the wall time at most %.3f%% and %.2f%% (the wall time grows only once\n", b[3] / 1000 / load * 100, b[2] / 10000 * 100, b[2] / 1000 * 100
 		printf "    window-stats, which writes the snapshots, becomes the slowest stage, as in the 10ms row)\n"
-	}'
+		if (load > 0) printf "NOTE checkpoints: one barrier costs %.2f ms of CPU and %.2f ms of wall time (least squares over the runs of (b)): every 10 s %.3f %% of the CPU of the stages at full speed, every 1 s %.2f %%\n", b[3], b[2], b[3] / 10000 / load * 100, b[3] / 1000 / load * 100
+	}')
+grep -v '^NOTE ' <<<"$fit"
+note=$(sed -n 's/^NOTE //p' <<<"$fit")
+[[ -z $note ]] || bench_note "$note"
 echo "    snap_kB: the largest of the snapshots window-stats kept (its last three; the final one holds only the"
 echo "    closing trades' windows, so with a single barrier it is tiny)"
 
+bench_note "checkpoints: medians of $runs runs, configurations interleaved; load average $load_start at start, $load_end at end"
+bench_table
 if ((invalid)); then
 	echo "$prog: INVALID: a run failed or wrote other records than the run without checkpoints" >&2
 	exit 1

@@ -2,7 +2,7 @@
 # bench/kinesis.sh - kin-put and kin-read side by side with boto3 and the AWS
 # CLI against the same local Kinesis server, in one run: wall time,
 # records/s, client CPU and server CPU, and the ratios the targets are about.
-# Never run by the tests.  See bench/README.md, "kinesis".
+# tests/bench.bats runs it at a smoke size.  See bench/README.md, "kinesis".
 #
 #   bench/kinesis.sh [--records N] [--server kinesalite|kinesis-local]
 #                    [--runs R] [--seed-records N] [--cli-records N]
@@ -75,20 +75,17 @@ done
 ((seed_records <= records)) || seed_records=$records
 ((cli_records <= records)) || cli_records=$records
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${KP_BUILD:-build}
-case $build in /*) ;; *) build=$root/$build ;; esac
+# shellcheck source=bench/lib/bench.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib/bench.bash"
 kinput=$build/bin/kin-put
 kinread=$build/bin/kin-read
-python=${PYTHON:-python3}
 aws=${AWS:-aws}
 util=$root/bench/kinesis_util.py
 b3=$root/bench/kinesis_boto3.py
 cli=$root/bench/kinesis_cli.sh
 
 die() {
-	echo "$prog: $*" >&2
-	exit 1
+	bench_die "$@"
 }
 
 [[ -x $kinput && -x $kinread ]] || die "no $kinput or $kinread: run make"
@@ -118,7 +115,7 @@ have_seed=${have_seed:-$have_boto3}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kinesis-bench.XXXXXX")
 stack=$tmp/stack
 cleanup() {
-	"$root/pipelines/localstack" stop "$stack" >/dev/null 2>&1 || true
+	bench_stack_stop "$stack"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -128,30 +125,13 @@ cd "$tmp"
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "$prog: starting $server on 127.0.0.1 ..." >&2
-"$root/pipelines/localstack" start "$stack" --kinesis "$server" >/dev/null
-# Only what the stack says: no profile, token or general endpoint of the
-# caller's environment may leak in.
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL \
-    AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_CA_BUNDLE
-# shellcheck disable=SC1091
-source "$stack/env"
-[[ $AWS_ENDPOINT_URL_KINESIS == http://127.0.0.1:* ]] ||
-    die "endpoint $AWS_ENDPOINT_URL_KINESIS is not on loopback"
-export HOME=$tmp/home AWS_EC2_METADATA_DISABLED=true AWS_DEFAULT_REGION=$AWS_REGION
-export AWS_PAGER=''
-mkdir -p "$HOME"
-server_pid=$(awk -v s="$server" '$1 == s { print $2 }' "$stack/servers" | tail -n 1)
+bench_stack_start "$stack" --kinesis "$server"
+server_pid=$(bench_stack_pid "$stack" "$server")
 [[ -r /proc/$server_pid/stat ]] || die "no server process $server_pid"
-hz=$(getconf CLK_TCK)
 
-# Server CPU seconds so far (utime + stime; the command name may hold spaces).
+# Server CPU seconds so far.
 server_cpu() {
-	local stat
-	stat=$(<"/proc/$server_pid/stat")
-	stat=${stat##*) }
-	# shellcheck disable=SC2086
-	set -- $stat
-	awk -v u="${12}" -v s="${13}" -v hz="$hz" 'BEGIN { printf "%.2f", (u + s) / hz }'
+	bench_cpu_of "$server_pid"
 }
 
 create() {
@@ -168,19 +148,19 @@ warm=$((records < 5000 ? records : 5000))
 head -n "$warm" "$tmp/data.ndjson" >"$tmp/warm.ndjson"
 
 invalid=0
-# Results: res[TOOL] holds lines "wall cpu server records"; status[TOOL] the
+# Results: res[TOOL] holds lines "wall cpu server maxrss"; status[TOOL] the
 # verification (ok, or what went wrong).
 declare -A res=() status=()
 
 # timed TOOL IN OUT CMD...: one measured run of CMD, stdin IN, stdout OUT.
 timed() {
-	local tool=$1 in=$2 out=$3 s0 s1 wall user sys code srv
+	local tool=$1 in=$2 out=$3 s0 s1 wall user sys code srv rss
 	shift 3
 	s0=$(server_cpu)
 	code=0
 	"$python" "$util" time "$tmp/time" "$@" <"$in" >"$out" 2>"$tmp/err" || code=$?
 	s1=$(server_cpu)
-	read -r wall user sys _ <"$tmp/time"
+	read -r wall user sys _ rss <"$tmp/time"
 	if ((code != 0)); then
 		echo "$prog: $tool exited with status $code:" >&2
 		tail -n 5 "$tmp/err" | sed 's/^/  /' >&2
@@ -188,7 +168,7 @@ timed() {
 		invalid=1
 	fi
 	srv=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }')
-	res[$tool]+="$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.6f", u + s }') $srv"$'\n'
+	res[$tool]+="$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.6f", u + s }') $srv $rss"$'\n'
 	printf '  %-22s wall %7.2f s  client cpu %7.3f s  server cpu %6.2f s\n' \
 	    "$tool" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" "$srv" >&2
 }
@@ -282,7 +262,7 @@ fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # median TOOL FIELD: the median of a figure over a tool's runs (field 1 wall,
-# 2 client cpu, 3 server cpu).
+# 2 client cpu, 3 server cpu, 4 client max RSS KB).
 median() {
 	printf '%s' "${res[$1]}" | awk -v f="$2" 'NF { print $f }' | sort -g |
 	    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -316,7 +296,7 @@ printf "$row_fmt" client records wall_s rec/s cpu_s us/rec net_us srv_s srv% ver
 # w_TOOL, c_TOOL (per-record CPU µs) for the ratios.
 declare -A W=() C=() N=() RATE=()
 row() {
-	local tool=$1 label=$2 n=$3 fixed=${4:-} wall cpu srv fc net
+	local tool=$1 label=$2 n=$3 fixed=${4:-} wall cpu srv fc net what
 	if [[ -z ${res[$tool]:-} ]]; then
 		# shellcheck disable=SC2059
 		printf "$row_fmt" "$label" - - - - - - - - skipped
@@ -341,6 +321,11 @@ row() {
 	    "$(awk -v c="${C[$tool]}" 'BEGIN { printf "%.1f", c }')" "$net" \
 	    "$srv" "$(awk -v s="$srv" -v w="$wall" 'BEGIN { printf "%.0f", 100 * s / w }')" \
 	    "${status[$tool]:-?}"
+	case $tool in
+	*read) what="read $(bench_commas "$n") records from a 4-shard $server stream" ;;
+	*) what="put $(bench_commas "$n") records into a 4-shard $server stream" ;;
+	esac
+	bench_result "kin.$tool" "$label" "$what" "$n" "$wall" "$cpu" "$(median "$tool" 4)" -
 }
 
 echo "producers"
@@ -389,6 +374,8 @@ ratio kin-read b3-read
 	"$(awk -v a="${RATE[kin-read]}" -v b="${RATE[cli-read]}" 'BEGIN { printf "%.1f", a / b }')" \
 	"$(awk -v a="${C[kin-read]}" -v b="${C[cli-read]}" 'BEGIN { printf "%.0f", b / a }')"
 
+bench_note "kinesis: client CPU = user + sys of the client and what it waited for, start-up included; median of $runs runs (1 for the seed and the CLI); load average $load_start at start, $load_end at end; $ver_kin, $ver_b3, $ver_cli, $ver_srv"
+bench_table
 if ((invalid)); then
 	echo "$prog: INVALID: some run lost, invented or failed records (see 'verified')" >&2
 	exit 1

@@ -4,9 +4,10 @@
 
   kinesis_util.py time OUT CMD [ARG...]
       run CMD (standard input and output inherited), then write
-      "WALL USER SYS STATUS" to OUT: wall seconds, and the user and system
-      CPU seconds of CMD and the descendants it waited for (wait4's rusage,
-      microsecond resolution); exit with CMD's status.  This wrapper's own
+      "WALL USER SYS STATUS MAXRSS" to OUT: wall seconds, the user and
+      system CPU seconds of CMD and the descendants it waited for (wait4's
+      rusage, microsecond resolution), and the largest resident set of
+      them in KB; exit with CMD's status.  This wrapper's own
       start-up is not in the figures.
 
   kinesis_util.py verify FIELD EXPECTED ACTUAL
@@ -33,7 +34,7 @@ def timed(out, cmd):
     wall = time.monotonic() - t0
     code = os.waitstatus_to_exitcode(status)
     with open(out, "w") as f:
-        f.write(f"{wall:.6f} {ru.ru_utime:.6f} {ru.ru_stime:.6f} {code}\n")
+        f.write(f"{wall:.6f} {ru.ru_utime:.6f} {ru.ru_stime:.6f} {code} {ru.ru_maxrss}\n")
     return code if code >= 0 else 128 - code
 
 

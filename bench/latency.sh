@@ -91,20 +91,12 @@ for i in $intervals; do
 	    { echo "$prog: -i: 'none' or durations (500ms, 1s, 2m), not '$i'" >&2; usage; }
 done
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${KP_BUILD:-build}
-case $build in /*) ;; *) build=$root/$build ;; esac
-bin=$build/bin
-python=${PYTHON:-python3}
-for t in kin-put kin-read window-stats sigma-flag s3-put; do
-	[[ -x $bin/$t ]] || die "no $bin/$t: run make"
-done
+# shellcheck source=bench/lib/bench.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib/bench.bash"
+bench_need_tools kin-put kin-read window-stats sigma-flag s3-put
 command -v "$python" >/dev/null || die "no $python: apt-get install python3"
 command -v jq >/dev/null || die "no jq: apt-get install jq"
-for m in kinesalite s3rver; do
-	[[ -f $root/node_modules/$m/package.json ]] ||
-	    die "no $m in node_modules: run 'make deps' (or 'npm ci')"
-done
+bench_need_modules kinesalite s3rver
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/latency-bench.XXXXXX")
 stack=$tmp/stack
@@ -124,7 +116,7 @@ stop_ours() {
 cleanup() {
 	stop_ours
 	wait 2>/dev/null || true
-	"$root/pipelines/localstack" stop "$stack" >/dev/null 2>&1 || true
+	bench_stack_stop "$stack"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -138,19 +130,7 @@ spawn() {
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "$prog: starting kinesalite and s3rver on 127.0.0.1 ..." >&2
-"$root/pipelines/localstack" start "$stack" --kinesis kinesalite --s3 >/dev/null
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL \
-    AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_CA_BUNDLE
-# shellcheck disable=SC1091
-source "$stack/env"
-[[ $AWS_ENDPOINT_URL_KINESIS == http://127.0.0.1:* &&
-    $AWS_ENDPOINT_URL_S3 == http://127.0.0.1:* ]] ||
-    die "the stack's endpoints are not on loopback"
-export AWS_ACCESS_KEY_ID=S3RVER
-export AWS_SECRET_ACCESS_KEY='kinpipeLocalStack/Secret+Key0123456789ab'
-export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export HOME=$tmp/home
-mkdir -p "$HOME"
+bench_stack_start "$stack" --kinesis kinesalite --s3
 bucket=latency
 "$root/pipelines/localstack" create-bucket "$bucket" >/dev/null
 
