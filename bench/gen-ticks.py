@@ -15,6 +15,10 @@ average, with many equal timestamps), so a million lines cover about 2.1 hours:
 that a 3-sigma job has something to flag.  Event time never goes backwards,
 so jq, Miller and Python can bucket by the minute of the timestamp and compute
 exactly what window-stats computes.  Deterministic for a given seed.
+
+--per-window N scales the spacing so that each of the K symbols trades about N
+times a minute whatever K (bench/scaling.sh's keys series: the same number of
+windows for 1 key as for 10,000).
 """
 import argparse
 import random
@@ -38,7 +42,18 @@ def main():
     p.add_argument('--count', type=int, default=1000000)
     p.add_argument('--keys', type=int, default=16)
     p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--per-window', type=int, default=0,
+                   help='about this many trades per symbol and minute, '
+                        'whatever the number of symbols (the spacing is '
+                        'scaled); default: 0 to 15 ms apart')
     o = p.parse_args()
+    # The mean spacing is 7.5 ms; --per-window scales it so that each of
+    # K symbols trades N times a minute: 60,000 / (N * K) ms apart.
+    scale = 60000.0 / (o.per_window * o.keys) / 7.5 if o.per_window else 1
+    if o.count * 7.5 * scale > 20 * 86400000:
+        p.error('--per-window %d over %d keys spreads %d trades over more '
+                'than 20 days' % (o.per_window, o.keys, o.count))
+
     rng = random.Random(o.seed)
     syms = ['SYM%02dUSDT' % i for i in range(o.keys)]
     price = [LEVELS[i % len(LEVELS)] for i in range(o.keys)]
@@ -47,7 +62,7 @@ def main():
     out = sys.stdout
     buf = []
     for _ in range(o.count):
-        ms += rng.choice((0, 5, 10, 15))
+        ms += rng.choice((0, 5, 10, 15)) * scale
         k = rng.randrange(o.keys)
         r = rng.random()
         price[k] += tick[k] * (-1 if r < 0.3 else 1 if r > 0.7 else 0)
@@ -56,7 +71,7 @@ def main():
             v += rng.choice((-1, 1)) * tick[k] * rng.randint(200, 600)
         digits = 2 if tick[k] == 0.01 else 4
         buf.append('{"timestamp":"%s","symbol":"%s","price":%.*f,'
-                   '"volume":%.5f}\n' % (stamp(ms), syms[k], digits, v,
+                   '"volume":%.5f}\n' % (stamp(int(ms)), syms[k], digits, v,
                                          rng.random()))
         if len(buf) >= 10000:
             out.write(''.join(buf))

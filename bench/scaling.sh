@@ -7,7 +7,9 @@
 #   bench/scaling.sh [-n "N..."] [-k "K..."] [-m LINES]
 #
 #   -n "N..."  input lengths, 16 keys (default "1000000 3000000 10000000")
-#   -k "K..."  key counts, LINES records each (default "1 10 100 1000 10000")
+#   -k "K..."  key counts, LINES records each (default "1 10 100 1000 10000"),
+#              each key trading about 50 times a minute whatever K
+#              (gen-ticks.py --per-window 50): the same windows in every row
 #   -m LINES   records of the key series (default 1000000)
 #
 # Jobs: window-stats --emit windows, and the reference job (window-stats
@@ -27,6 +29,11 @@ prog=scaling.sh
 sizes="1000000 3000000 10000000"
 keyset="1 10 100 1000 10000"
 klines=1000000
+# The keys series holds the trades per key and minute at this, whatever the
+# number of keys, so that every row writes about the same number of windows
+# (with a fixed spacing, 10,000 keys make a window of every trade or two,
+# and the series measures the cost of writing windows, not of keys).
+perwin=50
 while getopts n:k:m: opt; do
 	case $opt in
 	n) sizes=$OPTARG ;;
@@ -46,10 +53,12 @@ trap 'rm -rf "$tmp"' EXIT
 ws=("$bin/window-stats" --key-field symbol --time-field timestamp --value-field price --size 1m)
 gen=("$python" "$root/bench/gen-ticks.py")
 
-# job SERIES X LABEL N K: both jobs on N generated ticks over K keys.
+# job SERIES X LABEL N K [GEN-OPTION...]: both jobs on N generated ticks
+# over K keys.
 job() {
 	local series=$1 x=$2 label=$3 n=$4 k=$5 u s m u2 s2 m2 lines what
-	"${gen[@]}" --count "$n" --keys "$k" |
+	local more=("${@:6}")
+	"${gen[@]}" --count "$n" --keys "$k" "${more[@]}" |
 	    /usr/bin/time -f '%e %U %S %M' -o "$tmp/t1" "${ws[@]}" --emit windows |
 	    wc -l >"$tmp/out1"
 	read -r _ u s m <"$tmp/t1"
@@ -58,7 +67,7 @@ job() {
 	what="$(bench_commas "$n") ticks, $(bench_commas "$k") key$( ((k == 1)) || echo s), $(bench_commas "$(<"$tmp/out1")") windows"
 	bench_result "scale.$series.windows.$x" "window-stats --emit windows, $label" "$what" "$n" - \
 	    "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')" "$m" -
-	"${gen[@]}" --count "$n" --keys "$k" |
+	"${gen[@]}" --count "$n" --keys "$k" "${more[@]}" |
 	    /usr/bin/time -f '%e %U %S %M' -o "$tmp/t1" "${ws[@]}" --emit records |
 	    /usr/bin/time -f '%e %U %S %M' -o "$tmp/t2" "$bin/sigma-flag" --sigma 3 \
 	    --stats "$tmp/stats" | wc -l >"$tmp/out2"
@@ -80,7 +89,8 @@ for n in $sizes; do
 done
 echo "$prog: keys ($keyset keys, $klines ticks) ..." >&2
 for k in $keyset; do
-	job keys "$k" "$(bench_commas "$k") key$( ((k == 1)) || echo s)" "$klines" "$k"
+	job keys "$k" "$(bench_commas "$k") key$( ((k == 1)) || echo s)" "$klines" "$k" \
+	    --per-window "$perwin"
 done
-bench_note "scaling: the ticks piped from bench/gen-ticks.py, only the tools timed (/usr/bin/time on each stage); flat = CPU per record within 20 % of the series' first row and max RSS at most 10 % + 2 MiB above it"
+bench_note "scaling: the ticks piped from bench/gen-ticks.py, only the tools timed (/usr/bin/time on each stage); flat = CPU per record within 20 % of the series' first row and max RSS at most 10 % + 2 MiB above it; the keys series: each key about $perwin trades a minute (the same windows in every row), memory shown per key, not judged (each key holds an open window)"
 bench_table

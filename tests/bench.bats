@@ -82,17 +82,22 @@ rows() {
 	    proc.window-stats-windows ws w 1000000 1.0 0.50 3000 1000 \
 	    proc.bare-json-c bare w 1000000 1.0 0.60 3000 2000 \
 	    scale.keys.windows.1 k1 w 1000000 - 1.00 8000 - \
-	    scale.keys.windows.10000 k10000 w 1000000 - 1.30 8100 - >"$BATS_TEST_TMPDIR/r.tsv"
+	    scale.keys.windows.10000 k10000 w 1000000 - 1.30 18000 - \
+	    scale.records.windows.1000000 n1 w 1000000 - 1.00 8000 - \
+	    scale.records.windows.10000000 n10 w 10000000 - 10.50 11000 - >"$BATS_TEST_TMPDIR/r.tsv"
 	printf '#\ta note\n' >>"$BATS_TEST_TMPDIR/r.tsv"
 	run -0 "$KP_ROOT/bench/table.py" "$BATS_TEST_TMPDIR/r.tsv" --tsv "$BATS_TEST_TMPDIR/t.tsv"
 	assert_line --regexp '^\| ours \| py \| w \| 1,000,000 \| 1\.00 \| 2,000 \| 2\.9 MiB \| 1/4\.0 \| <= 1/3 \| yes \|$'
 	assert_line --regexp '^\| ours \| jq \| .* \| 1/9\.0 \| <= 1/15 \| \*\*NO\*\* \|$'
 	assert_line --regexp '^\| ours \| \(not measured\) \| .* \| <= 1/15 \| - \|$'
 	assert_line --regexp '^\| ws \| bare \| .* \| 1\.20x \(instr 2\.00x\) \| >= 1\.5x \| \*\*NO\*\* \|$'
-	assert_line --regexp '^\| k10000 \| k1 \| .* \| CPU/rec 1\.30x, RSS \+0\.1 MiB \| flat: .* \| \*\*NO\*\* \|$'
+	# The keys series: memory per key shown, CPU judged.
+	assert_line --regexp '^\| k10000 \| k1 \| .* \| CPU/rec 1\.30x, RSS \+1\.00 KiB/key \| flat: CPU/rec \+-20 % \| \*\*NO\*\* \|$'
+	# The records series: CPU flat (1.05x), RSS +2.9 MiB over 10 % + 2 MiB.
+	assert_line --regexp '^\| n10 \| n1 \| .* \| CPU/rec 1\.05x, RSS \+2\.9 MiB \| flat: .* \| \*\*NO\*\* \|$'
 	assert_line '- a note'
 	run -0 awk -F'\t' 'END { print NR }' "$BATS_TEST_TMPDIR/t.tsv"
-	assert_output 10
+	assert_output 12
 }
 
 @test "bench: a missing peer is skipped with a message, not failed" {
