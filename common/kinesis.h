@@ -153,7 +153,8 @@ int kinesis_get_shard_iterator(struct kinesis *k, const char *shard_id,
 
 /* ---- GetRecords ---- */
 
-/* One record; the strings are borrowed from the response document. */
+/* One record; the strings are borrowed from the response document
+ * (seq NUL-terminated, pk and data too, but they may hold a NUL). */
 struct kinesis_record {
 	const char *seq;
 	const char *pk;
@@ -167,7 +168,8 @@ struct kinesis_record {
 
 /* A parsed GetRecords response; free with kinesis_records_free(). */
 struct kinesis_records {
-	struct json_object *doc;      /* owns the records' strings */
+	char *doc;                    /* owns the records' strings: the
+	                               * response, decoded in place */
 	struct kinesis_record *rec;
 	size_t n;
 	const char *next_iterator;    /* NULL: the shard is closed and read
@@ -234,7 +236,8 @@ struct kinesis_put_result {
 };
 
 struct kinesis_put_response {
-	struct json_object *doc;
+	char *doc;                    /* owns the strings: the response,
+	                               * decoded in place */
 	struct kinesis_put_result *entry;  /* one per record sent, in order */
 	size_t n;
 	size_t failed;                /* entries with an ErrorCode */
