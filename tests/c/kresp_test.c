@@ -7,7 +7,9 @@
  * numbers at and past their limits; nesting at json-c's limit) and as many
  * mutated ones (bytes flipped, dropped, inserted, cut, garbage appended)
  * go to both: the verdicts, the error messages and the parsed records must
- * be the same.  Fixed seeds: the same cases every run.
+ * be the same.  jdoc_check, with which kin-read checks a record's data,
+ * is held to jf_parse's verdict the same way.  Fixed seeds: the same
+ * cases every run.
  *
  *   kresp_test [-v]
  *
@@ -21,6 +23,7 @@
 #include <json.h>
 
 #include "buf.h"
+#include "jdoc.h"
 #include "jfield.h"
 #include "kinesis.h"
 #include "kpl.h"
@@ -978,6 +981,73 @@ put_nsent(const struct buf *b)
 	return n;
 }
 
+/* jdoc_check against jf_parse (json-c, strict) on any value, as kin-read
+ * checks a record's data: what jdoc takes, json-c takes, as the same
+ * type. */
+static void
+compare_check(struct jf_parser *jp, const char *p, size_t n, struct tally *t)
+{
+	struct json_object *o;
+	enum jdoc_type top = JDOC_NULL;
+	const char *why = NULL, *mine = NULL;
+	char *s = exact(p, n);
+	int a, b, same;
+
+	o = jf_parse(jp, s, n, &why);
+	/* A bare null: no object, "not a JSON object". */
+	a = o != NULL || strcmp(why, "not a JSON object") == 0;
+	b = jdoc_check(s, n, &top, &mine) == 0;
+	/* What jdoc takes json-c takes; what jdoc refuses goes to json-c in
+	 * kin-read, whose verdict stands (it calls "null" followed by
+	 * anything "not a JSON object", as it calls a bare null). */
+	same = !b || a;
+	if (same && b && o != NULL)
+		same = (top == JDOC_OBJECT) == json_object_is_type(o,
+		    json_type_object) && (top == JDOC_ARRAY) ==
+		    json_object_is_type(o, json_type_array);
+	t->cases++;
+	if (a)
+		t->ok++;
+	else
+		t->refused++;
+	if (!same && t->differ++ < 5)
+		diag("jdoc_check %d (%s), json-c %d (%s): %s", b, mine ? mine : "",
+		    a, why ? why : "", show(p, n));
+	json_object_put(o);
+	free(s);
+}
+
+static void
+run_check(unsigned cases)
+{
+	struct jf_parser jp;
+	struct tally t;
+	struct buf b = BUF_INIT;
+	unsigned i;
+
+	memset(&t, 0, sizeof(t));
+	if (jf_parser_init(&jp) != 0)
+		return;
+	for (i = 0; i < cases; i++) {
+		buf_reset(&b);
+		switch (i % 3) {
+		case 0: gen_get(&b); break;
+		case 1: gen_put(&b); break;
+		default: gen_any(&b, rnd(4)); break;
+		}
+		if (i % 2)
+			mutate(&b);
+		if (b.failed)
+			break;
+		compare_check(&jp, b.p, b.len, &t);
+	}
+	buf_free(&b);
+	jf_parser_free(&jp);
+	check(t.cases == cases && t.differ == 0, "jdoc_check: %u values, %u "
+	    "taken and %u refused by json-c: none taken by jdoc alone, the "
+	    "same types (%u differ)", t.cases, t.ok, t.refused, t.differ);
+}
+
 static void
 run(const char *what, int put, int mutated, unsigned cases)
 {
@@ -1072,5 +1142,6 @@ main(int argc, char **argv)
 	run("GetRecords, mutated", 0, 1, n);
 	run("PutRecords, generated", 1, 0, n);
 	run("PutRecords, mutated", 1, 1, n);
+	run_check(n);
 	return tap_end();
 }
