@@ -6,8 +6,11 @@
  *
  * Bodies are built with the one JSON writer (buf.h), so every name, key and
  * iterator a caller or a server hands in is escaped.  Responses are parsed
- * as whole documents (jf_parse_object: strict RFC 8259) and checked member
- * by member: a member the API always sends that is missing, or any member
+ * as whole documents, strict RFC 8259 (ListShards and GetShardIterator
+ * with jf_parse_object; GetRecords and PutRecords, the hot ones, walked
+ * with jdoc.h to the same verdicts and messages, their strings decoded in
+ * place in a copy of the body the result owns) and checked member by
+ * member: a member the API always sends that is missing, or any member
  * of the wrong type, makes the response malformed (-1 with a reason).  A
  * JSON null counts as an absent member, as some servers write every
  * optional member (kinesis-mock: "ErrorCode": null).
