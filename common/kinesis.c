@@ -700,9 +700,53 @@ kinesis_get_records_body(struct buf *b, const char *iterator, int limit)
 	return b->failed ? -1 : 0;
 }
 
+/*
+ * Walks a whole response body (doc[0..len)): the last value of each member
+ * named in names[0..n) is noted in *m[i]; when the first (the array of
+ * entries) is an array, entries(d, arg) reads it.  Returns 0, or -1 with
+ * *why (the body is refused).
+ */
+static int
+walk_response(const char *doc, size_t len, const struct jname *names,
+    struct jmem *const *m, size_t n, int (*entries)(struct jdoc *, void *),
+    void *arg, const char **why)
+{
+	struct jdoc d;
+	struct jdoc_val top, v;
+	const char *k;
+	size_t kn, i;
+	int rc = -1;
+
+	jdoc_init(&d, doc, len);
+	if (jdoc_value(&d, &top) != 0 || top.type != JDOC_OBJECT)
+		goto out;
+	while ((rc = jdoc_member(&d, &k, &kn)) == 1) {
+		rc = -1;
+		if (jdoc_value(&d, &v) != 0)
+			goto out;
+		for (i = 0; i < n; i++)
+			if (names[i].n == kn && memcmp(names[i].s, k, kn) == 0)
+				break;
+		if (i < n) {
+			m[i]->seen = 1;
+			m[i]->v = v;
+		}
+		if (i == 0 && v.type == JDOC_ARRAY ? entries(&d, arg) != 0 :
+		    jdoc_skip(&d, &v) != 0)
+			goto out;
+	}
+	if (rc == 0)
+		rc = jdoc_end(&d);
+out:
+	*why = d.err;
+	jdoc_free(&d);
+	return rc < 0 ? -1 : 0;
+}
+
 /* The walk of a GetRecords response: its members' last values, and what
  * was wrong with the first bad record of the last Records. */
 struct gr {
+	struct kinesis_records *r;
 	struct jmem recs, next, millis, child;
 	size_t cap;
 	char bad[256];
@@ -771,8 +815,10 @@ record_entry(struct jdoc *d, const struct jdoc_val *e,
 /* Records, entered: the entries into r->rec (replacing an earlier
  * Records), the first bad one's reason in g->bad. */
 static int
-records(struct jdoc *d, struct kinesis_records *r, struct gr *g)
+records(struct jdoc *d, void *arg)
 {
+	struct gr *g = arg;
+	struct kinesis_records *r = g->r;
 	struct jdoc_val e;
 	int rc;
 
@@ -973,51 +1019,6 @@ children(const struct gr *g, const char *end, struct kinesis_records *r,
 	return rc < 0 ? -1 : 0;
 }
 
-/* Walks the whole body (doc[0..len)), noting the members of g and
- * reading Records.  0, or -1 with *why (the body is refused). */
-static int
-gr_walk(const char *doc, size_t len, struct kinesis_records *r,
-    struct gr *g, const char **why)
-{
-	struct jdoc d;
-	struct jdoc_val top, v;
-	const char *k;
-	size_t kn;
-	int rc = -1;
-
-	jdoc_init(&d, doc, len);
-	if (jdoc_value(&d, &top) != 0 || top.type != JDOC_OBJECT)
-		goto out;
-	while ((rc = jdoc_member(&d, &k, &kn)) == 1) {
-		struct jmem *m = NULL;
-
-		rc = -1;
-		if (jdoc_value(&d, &v) != 0)
-			goto out;
-		if (JDOC_KEY(k, kn, "Records"))
-			m = &g->recs;
-		else if (JDOC_KEY(k, kn, "NextShardIterator"))
-			m = &g->next;
-		else if (JDOC_KEY(k, kn, "MillisBehindLatest"))
-			m = &g->millis;
-		else if (JDOC_KEY(k, kn, "ChildShards"))
-			m = &g->child;
-		if (m != NULL) {
-			m->seen = 1;
-			m->v = v;
-		}
-		if (m == &g->recs && v.type == JDOC_ARRAY ?
-		    records(&d, r, g) != 0 : jdoc_skip(&d, &v) != 0)
-			goto out;
-	}
-	if (rc == 0)
-		rc = jdoc_end(&d);
-out:
-	*why = d.err;
-	jdoc_free(&d);
-	return rc < 0 ? -1 : 0;
-}
-
 /* The strings of the records, settled in place. */
 static int
 gr_settle(struct kinesis_records *r, struct buf *tmp)
@@ -1047,7 +1048,11 @@ records_parse(char *doc, size_t len, struct kinesis_records *r, char *err,
     size_t errsz)
 {
 	static const char what[] = "GetRecords";
+	static const struct jname names[] = { JNAME("Records"),
+	    JNAME("NextShardIterator"), JNAME("MillisBehindLatest"),
+	    JNAME("ChildShards") };
 	struct gr g;
+	struct jmem *const m[] = { &g.recs, &g.next, &g.millis, &g.child };
 	struct buf tmp = BUF_INIT;
 	const char *why = NULL;
 	int rc = -1;
@@ -1055,7 +1060,9 @@ records_parse(char *doc, size_t len, struct kinesis_records *r, char *err,
 	memset(r, 0, sizeof(*r));
 	memset(&g, 0, sizeof(g));
 	r->doc = doc;
-	if (len > 0x7fffffff || gr_walk(doc, len, r, &g, &why) != 0) {
+	g.r = r;
+	if (len > 0x7fffffff || walk_response(doc, len, names, m, 4, records,
+	    &g, &why) != 0) {
 		refused(what, doc, len, why, err, errsz);
 		goto out;
 	}
@@ -1217,6 +1224,7 @@ kinesis_put_response_free(struct kinesis_put_response *r)
 
 /* The walk of a PutRecords response. */
 struct pr {
+	struct kinesis_put_response *r;
 	struct jmem recs, count;
 	size_t nsent;
 	size_t n;                     /* entries of the last Records */
@@ -1266,8 +1274,10 @@ put_entry(struct jdoc *d, const struct jdoc_val *e,
 
 /* Records, entered: the first nsent entries into r->entry. */
 static int
-put_entries(struct jdoc *d, struct kinesis_put_response *r, struct pr *g)
+put_entries(struct jdoc *d, void *arg)
 {
+	struct pr *g = arg;
+	struct kinesis_put_response *r = g->r;
 	struct jdoc_val e;
 	int rc;
 
@@ -1286,46 +1296,6 @@ put_entries(struct jdoc *d, struct kinesis_put_response *r, struct pr *g)
 		g->n++;
 	}
 	return rc;
-}
-
-/* Walks the whole body.  0, or -1 with *why (the body is refused). */
-static int
-pr_walk(const char *doc, size_t len, struct kinesis_put_response *r,
-    struct pr *g, const char **why)
-{
-	struct jdoc d;
-	struct jdoc_val top, v;
-	const char *k;
-	size_t kn;
-	int rc = -1;
-
-	jdoc_init(&d, doc, len);
-	if (jdoc_value(&d, &top) != 0 || top.type != JDOC_OBJECT)
-		goto out;
-	while ((rc = jdoc_member(&d, &k, &kn)) == 1) {
-		struct jmem *m = NULL;
-
-		rc = -1;
-		if (jdoc_value(&d, &v) != 0)
-			goto out;
-		if (JDOC_KEY(k, kn, "Records"))
-			m = &g->recs;
-		else if (JDOC_KEY(k, kn, "FailedRecordCount"))
-			m = &g->count;
-		if (m != NULL) {
-			m->seen = 1;
-			m->v = v;
-		}
-		if (m == &g->recs && v.type == JDOC_ARRAY ?
-		    put_entries(&d, r, g) != 0 : jdoc_skip(&d, &v) != 0)
-			goto out;
-	}
-	if (rc == 0)
-		rc = jdoc_end(&d);
-out:
-	*why = d.err;
-	jdoc_free(&d);
-	return rc < 0 ? -1 : 0;
 }
 
 /* The strings of the entries, settled in place. */
@@ -1356,7 +1326,10 @@ kinesis_put_records_parse(const char *body, size_t len, size_t nsent,
     struct kinesis_put_response *r, char *err, size_t errsz)
 {
 	static const char what[] = "PutRecords";
+	static const struct jname names[] = { JNAME("Records"),
+	    JNAME("FailedRecordCount") };
 	struct pr g;
+	struct jmem *const m[] = { &g.recs, &g.count };
 	struct buf tmp = BUF_INIT;
 	const char *why = NULL;
 	int64_t count;
@@ -1376,7 +1349,9 @@ kinesis_put_records_parse(const char *body, size_t len, size_t nsent,
 		snprintf(err, errsz, "out of memory");
 		goto out;
 	}
-	if (pr_walk(r->doc, len, r, &g, &why) != 0) {
+	g.r = r;
+	if (walk_response(r->doc, len, names, m, 2, put_entries, &g,
+	    &why) != 0) {
 		refused(what, body, len, why, err, errsz);
 		goto out;
 	}
