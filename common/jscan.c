@@ -448,6 +448,39 @@ unescape(const char *s, size_t n, struct buf *out)
 	buf_add(out, s + from, n - from);
 }
 
+const char *
+jscan_str_end(const char *p, const char *end, int *escaped,
+    const char **why)
+{
+	struct sc c;
+	const char *s;
+	size_t n;
+
+	memset(&c, 0, sizeof(c));
+	c.base = c.p = p;
+	c.end = end;
+	if (scan_string(&c, &s, &n, escaped) != 0) {
+		*why = c.err;
+		return NULL;
+	}
+	return c.p;
+}
+
+const char *
+jscan_num_end(const char *p, const char *end, const char **why)
+{
+	struct sc c;
+
+	memset(&c, 0, sizeof(c));
+	c.base = c.p = p;
+	c.end = end;
+	if (scan_number(&c) != 0) {
+		*why = c.err;
+		return NULL;
+	}
+	return c.p;
+}
+
 static int scan_value(struct sc *c, uint32_t active, size_t depth,
     size_t nest);
 

@@ -147,4 +147,15 @@ void jscan_text(const struct jscan_field *f, struct buf *out);
  * surrogate, nothing above U+10FFFF) at p[0..n), or 0. */
 size_t jscan_utf8_len(const unsigned char *p, size_t n);
 
+/*
+ * The tokens of the scanner, for a walker of whole documents (jdoc.h):
+ * the end of the string at p (*p is its opening quote), one past its
+ * closing quote, with *escaped set when it holds a backslash; the end of
+ * the number at p (RFC 8259's grammar).  NULL with *why when the token is
+ * not valid (a static reason, without "invalid JSON: ").
+ */
+const char *jscan_str_end(const char *p, const char *end, int *escaped,
+    const char **why);
+const char *jscan_num_end(const char *p, const char *end, const char **why);
+
 #endif

@@ -6,8 +6,11 @@
  *
  * Bodies are built with the one JSON writer (buf.h), so every name, key and
  * iterator a caller or a server hands in is escaped.  Responses are parsed
- * as whole documents (jf_parse_object: strict RFC 8259) and checked member
- * by member: a member the API always sends that is missing, or any member
+ * as whole documents, strict RFC 8259 (ListShards and GetShardIterator
+ * with jf_parse_object; GetRecords and PutRecords, the hot ones, walked
+ * with jdoc.h to the same verdicts and messages, their strings decoded in
+ * place in a copy of the body the result owns) and checked member by
+ * member: a member the API always sends that is missing, or any member
  * of the wrong type, makes the response malformed (-1 with a reason).  A
  * JSON null counts as an absent member, as some servers write every
  * optional member (kinesis-mock: "ErrorCode": null).
@@ -154,7 +157,8 @@ int kinesis_get_shard_iterator(struct kinesis *k, const char *shard_id,
 
 /* ---- GetRecords ---- */
 
-/* One record; the strings are borrowed from the response document. */
+/* One record; the strings are borrowed from the response document
+ * (seq NUL-terminated, pk and data too, but they may hold a NUL). */
 struct kinesis_record {
 	const char *seq;
 	const char *pk;
@@ -168,7 +172,8 @@ struct kinesis_record {
 
 /* A parsed GetRecords response; free with kinesis_records_free(). */
 struct kinesis_records {
-	struct json_object *doc;      /* owns the records' strings */
+	char *doc;                    /* owns the records' strings: the
+	                               * response, decoded in place */
 	struct kinesis_record *rec;
 	size_t n;
 	const char *next_iterator;    /* NULL: the shard is closed and read
@@ -237,7 +242,8 @@ struct kinesis_put_result {
 };
 
 struct kinesis_put_response {
-	struct json_object *doc;
+	char *doc;                    /* owns the strings: the response,
+	                               * decoded in place */
 	struct kinesis_put_result *entry;  /* one per record sent, in order */
 	size_t n;
 	size_t failed;                /* entries with an ErrorCode */

@@ -23,6 +23,8 @@ load helpers
 @test "unit under valgrind: winstate" { kp_unit winstate 80 valgrind; }
 @test "unit: kinesis" { kp_unit kinesis 60; }
 @test "unit under valgrind: kinesis" { kp_unit kinesis 60 valgrind; }
+@test "unit: kresp" { kp_unit kresp 10; }
+@test "unit under valgrind: kresp" { kp_unit kresp 10 valgrind; }
 @test "unit: spool" { kp_unit spool 50; }
 @test "unit under valgrind: spool" { kp_unit spool 50 valgrind; }
 @test "unit: s3" { kp_unit s3 60; }

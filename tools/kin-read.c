@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "ckpt.h"
 #include "cli.h"
+#include "jdoc.h"
 #include "jfield.h"
 #include "kinesis.h"
 #include "kpl.h"
@@ -163,6 +164,46 @@ struct item {
 	size_t len;
 };
 
+/* What a record's data is, as JSON. */
+struct datum {
+	enum jdoc_type kind;             /* JDOC_NULL too when not JSON */
+	struct json_object *obj;         /* built only for data to compact
+	                                  * (it spans lines) */
+	const char *why;                 /* not JSON: json-c's reason */
+};
+
+/*
+ * Reads data p[0..n): the common case, one line of valid JSON, is checked
+ * by jdoc alone (the verdicts json-c gives, without its objects); data
+ * jdoc refuses or that spans lines goes to json-c (jf_parse), which words
+ * the reason or compacts it, as before.
+ */
+static void
+datum_read(struct state *st, struct datum *dt, const char *p, size_t n)
+{
+	const char *why = NULL;
+
+	memset(dt, 0, sizeof(*dt));
+	if (memchr(p, '\n', n) == NULL && jdoc_check(p, n, &dt->kind,
+	    &why) == 0)
+		return;
+	dt->kind = JDOC_NULL;
+	dt->obj = jf_parse(&st->jp, p, n, &dt->why);
+	if (json_object_is_type(dt->obj, json_type_object))
+		dt->kind = JDOC_OBJECT;
+	else if (json_object_is_type(dt->obj, json_type_array))
+		dt->kind = JDOC_ARRAY;
+	/* A valid value of another type on one line needs no object. */
+	if (dt->kind == JDOC_NULL && dt->obj != NULL) {
+		json_object_put(dt->obj);
+		dt->obj = NULL;
+	}
+	if (dt->obj != NULL && memchr(p, '\n', n) == NULL) {
+		json_object_put(dt->obj);
+		dt->obj = NULL;
+	}
+}
+
 /* obj as one compact line, or NULL when memory is short. */
 static const char *
 compact(struct json_object *obj)
@@ -175,12 +216,12 @@ compact(struct json_object *obj)
  * not a JSON object.  Returns 0, or -1 to stop. */
 static int
 write_data(struct state *st, struct kr_shard *s, const struct item *it,
-    struct json_object *obj, const char *p, size_t n, const char *why)
+    const struct datum *dt, const char *p, size_t n)
 {
 	const char *c;
 	char where[512];
 
-	if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
+	if (dt->kind != JDOC_OBJECT) {
 		if (it->aggregated)
 			snprintf(where, sizeof(where), "%s:%s/%llu", s->k.id,
 			    it->r->seq, it->sub);
@@ -188,13 +229,13 @@ write_data(struct state *st, struct kr_shard *s, const struct item *it,
 			snprintf(where, sizeof(where), "%s:%s", s->k.id,
 			    it->r->seq);
 		return nd_reject_at(&st->rej, where, p, n, "%s",
-		    obj == NULL ? why : "not a JSON object");
+		    dt->why != NULL ? dt->why : "not a JSON object");
 	}
-	if (memchr(p, '\n', n) == NULL) {
+	if (dt->obj == NULL) {
 		nd_put(st->out, p, n);
 	} else {
 		/* Pretty-printed data: one compact line. */
-		if ((c = compact(obj)) == NULL) {
+		if ((c = compact(dt->obj)) == NULL) {
 			msg_err("out of memory");
 			return -1;
 		}
@@ -207,7 +248,7 @@ write_data(struct state *st, struct kr_shard *s, const struct item *it,
 /* Writes a record in its envelope (kin-read(1), Envelope).  0 or -1. */
 static int
 write_envelope(struct state *st, struct kr_shard *s, const struct item *it,
-    struct json_object *obj, const char *p, size_t n)
+    const struct datum *dt, const char *p, size_t n)
 {
 	struct buf *b = nd_buf(st->out);
 	char ts[KPTIME_BUFSZ];
@@ -232,11 +273,10 @@ write_envelope(struct state *st, struct kr_shard *s, const struct item *it,
 		buf_jstrz(b, ts);
 	}
 	buf_lit(b, ",\"data\":");
-	if (obj != NULL && (json_object_is_type(obj, json_type_object) ||
-	    json_object_is_type(obj, json_type_array))) {
+	if (dt->kind == JDOC_OBJECT || dt->kind == JDOC_ARRAY) {
 		/* Pretty-printed data: compacted to stay on one line. */
-		if (memchr(p, '\n', n) != NULL) {
-			if ((c = compact(obj)) == NULL) {
+		if (dt->obj != NULL) {
+			if ((c = compact(dt->obj)) == NULL) {
 				nd_discard(st->out);
 				msg_err("out of memory");
 				return -1;
@@ -262,8 +302,8 @@ write_envelope(struct state *st, struct kr_shard *s, const struct item *it,
 static int
 emit(struct state *st, struct kr_shard *s, const struct item *it)
 {
-	struct json_object *obj;
-	const char *why = NULL, *p = (const char *)it->data;
+	struct datum dt;
+	const char *p = (const char *)it->data;
 	size_t n = it->len;
 	int rc;
 
@@ -271,11 +311,11 @@ emit(struct state *st, struct kr_shard *s, const struct item *it)
 	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' ||
 	    p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
-	obj = jf_parse(&st->jp, p, n, &why);
+	datum_read(st, &dt, p, n);
 	if (st->o->envelope)
-		rc = write_envelope(st, s, it, obj, p, n);
+		rc = write_envelope(st, s, it, &dt, p, n);
 	else
-		rc = write_data(st, s, it, obj, p, n, why);
+		rc = write_data(st, s, it, &dt, p, n);
 	/* The position moves on whether the record was written or rejected:
 	 * a rejected record is accounted for (dead letter), not to be reread. */
 	if (kr_wrote(s, it->r->seq, it->sub, it->aggregated) != 0) {
@@ -283,7 +323,7 @@ emit(struct state *st, struct kr_shard *s, const struct item *it)
 		rc = -1;
 	}
 	st->since_barrier++;
-	json_object_put(obj);
+	json_object_put(dt.obj);
 	if (nd_writer_status(st->out) != 0)
 		return -1;
 	return rc;
