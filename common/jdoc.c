@@ -44,39 +44,6 @@ literal(struct jdoc *d, const char *lit, size_t n)
 	return 0;
 }
 
-/*
- * The end of a string of plain printable ASCII at p (*p is its opening
- * quote): one past its closing quote, or NULL when anything else comes
- * first (an escape, a control character, UTF-8, the end), for
- * jscan_str_end() to judge.  Eight bytes a step: a response's strings are
- * mostly long base64 data.
- */
-static const char *
-plain_str_end(const char *p, const char *end)
-{
-	const uint64_t ones = 0x0101010101010101ull, highs = ones * 0x80;
-	const unsigned char *q = (const unsigned char *)p + 1;
-	const unsigned char *e = (const unsigned char *)end;
-
-	while (e - q >= 8) {
-		uint64_t x, quote, bslash;
-
-		memcpy(&x, q, 8);
-		quote = x ^ (ones * '"');
-		bslash = x ^ (ones * '\\');
-		/* A byte below 0x20, at or above 0x80, a quote or a
-		 * backslash sets its high bit here (no false negatives; a
-		 * false positive only stops the fast loop). */
-		if (((x - ones * 0x20) | x | (quote - ones) |
-		    (bslash - ones)) & highs)
-			break;
-		q += 8;
-	}
-	while (q < e && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
-		q++;
-	return q < e && *q == '"' ? (const char *)q + 1 : NULL;
-}
-
 int
 jdoc_value(struct jdoc *d, struct jdoc_val *v)
 {
@@ -102,9 +69,7 @@ jdoc_value(struct jdoc *d, struct jdoc_val *v)
 		return 0;
 	case '"':
 		v->type = JDOC_STRING;
-		q = plain_str_end(d->p, d->end);
-		if (q == NULL)
-			q = jscan_str_end(d->p, d->end, &v->escaped, &why);
+		q = jscan_str_end(d->p, d->end, &v->escaped, &why);
 		break;
 	case 't':
 		v->type = JDOC_TRUE;
@@ -175,9 +140,7 @@ member(struct jdoc *d, const char **key, size_t *klen, int decode)
 	if (d->p >= d->end || *d->p != '"')
 		return fail(d, "quoted object property name expected");
 	f.escaped = 0;
-	q = plain_str_end(d->p, d->end);
-	if (q == NULL)
-		q = jscan_str_end(d->p, d->end, &f.escaped, &why);
+	q = jscan_str_end(d->p, d->end, &f.escaped, &why);
 	if (q == NULL)
 		return fail(d, why);
 	*key = d->p + 1;
@@ -262,41 +225,6 @@ jdoc_check(const char *s, size_t n, enum jdoc_type *top, const char **why)
 	return rc;
 }
 
-/*
- * A decimal with at most 15 digits and no exponent, exactly as strtod()
- * reads it: its digits are an integer a double holds exactly, and so is
- * the power of ten, so one division rounds correctly (Clinger's fast
- * path).  Returns 0, or -1 for a number it does not cover.
- */
-static int
-fast_decimal(const char *p, size_t n, double *d)
-{
-	static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
-	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
-	uint64_t m = 0;
-	size_t i = 0, digits = 0, frac = 0;
-	int neg = 0, dot = 0;
-
-	if (n > 0 && p[0] == '-') {
-		neg = 1;
-		i = 1;
-	}
-	for (; i < n; i++) {
-		if (p[i] == '.' && !dot) {
-			dot = 1;
-			continue;
-		}
-		if (p[i] < '0' || p[i] > '9' || ++digits > 15)
-			return -1;
-		m = m * 10 + (uint64_t)(p[i] - '0');
-		frac += dot;
-	}
-	*d = (double)m / pow10[frac];
-	if (neg)
-		*d = -*d;
-	return 0;
-}
-
 int
 jdoc_number(const struct jdoc_val *v, int64_t *n, double *d)
 {
@@ -305,7 +233,7 @@ jdoc_number(const struct jdoc_val *v, int64_t *n, double *d)
 	    memchr(v->tok, 'e', v->len) == NULL &&
 	    memchr(v->tok, 'E', v->len) == NULL;
 
-	if (!integer && fast_decimal(v->tok, v->len, d) == 0)
+	if (!integer && jscan_fast_number(v->tok, v->len, d) == 0)
 		return 0;
 	/* A NUL-terminated copy ends the token for strto*(). */
 	if (v->len >= sizeof(small) && (s = malloc(v->len + 1)) == NULL)

@@ -634,14 +634,13 @@ scan_value(struct sc *c, uint32_t active, size_t depth, size_t nest)
 
 	if (c->p >= c->end)
 		return fail(c, "unexpected end of line");
+	/* json-c's limit: a value of any type inside 32 containers. */
+	if (nest >= JSCAN_MAX_DEPTH)
+		return fail(c, "nesting too deep");
 	switch (*c->p) {
 	case '{':
-		if (nest >= JSCAN_MAX_DEPTH)
-			return fail(c, "nesting too deep");
 		return scan_object(c, active, depth, nest);
 	case '[':
-		if (nest >= JSCAN_MAX_DEPTH)
-			return fail(c, "nesting too deep");
 		return scan_array(c, nest);
 	case '"':
 		return scan_string(c, &str, &len, &esc);
@@ -753,8 +752,8 @@ jscan_kind(struct jscan *s, const char *line, size_t len, const char **why)
  * doubles exactly, so one IEEE multiplication or division rounds the true
  * value correctly, as strtod does.  Returns -1 for strtod to do it.
  */
-static int
-fast_number(const char *p, size_t n, double *x)
+int
+jscan_fast_number(const char *p, size_t n, double *x)
 {
 	static const double pow10[] = {
 		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
@@ -832,7 +831,7 @@ jscan_number(const struct jscan_field *f, double *v, const char **why)
 		*why = "not a number";
 		return -1;
 	}
-	if (fast_number(f->tok, f->len, &x) == 0) {
+	if (jscan_fast_number(f->tok, f->len, &x) == 0) {
 		*v = x;
 		return 0;
 	}

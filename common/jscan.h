@@ -116,6 +116,14 @@ struct jscan_memo {
 	char tok[40];
 };
 
+/*
+ * A valid number token's value without strtod where that is exact
+ * (Clinger's fast path: up to 19 digits whose integer is at most 2^53,
+ * times 10^e, |e| <= 22), as strtod rounds it.  Returns 0, or -1 for the
+ * caller to use strtod.
+ */
+int jscan_fast_number(const char *p, size_t n, double *x);
+
 /* jscan_number through memo m (zeroed before first use). */
 int jscan_number_memo(const struct jscan_field *f, struct jscan_memo *m,
     double *v, const char **why);

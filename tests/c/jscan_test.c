@@ -328,6 +328,26 @@ test_verdicts(void)
 		deep[n++] = ']';
 	deep[n++] = '}';
 	refused(js, deep, n, "invalid JSON: nesting too deep");
+	/* A scalar inside 32 containers: json-c refuses it as well. */
+	n = (size_t)snprintf(deep, sizeof(deep), "{\"a\":");
+	for (i = 0; i < 31; i++)
+		deep[n++] = '[';
+	deep[n++] = '1';
+	for (i = 0; i < 31; i++)
+		deep[n++] = ']';
+	deep[n++] = '}';
+	deep[n] = '\0';
+	refused(js, deep, n, "invalid JSON: nesting too deep");
+	/* Inside 31, it is taken. */
+	n = (size_t)snprintf(deep, sizeof(deep), "{\"a\":");
+	for (i = 0; i < 30; i++)
+		deep[n++] = '[';
+	deep[n++] = '1';
+	for (i = 0; i < 30; i++)
+		deep[n++] = ']';
+	deep[n++] = '}';
+	deep[n] = '\0';
+	accepted(js, deep);
 	jscan_free(js);
 }
 
