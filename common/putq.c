@@ -15,7 +15,8 @@ struct putq_key {
 	struct putq_rec *head, *tail;  /* waiting, in input order */
 	struct putq_rec *ret, *ret_tail; /* failed in the request in flight,
 	                                  * to go back ahead of head */
-	struct putq_key *next;         /* in the ready list */
+	struct putq_key *taken;        /* keys taken from by this batch */
+	size_t hidx;                   /* place in its heap */
 	size_t pending;                /* records waiting in head..tail */
 	size_t bytes;                  /* their data plus keys */
 	size_t inflight;               /* records taken, not yet settled */
@@ -26,106 +27,114 @@ struct putq_key {
 	char name[];                   /* the partition key: the table's key */
 };
 
+typedef int key_less(const struct putq_key *, const struct putq_key *);
+
 static size_t
 rec_size(const struct putq_rec *rc)
 {
 	return rc->len + rc->pklen;
 }
 
-/* ---- the heap of delayed keys, earliest first record first ---- */
+/* ---- two heaps of keys: ready by seq, delayed by time ---- */
 
 static int
-heap_less(const struct putq_key *a, const struct putq_key *b)
+by_seq(const struct putq_key *a, const struct putq_key *b)
+{
+	return a->head->seq < b->head->seq;
+}
+
+static int
+by_time(const struct putq_key *a, const struct putq_key *b)
 {
 	if (a->head->not_before != b->head->not_before)
 		return a->head->not_before < b->head->not_before;
 	return a->head->seq < b->head->seq;
 }
 
-/* Never fails: putq_add() keeps room for every key. */
 static void
-heap_push(struct putq *q, struct putq_key *k)
+heap_set(struct putq_key **h, size_t i, struct putq_key *k)
 {
-	size_t i = q->ndelayed++;
-
-	while (i > 0 && heap_less(k, q->delayed[(i - 1) / 2])) {
-		q->delayed[i] = q->delayed[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	q->delayed[i] = k;
-	k->state = KEY_DELAYED;
+	h[i] = k;
+	k->hidx = i;
 }
 
-static struct putq_key *
-heap_pop(struct putq *q)
+static void
+heap_up(struct putq_key **h, size_t i, key_less *less)
 {
-	struct putq_key *top = q->delayed[0], *last;
-	size_t i = 0, n;
+	struct putq_key *k = h[i];
 
-	n = --q->ndelayed;
-	last = q->delayed[n];
+	while (i > 0 && less(k, h[(i - 1) / 2])) {
+		heap_set(h, i, h[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(h, i, k);
+}
+
+static void
+heap_down(struct putq_key **h, size_t n, size_t i, key_less *less)
+{
+	struct putq_key *k = h[i];
+
 	for (;;) {
 		size_t c = 2 * i + 1;
 
 		if (c >= n)
 			break;
-		if (c + 1 < n && heap_less(q->delayed[c + 1], q->delayed[c]))
+		if (c + 1 < n && less(h[c + 1], h[c]))
 			c++;
-		if (!heap_less(q->delayed[c], last))
+		if (!less(h[c], k))
 			break;
-		q->delayed[i] = q->delayed[c];
+		heap_set(h, i, h[c]);
 		i = c;
 	}
-	if (n > 0)
-		q->delayed[i] = last;
-	return top;
+	heap_set(h, i, k);
 }
 
-/* ---- the ready list, by the input order of each key's first record ---- */
+/* Never fails: putq_add() keeps room for every key in each heap. */
+static void
+heap_push(struct putq_key **h, size_t *n, struct putq_key *k,
+    key_less *less)
+{
+	h[*n] = k;
+	heap_up(h, (*n)++, less);
+}
+
+/* Removes the key at index i. */
+static void
+heap_remove(struct putq_key **h, size_t *n, size_t i, key_less *less)
+{
+	struct putq_key *last = h[--*n];
+
+	if (i == *n)
+		return;
+	heap_set(h, i, last);
+	heap_down(h, *n, i, less);
+	heap_up(h, last->hidx, less);
+}
 
 static void
-ready_insert(struct putq *q, struct putq_key *k)
+ready_push(struct putq *q, struct putq_key *k)
 {
-	uint64_t s = k->head->seq;
-	struct putq_key *p, *prev = NULL;
-
 	k->state = KEY_READY;
 	q->ready_recs += k->pending;
 	q->ready_bytes += k->bytes;
-	/* A new key is the newest: appended.  A key back from a request or
-	 * a backoff holds older records and walks in from the front. */
-	if (q->ready_tail == NULL || q->ready_tail->head->seq < s) {
-		k->next = NULL;
-		if (q->ready_tail != NULL)
-			q->ready_tail->next = k;
-		else
-			q->ready = k;
-		q->ready_tail = k;
-		return;
-	}
-	for (p = q->ready; p != NULL && p->head->seq < s; p = p->next)
-		prev = p;
-	k->next = p;
-	if (prev != NULL)
-		prev->next = k;
-	else
-		q->ready = k;
+	heap_push(q->ready, &q->nready, k, by_seq);
 }
 
-/* Takes the first ready key off the list. */
-static struct putq_key *
-ready_shift(struct putq *q)
+static void
+ready_remove(struct putq *q, struct putq_key *k)
 {
-	struct putq_key *k = q->ready;
-
-	q->ready = k->next;
-	if (q->ready == NULL)
-		q->ready_tail = NULL;
-	k->next = NULL;
+	heap_remove(q->ready, &q->nready, k->hidx, by_seq);
 	k->state = KEY_IDLE;
 	q->ready_recs -= k->pending;
 	q->ready_bytes -= k->bytes;
-	return k;
+}
+
+static void
+delay(struct putq *q, struct putq_key *k)
+{
+	k->state = KEY_DELAYED;
+	heap_push(q->delayed, &q->ndelayed, k, by_time);
 }
 
 /* ---- keys ---- */
@@ -142,9 +151,9 @@ static void
 schedule(struct putq *q, struct putq_key *k, int64_t now)
 {
 	if (k->head->not_before > now)
-		heap_push(q, k);
+		delay(q, k);
 	else
-		ready_insert(q, k);
+		ready_push(q, k);
 }
 
 /* The last record of a key's request is settled: its failed records go
@@ -174,15 +183,19 @@ key_get(struct putq *q, const char *name, size_t len)
 
 	if (k != NULL)
 		return k;
-	/* Room in the heap for every key, so that no push can fail. */
-	if (q->keys.n + 1 > q->delayed_cap) {
-		size_t cap = q->delayed_cap ? 2 * q->delayed_cap : 64;
-		struct putq_key **d = realloc(q->delayed, cap * sizeof(*d));
+	/* Room in each heap for every key, so that no push can fail. */
+	if (q->keys.n + 1 > q->heap_cap) {
+		size_t cap = q->heap_cap ? 2 * q->heap_cap : 64;
+		struct putq_key **r = realloc(q->ready, cap * sizeof(*r)), **d;
 
+		if (r == NULL)
+			return NULL;
+		q->ready = r;
+		d = realloc(q->delayed, cap * sizeof(*d));
 		if (d == NULL)
 			return NULL;
 		q->delayed = d;
-		q->delayed_cap = cap;
+		q->heap_cap = cap;
 	}
 	k = calloc(1, sizeof(*k) + len + 1);
 	if (k == NULL)
@@ -255,8 +268,12 @@ putq_add(struct putq *q, const struct putq_in *in)
 void
 putq_wake(struct putq *q, int64_t now)
 {
-	while (q->ndelayed > 0 && q->delayed[0]->head->not_before <= now)
-		ready_insert(q, heap_pop(q));
+	while (q->ndelayed > 0 && q->delayed[0]->head->not_before <= now) {
+		struct putq_key *k = q->delayed[0];
+
+		heap_remove(q->delayed, &q->ndelayed, 0, by_time);
+		ready_push(q, k);
+	}
 }
 
 /* Takes the first record of k, ready or not. */
@@ -280,33 +297,48 @@ size_t
 putq_take(struct putq *q, int64_t now, size_t max_recs, size_t max_bytes,
     struct putq_rec **out)
 {
+	struct putq_key *taken = NULL, *k;
 	size_t n = 0, bytes = 0;
-	int room = 1;
 
 	putq_wake(q, now);
-	while (room && n < max_recs && q->ready != NULL) {
-		struct putq_key *k = ready_shift(q);
-		size_t took = 0;
+	/* The merge: the ready key whose first record is oldest, each time. */
+	while (n < max_recs && q->nready > 0) {
+		struct putq_rec *rc;
 
-		/* The key's run: its due records, in order. */
-		while (k->head != NULL && n < max_recs &&
-		    k->head->not_before <= now) {
-			if (bytes + rec_size(k->head) > max_bytes) {
-				room = 0;
-				break;
-			}
-			bytes += rec_size(k->head);
-			out[n++] = key_shift(q, k);
-			took++;
+		k = q->ready[0];
+		if (k->head->not_before > now) {
+			/* Its run ends at a record not yet due: the key waits
+			 * for its request, or (none taken) for that time. */
+			ready_remove(q, k);
+			if (k->inflight == 0)
+				delay(q, k);
+			continue;
 		}
-		if (took > 0) {
-			k->state = KEY_INFLIGHT;
-			k->inflight = took;
-			q->inflight += took;
+		if (bytes + rec_size(k->head) > max_bytes)
+			break;
+		bytes += rec_size(k->head);
+		q->ready_recs--;
+		q->ready_bytes -= rec_size(k->head);
+		rc = key_shift(q, k);
+		out[n++] = rc;
+		if (k->inflight++ == 0) {
+			k->taken = taken;
+			taken = k;
+		}
+		q->inflight++;
+		if (k->head != NULL) {
+			heap_down(q->ready, q->nready, 0, by_seq);
 		} else {
-			/* Nothing fitted: the key stays first. */
-			schedule(q, k, now);
+			ready_remove(q, k);
 		}
+	}
+	/* The keys taken from are parked until their records are settled. */
+	for (k = taken; k != NULL; k = taken) {
+		taken = k->taken;
+		k->taken = NULL;
+		if (k->state == KEY_READY)
+			ready_remove(q, k);
+		k->state = KEY_INFLIGHT;
 	}
 	return n;
 }
@@ -363,12 +395,13 @@ putq_pop(struct putq *q)
 	struct putq_rec *rc;
 
 	putq_wake(q, INT64_MAX);
-	if (q->ready == NULL)
+	if (q->nready == 0)
 		return NULL;
-	k = ready_shift(q);
+	k = q->ready[0];
+	ready_remove(q, k);
 	rc = key_shift(q, k);
 	if (k->head != NULL)
-		ready_insert(q, k);
+		ready_push(q, k);
 	else
 		key_forget(q, k);
 	return rc;
@@ -377,7 +410,7 @@ putq_pop(struct putq *q)
 int64_t
 putq_oldest_ready(const struct putq *q)
 {
-	return q->ready != NULL ? q->ready->head->arrived : -1;
+	return q->nready > 0 ? q->ready[0]->head->arrived : -1;
 }
 
 int64_t
@@ -418,6 +451,7 @@ putq_free(struct putq *q)
 		free(k);
 	}
 	htab_free(&q->keys);
+	free(q->ready);
 	free(q->delayed);
 	*q = (struct putq)PUTQ_INIT;
 }

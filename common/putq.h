@@ -9,17 +9,18 @@
  *
  *   idle      no record waiting, none in flight: forgotten at once, so
  *             that random keys do not pile up;
- *   ready     its first record may go now: in the ready list, ordered by
- *             the input order (seq) of that first record, so the key whose
- *             waiting record is oldest goes first;
+ *   ready     its first record may go now: in a heap by the input order
+ *             (seq) of that first record;
  *   delayed   its first record waits for a time (a retry's backoff, or
  *             --pace-field): in a heap by that time;
  *   in flight records of it are in a request: parked, whatever waits
  *             behind them, until the last of them is settled.
  *
- * putq_take() visits only the records it takes (and at most one more per
- * key to see where the key's run stops), so forming a batch costs what
- * the batch holds, not what the queue holds.  Nothing here prints, sends
+ * putq_take() merges the ready keys' FIFOs: it takes the records that may
+ * go in input order, as a scan of one queue in input order that skips the
+ * keys in flight would, but visits only the records it takes (and at most
+ * one more per key, where the key's run stops), so forming a batch costs
+ * what the batch holds, not what the queue holds.  Nothing here prints, sends
  * or reads the clock: times are parameters (monotonic milliseconds).
  */
 #ifndef KP_PUTQ_H
@@ -68,10 +69,10 @@ struct putq_in {
 
 struct putq {
 	struct htab keys;         /* partition key -> struct putq_key */
-	struct putq_key *ready;   /* ready keys, oldest first record first */
-	struct putq_key *ready_tail;
+	struct putq_key **ready;  /* min-heap on the first record's seq */
 	struct putq_key **delayed; /* min-heap on the first record's time */
-	size_t ndelayed, delayed_cap;
+	size_t nready, ndelayed;
+	size_t heap_cap;          /* of each heap: room for every key */
 	size_t queued;            /* records waiting (not in flight) */
 	size_t queued_bytes;      /* their data plus keys */
 	size_t ready_recs;        /* of those, records of ready keys */
@@ -80,7 +81,7 @@ struct putq {
 	uint64_t seq;             /* the last record's */
 };
 
-#define PUTQ_INIT { HTAB_INIT, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define PUTQ_INIT { HTAB_INIT, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /*
  * Queues a new record (its key's bytes must be a valid partition key).
@@ -94,12 +95,12 @@ struct putq_rec *putq_add(struct putq *q, const struct putq_in *in);
 void putq_wake(struct putq *q, int64_t now);
 
 /*
- * Forms a batch: takes up to max_recs records and max_bytes bytes (data
- * plus keys) into out, from the ready keys in order, each key's due
- * records in its order, until a record not yet due; a record that would
- * pass max_bytes ends the batch.  The keys taken from are in flight until
- * each of their records is settled.  Wakes due keys first.  Returns the
- * number taken.
+ * Forms a batch: takes into out, in input order, the records that may go
+ * (of keys not in flight; a key's records up to its first one not yet
+ * due), up to max_recs records and max_bytes bytes (data plus keys); a
+ * record that would pass max_bytes ends the batch.  The keys taken from
+ * are in flight until each of their records is settled.  Wakes due keys
+ * first.  Returns the number taken.
  */
 size_t putq_take(struct putq *q, int64_t now, size_t max_recs,
     size_t max_bytes, struct putq_rec **out);

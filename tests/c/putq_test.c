@@ -88,8 +88,8 @@ test_order(void)
 	    "15 bytes with their keys");
 	check(putq_oldest_ready(&q) == 0 && putq_next_due(&q) == -1,
 	    "the oldest ready record arrived at 0; nothing delayed");
-	take_is(&q, 1, 500, 1000, &n, "A1 A2 A3 B1 B2",
-	    "a batch takes each key's run in order, oldest key first");
+	take_is(&q, 1, 500, 1000, &n, "A1 B1 A2 B2 A3",
+	    "a batch takes the records in input order");
 	memcpy(first, out, sizeof(first));
 	check(q.queued == 0 && q.inflight == 5 && q.ready_recs == 0,
 	    "the 5 records are in flight");
@@ -107,14 +107,14 @@ test_order(void)
 	putq_done(&q, first[0], 3);
 	take_is(&q, 3, 500, 1000, &n, "", "A4 waits while A2 and A3, of the "
 	    "same request as A1, are in flight");
-	putq_done(&q, first[1], 3);
 	putq_done(&q, first[2], 3);
+	putq_done(&q, first[4], 3);
 	check(putq_oldest_ready(&q) == 2, "A is back, its oldest record A4 "
 	    "of time 2");
 	take_is(&q, 3, 500, 1000, &n, "A4", "A4 goes once A1..A3 are "
 	    "settled");
+	putq_done(&q, first[1], 4);
 	putq_done(&q, first[3], 4);
-	putq_done(&q, first[4], 4);
 	check(q.keys.n == 1, "B is forgotten");
 	done_all(&q, n, 4);
 	check(q.keys.n == 0 && q.queued == 0 && q.inflight == 0 &&
@@ -185,6 +185,16 @@ test_limits(void)
 	putq_free(&q);
 
 	q = (struct putq)PUTQ_INIT;
+	add(&q, "A1", 0, 0);
+	add(&q, "B1", 0, 0);
+	add(&q, "A2", 0, 0);
+	add(&q, "B2", 0, 0);
+	add(&q, "A3", 0, 0);
+	take_is(&q, 0, 3, 1000, &n, "A1 B1 A2", "with the count limit: the "
+	    "first 3 in input order, across keys");
+	done_all(&q, n, 0);
+	take_is(&q, 0, 3, 1000, &n, "B2 A3", "then the rest");
+	done_all(&q, n, 0);
 	add(&q, "A1", 0, 0);      /* 2 bytes with its key "A" (1): 3 */
 	add(&q, "B11111", 0, 0);  /* 6 + 1 = 7 */
 	add(&q, "C1", 0, 0);
@@ -459,6 +469,12 @@ test_random(void)
 					    m.inflight[k]);
 					ok = 0;
 				}
+				if (j > 0 && flight[slot][j - 1]->seq >=
+				    flight[slot][j]->seq && ok) {
+					snprintf(why, sizeof(why), "step %d: "
+					    "batch not in input order", step);
+					ok = 0;
+				}
 				m.state[x] = 1;
 				m.inflight[k]++;
 			}
@@ -496,7 +512,7 @@ test_random(void)
 		}
 	}
 	check(ok, "every record is taken in its key's turn, never beside an "
-	    "earlier one in flight");
+	    "earlier one in flight; every batch in input order");
 	if (!ok)
 		diag("%s", why);
 	check(counters, "queued and in flight add up at every step");
