@@ -212,6 +212,24 @@ key_get(struct putq *q, const char *name, size_t len)
 
 /* ---- the queue ---- */
 
+/* Appends rc to one of its key's lists (waiting, or failed and going back)
+ * and counts it as waiting. */
+static void
+append(struct putq *q, struct putq_rec **head, struct putq_rec **tail,
+    struct putq_rec *rc)
+{
+	rc->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = rc;
+	else
+		*head = rc;
+	*tail = rc;
+	rc->key->pending++;
+	rc->key->bytes += rec_size(rc);
+	q->queued++;
+	q->queued_bytes += rec_size(rc);
+}
+
 struct putq_rec *
 putq_add(struct putq *q, const struct putq_in *in)
 {
@@ -247,15 +265,7 @@ putq_add(struct putq *q, const struct putq_in *in)
 	}
 	rc->key = k;
 	rc->seq = ++q->seq;
-	if (k->tail != NULL)
-		k->tail->next = rc;
-	else
-		k->head = rc;
-	k->tail = rc;
-	k->pending++;
-	k->bytes += rec_size(rc);
-	q->queued++;
-	q->queued_bytes += rec_size(rc);
+	append(q, &k->head, &k->tail, rc);
 	if (k->state == KEY_IDLE) {
 		schedule(q, k, in->now);
 	} else if (k->state == KEY_READY) {
@@ -374,16 +384,7 @@ putq_fail(struct putq *q, struct putq_rec *rc, int64_t retry_at,
 		free(rc);
 	} else {
 		rc->not_before = retry_at;
-		rc->next = NULL;
-		if (k->ret_tail != NULL)
-			k->ret_tail->next = rc;
-		else
-			k->ret = rc;
-		k->ret_tail = rc;
-		k->pending++;
-		k->bytes += rec_size(rc);
-		q->queued++;
-		q->queued_bytes += rec_size(rc);
+		append(q, &k->ret, &k->ret_tail, rc);
 	}
 	settled(q, k, now);
 }
