@@ -21,6 +21,8 @@ load helpers
 @test "unit under valgrind: htab" { kp_unit htab 40 valgrind; }
 @test "unit: winstate" { kp_unit winstate 80; }
 @test "unit under valgrind: winstate" { kp_unit winstate 80 valgrind; }
+@test "unit: putq" { kp_unit putq 50; }
+@test "unit under valgrind: putq" { kp_unit putq 50 valgrind; }
 @test "unit: kinesis" { kp_unit kinesis 60; }
 @test "unit under valgrind: kinesis" { kp_unit kinesis 60 valgrind; }
 @test "unit: kresp" { kp_unit kresp 10; }

@@ -8,7 +8,7 @@
  * response marks as failed are retried alone, with backoff; a record whose
  * attempts are spent goes to the dead-letter file.  Per partition key,
  * records are never in two requests at once, so a retried record is always
- * sent before the later records of its key.
+ * sent before the later records of its key (the queue of putq.h).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -19,7 +19,6 @@
 
 #include "buf.h"
 #include "cli.h"
-#include "htab.h"
 #include "jfield.h"
 #include "jscan.h"
 #include "kinesis.h"
@@ -28,6 +27,7 @@
 #include "msg.h"
 #include "ndjson.h"
 #include "progress.h"
+#include "putq.h"
 #include "sig.h"
 #include "sigv4.h"
 
@@ -93,35 +93,10 @@ static const struct cli_option options[] = {
 	{ NULL, 0, 0 },
 };
 
-/* One input line on its way to Kinesis.  data, pk and ehk share one block. */
-struct rec {
-	struct rec *next;
-	char *data;
-	size_t len;
-	char *pk;
-	size_t pklen;
-	char *ehk;            /* NULL without --explicit-hash-key-field */
-	unsigned long long lineno;
-	int attempts;         /* requests it was in, answered or not */
-	struct retry_state retry; /* from its first attempt (retry.h) */
-	int64_t not_before;   /* monotonic ms: retry backoff or --pace-field */
-	int64_t arrived;      /* monotonic ms: when it was read */
-	struct key *key;
-};
-
-/* Per partition key: how many of its records are in flight.  Kept in
- * st->keys (htab.h) while a record refers to it. */
-struct key {
-	int inflight;
-	uint64_t blocked;     /* batch scan in which it was skipped */
-	uint64_t failed;      /* batch generation in which an entry failed */
-	int pending;          /* records of this key waiting in the queue */
-	size_t len;
-	char name[];          /* the partition key's bytes: the table's key */
-};
-
+/* One PutRecords request: reused from one request to the next. */
 struct batch {
-	struct rec **recs;
+	struct batch *next;   /* in the free list */
+	struct putq_rec **recs;
 	size_t n;
 	struct buf body;
 };
@@ -129,6 +104,7 @@ struct batch {
 struct opts {
 	const char *stream;
 	const char *pk;
+	size_t pklen;
 	struct jf_path pk_field, ehk_field, pace_field;
 	int has_pk_field, has_ehk_field, has_pace;
 	int raw;
@@ -151,11 +127,10 @@ struct state {
 	struct jscan *js;
 	int f_pk, f_ehk, f_pace;    /* the scanner's fields */
 	struct buf pkbuf, ehkbuf, tbuf; /* decoded field strings */
-	/* queue of records not yet accepted by Kinesis, in input order */
-	struct rec *head, *tail;
-	size_t queued, queued_bytes;
-	struct htab keys;           /* partition key -> struct key */
-	uint64_t gen;
+	struct putq q;              /* records not yet accepted by Kinesis */
+	struct batch *spare;        /* batches not in flight */
+	struct batch **batches;     /* every batch made, to free at exit */
+	size_t nbatches;
 	/* pacing */
 	int64_t pace_t0, pace_w0;
 	int paced;
@@ -209,35 +184,6 @@ random_bytes(struct state *st, void *out, size_t n)
 	memcpy(out, st->pool + st->pool_used, n);
 	st->pool_used += n;
 	return 0;
-}
-
-static struct key *
-key_get(struct state *st, const char *name, size_t len)
-{
-	struct key *k = htab_get(&st->keys, name, len);
-
-	if (k != NULL)
-		return k;
-	k = calloc(1, sizeof(*k) + len + 1);
-	if (k == NULL)
-		return NULL;
-	memcpy(k->name, name, len);
-	k->len = len;
-	if (htab_put(&st->keys, k->name, len, k) != 0) {
-		free(k);
-		return NULL;
-	}
-	return k;
-}
-
-/* Forgets a key nothing refers to, so random keys do not pile up. */
-static void
-key_release(struct state *st, struct key *k)
-{
-	if (k->inflight > 0 || k->pending > 0)
-		return;
-	htab_del(&st->keys, k->name, k->len);
-	free(k);
 }
 
 /* 32 random hexadecimal digits.  0, or -1. */
@@ -294,8 +240,9 @@ line_keys(struct state *st, struct line_keys *kv, char *why, size_t whysz)
 	const char *w = NULL;
 
 	kv->pk = o->pk;
-	kv->pklen = o->pk != NULL ? strlen(o->pk) : 0;
+	kv->pklen = o->pklen;
 	kv->ehk = NULL;
+	kv->ehklen = 0;
 	if (o->has_pk_field && key_text(jscan_get(st->js, st->f_pk),
 	    &st->pkbuf, &kv->pk, &kv->pklen, &w) != 0) {
 		snprintf(why, whysz, "partition key field %s: %s",
@@ -364,43 +311,13 @@ static int
 queue_record(struct state *st, struct nd_reader *r, const char *line,
     size_t len, const struct line_keys *kv, int64_t pace_at)
 {
-	struct rec *rc = malloc(sizeof(*rc) + len + 1 + kv->pklen + 1 +
-	    (kv->ehk ? kv->ehklen + 1 : 0));
+	struct putq_in in = { .data = line, .len = len, .pk = kv->pk,
+	    .pklen = kv->pklen, .ehk = kv->ehk, .ehklen = kv->ehklen,
+	    .lineno = nd_lineno(r), .now = kptime_mono_ms() };
 
-	if (rc == NULL)
-		return -1;
-	memset(rc, 0, sizeof(*rc));
-	rc->data = (char *)(rc + 1);
-	memcpy(rc->data, line, len);
-	rc->data[len] = '\0';
-	rc->len = len;
-	rc->pk = rc->data + len + 1;
-	memcpy(rc->pk, kv->pk, kv->pklen);
-	rc->pk[kv->pklen] = '\0';
-	rc->pklen = kv->pklen;
-	if (kv->ehk != NULL) {
-		rc->ehk = rc->pk + kv->pklen + 1;
-		memcpy(rc->ehk, kv->ehk, kv->ehklen);
-		rc->ehk[kv->ehklen] = '\0';
-	}
-	rc->lineno = nd_lineno(r);
-	rc->key = key_get(st, rc->pk, rc->pklen);
-	if (rc->key == NULL) {
-		free(rc);
-		return -1;
-	}
-	rc->key->pending++;
-	rc->arrived = kptime_mono_ms();
-	if (pace_at > rc->arrived)
-		rc->not_before = pace_at;
-	if (st->tail)
-		st->tail->next = rc;
-	else
-		st->head = rc;
-	st->tail = rc;
-	st->queued++;
-	st->queued_bytes += len + kv->pklen;
-	return 0;
+	if (pace_at > in.now)
+		in.not_before = pace_at;
+	return putq_add(&st->q, &in) != NULL ? 0 : -1;
 }
 
 /*
@@ -447,82 +364,46 @@ take_line(struct state *st, struct nd_reader *r, const char *line, size_t len,
 	return 0;
 }
 
-static void
-unlink_rec(struct state *st, struct rec *prev, struct rec *rc)
-{
-	if (prev)
-		prev->next = rc->next;
-	else
-		st->head = rc->next;
-	if (st->tail == rc)
-		st->tail = prev;
-	rc->next = NULL;
-	st->queued--;
-	st->queued_bytes -= rc->len + rc->pklen;
-	rc->key->pending--;
-}
-
-/*
- * Takes the records that may go now, in queue order.  A record waits while
- * its key has a record in another request (in flight), while it backs off,
- * or when an earlier record of its key waits: then per-key order holds
- * across retries.  Returns the number taken.
- */
-static size_t
-form_batch(struct state *st, struct batch *b, int64_t now)
-{
-	struct opts *o = st->o;
-	struct rec *rc, *prev = NULL, *next;
-	uint64_t g = ++st->gen;
-	size_t bytes = 0;
-
-	b->n = 0;
-	for (rc = st->head; rc != NULL && b->n < o->batch_records; rc = next) {
-		size_t sz;
-
-		next = rc->next;
-		if (rc->key->blocked == g || rc->key->inflight > 0 ||
-		    rc->not_before > now) {
-			rc->key->blocked = g;
-			prev = rc;
-			continue;
-		}
-		sz = rc->len + rc->pklen;
-		if (bytes + sz > o->batch_bytes)
-			break;
-		unlink_rec(st, prev, rc);
-		b->recs[b->n++] = rc;
-		bytes += sz;
-	}
-	return b->n;
-}
-
+/* A batch to fill: a spare one, or a new one.  NULL when memory is short. */
 static struct batch *
-batch_new(size_t cap)
+batch_get(struct state *st)
 {
-	struct batch *b = calloc(1, sizeof(*b));
+	struct batch *b = st->spare, **all;
 
-	if (b == NULL || (b->recs = calloc(cap, sizeof(*b->recs))) == NULL) {
+	if (b != NULL) {
+		st->spare = b->next;
+		b->next = NULL;
+		return b;
+	}
+	all = realloc(st->batches, (st->nbatches + 1) * sizeof(*all));
+	if (all == NULL)
+		return NULL;
+	st->batches = all;
+	b = calloc(1, sizeof(*b));
+	if (b == NULL ||
+	    (b->recs = calloc(st->o->batch_records, sizeof(*b->recs))) == NULL) {
 		free(b);
 		return NULL;
 	}
+	st->batches[st->nbatches++] = b;
 	return b;
 }
 
+/* A batch whose records are settled: its arrays and body buffer serve the
+ * next request. */
 static void
-batch_free(struct batch *b)
+batch_put(struct state *st, struct batch *b)
 {
-	if (b == NULL)
-		return;
-	free(b->recs);
-	buf_free(&b->body);
-	free(b);
+	b->n = 0;
+	b->next = st->spare;
+	st->spare = b;
 }
 
 static int
 send_batch(struct state *st, struct batch *b)
 {
 	char err[512];
+	int64_t now;
 	size_t i;
 
 	kinesis_put_records_open(&b->body, st->o->stream);
@@ -539,33 +420,24 @@ send_batch(struct state *st, struct batch *b)
 		msg_err("%s", err);
 		return -1;
 	}
+	now = kptime_mono_ms();
 	for (i = 0; i < b->n; i++) {
-		struct rec *rc = b->recs[i];
+		struct putq_rec *rc = b->recs[i];
 		uint64_t seed = rc->lineno;
 
-		rc->key->inflight++;
 		/* The retry budget runs from the first attempt; each record
 		 * jitters on its own. */
 		if (rc->attempts == 0) {
 			random_bytes(st, &seed, sizeof(seed));
-			retry_start(&rc->retry, kptime_mono_ms(), seed);
+			retry_start(&rc->retry, now, seed);
 		}
 	}
 	return 0;
 }
 
-static void
-free_rec(struct state *st, struct rec *rc)
-{
-	struct key *k = rc->key;
-
-	free(rc);
-	key_release(st, k);
-}
-
 /* A record whose attempts are spent: dead-letter it, count it. */
 static void
-give_up(struct state *st, struct rec *rc, const char *why)
+give_up(struct state *st, struct putq_rec *rc, const char *why)
 {
 	st->undeliverable++;
 	if (nd_reject_shown(&st->rej, "undeliverable", why))
@@ -579,31 +451,8 @@ give_up(struct state *st, struct rec *rc, const char *why)
 	}
 }
 
-/*
- * Puts failed records back at the head of the queue, in their order (each
- * with its backoff in not_before); they are older than any queued record
- * of their key.  The caller has already counted them in their keys'
- * pending counts, so that no key is released while they are between lists.
- */
 static void
-requeue(struct state *st, struct rec **failed, size_t n)
-{
-	size_t i;
-
-	for (i = n; i-- > 0;) {
-		struct rec *rc = failed[i];
-
-		rc->next = st->head;
-		st->head = rc;
-		if (st->tail == NULL)
-			st->tail = rc;
-		st->queued++;
-		st->queued_bytes += rc->len + rc->pklen;
-	}
-}
-
-static void
-write_receipt(struct state *st, struct rec *rc, const char *shard,
+write_receipt(struct state *st, struct putq_rec *rc, const char *shard,
     const char *seq)
 {
 	struct buf *o = nd_buf(st->out);
@@ -618,47 +467,50 @@ write_receipt(struct state *st, struct rec *rc, const char *shard,
 	nd_end(st->out);
 }
 
+/* How a finished request went, for settle(). */
+struct outcome {
+	const struct kinesis_put_response *pr; /* NULL: failed as a whole */
+	int64_t retry_after;  /* the server's Retry-After, or -1 */
+	int64_t now;
+	char err[512];        /* why it, or the last entry, failed */
+	size_t nfailed;       /* records to retry */
+};
+
 /*
- * Settles one record of a finished request: e is its entry of the parsed
- * response, NULL when the whole request failed (err says why; retry_after
- * is the server's Retry-After, or -1).  A record to retry goes to
- * failed[*nfailed] with its backoff.
+ * Settles the i-th record of a finished request: delivered, back in the
+ * queue with its backoff (ahead of the later records of its key), or
+ * undeliverable.
  */
 static void
-settle(struct state *st, struct rec *rc, const struct kinesis_put_result *e,
-    int64_t retry_after, char *err, size_t errsz, struct rec **failed,
-    size_t *nfailed)
+settle(struct state *st, struct putq_rec *rc, size_t i, struct outcome *oc)
 {
 	const struct retry_policy *p = aws_client_retry(st->k->aws);
-	int64_t now = kptime_mono_ms(), delay;
+	const struct kinesis_put_result *e = oc->pr ? &oc->pr->entry[i] : NULL;
+	int64_t delay;
 
-	rc->key->inflight--;
 	rc->attempts++;
 	if (e != NULL && e->code == NULL) {
-		if (rc->key->failed == st->gen)
-			st->reordered++;
 		st->ok++;
 		if (st->o->receipts)
 			write_receipt(st, rc, e->shard, e->seq);
-		free_rec(st, rc);
+		if (putq_done(&st->q, rc, oc->now))
+			st->reordered++;
 		return;
 	}
 	if (e != NULL)
-		snprintf(err, errsz, "%s: %s", e->code, e->message);
-	rc->key->failed = st->gen;
+		snprintf(oc->err, sizeof(oc->err), "%s: %s", e->code,
+		    e->message);
 	/* The one retry policy (retry.h): attempts, budget, backoff. */
 	delay = st->fatal || st->abandon ? -1 :
-	    retry_next(p, &rc->retry, now, retry_after);
-	if (delay < 0 || failed == NULL) {
+	    retry_next(p, &rc->retry, oc->now, oc->retry_after);
+	if (delay < 0) {
 		give_up(st, rc, st->fatal ? "stopped after a permanent error" :
-		    st->abandon ? "stopped by a second signal" :
-		    delay < 0 ? err : "out of memory");
-		free_rec(st, rc);
+		    st->abandon ? "stopped by a second signal" : oc->err);
+		putq_fail(&st->q, rc, -1, oc->now);
 		return;
 	}
-	rc->not_before = now + delay;
-	rc->key->pending++;
-	failed[(*nfailed)++] = rc;
+	putq_fail(&st->q, rc, oc->now + delay, oc->now);
+	oc->nfailed++;
 }
 
 /* Settles a finished PutRecords request. */
@@ -668,47 +520,44 @@ finish(struct state *st, struct http_xfer *x)
 	struct batch *b = http_xfer_user(x);
 	struct http_response *resp = http_xfer_response(x);
 	struct kinesis_put_response pr;
-	struct rec **failed;
-	size_t nfailed = 0, i;
-	char err[512];
+	struct outcome oc = { .retry_after = -1, .now = kptime_mono_ms() };
 	enum retry_kind kind = RETRY_NO;
 	int parsed = 0;
+	size_t i;
 
 	memset(&pr, 0, sizeof(pr));
-	failed = calloc(b->n ? b->n : 1, sizeof(*failed));
 	if (resp->status >= 200 && resp->status < 300) {
 		parsed = kinesis_put_records_parse(resp->body, resp->body_len,
-		    b->n, &pr, err, sizeof(err)) == 0;
+		    b->n, &pr, oc.err, sizeof(oc.err)) == 0;
 		/* The server may have stored the batch: sent again, it may
 		 * be stored twice, never lost. */
 		kind = parsed ? RETRY_NO : RETRY_YES;
 	} else {
-		kind = aws_outcome(resp, err, sizeof(err));
+		kind = aws_outcome(resp, oc.err, sizeof(oc.err));
 	}
 	if (!parsed && kind == RETRY_NO) {
 		/* Permanent failure of the whole request (no such stream,
 		 * access denied, ...): nothing more can be delivered. */
-		msg_err("PutRecords: %s", err);
+		msg_err("PutRecords: %s", oc.err);
 		st->fatal = 1;
 	}
 	if (kind == RETRY_CREDENTIALS)
 		aws_client_credentials_expired(st->k->aws);
 	if (aws_maybe_applied(resp, kind, parsed))
 		st->resent += b->n;
-	st->gen++;
+	if (parsed)
+		oc.pr = &pr;
+	else
+		oc.retry_after = resp->retry_after_ms;
 	for (i = 0; i < b->n; i++)
-		settle(st, b->recs[i], parsed ? &pr.entry[i] : NULL,
-		    parsed ? -1 : resp->retry_after_ms, err, sizeof(err), failed,
-		    &nfailed);
-	if (nfailed > 0) {
-		st->retried += nfailed;
+		settle(st, b->recs[i], i, &oc);
+	if (oc.nfailed > 0) {
+		st->retried += oc.nfailed;
 		msg_warn("PutRecords: %zu of %zu records failed (%s); retrying them",
-		    nfailed, b->n, err);
-		requeue(st, failed, nfailed);
+		    oc.nfailed, b->n, oc.err);
 	}
-	free(failed);
 	kinesis_put_response_free(&pr);
-	batch_free(b);
+	batch_put(st, b);
 	http_xfer_free(x);
 }
 
@@ -800,7 +649,8 @@ check_opts(struct cli *c, struct opts *o)
 	if (o->pk != NULL && o->has_pk_field)
 		return cli_usage(c, "--partition-key and --partition-key-field "
 		    "exclude each other");
-	if (o->pk != NULL && !kinesis_pk_valid(o->pk, strlen(o->pk)))
+	o->pklen = o->pk != NULL ? strlen(o->pk) : 0;
+	if (o->pk != NULL && !kinesis_pk_valid(o->pk, o->pklen))
 		return cli_usage(c, "--partition-key must have 1 to 256 "
 		    "characters");
 	if (o->raw && (o->has_pk_field || o->has_ehk_field || o->has_pace))
@@ -839,8 +689,9 @@ parse_opts(int argc, char **argv, struct cli *c, struct opts *o)
 static int
 room(const struct state *st, const struct loop *lp)
 {
-	return st->queued_bytes < lp->queue_limit &&
-	    st->queued < st->o->batch_records * (size_t)(st->o->max_inflight + 1);
+	return st->q.queued_bytes < lp->queue_limit &&
+	    st->q.queued < st->o->batch_records *
+	    (size_t)(st->o->max_inflight + 1);
 }
 
 static int
@@ -910,7 +761,11 @@ read_available(struct state *st, struct loop *lp, int64_t now)
 	}
 }
 
-/* Step 2: starts requests while slots are free and a batch is due. */
+/*
+ * Step 2: starts requests while slots are free and a batch is due: when a
+ * batch's worth waits (a full batch, or the queue can take no more), or
+ * when the oldest record that may go has waited --linger.
+ */
 static void
 send_ready(struct state *st, struct loop *lp)
 {
@@ -919,32 +774,36 @@ send_ready(struct state *st, struct loop *lp)
 	int64_t now = kptime_mono_ms();
 	size_t i;
 
-	while (!st->fatal && !st->abandon && st->head != NULL &&
+	putq_wake(&st->q, now);
+	while (!st->fatal && !st->abandon &&
 	    http_inflight(h) < o->max_inflight) {
-		int full = st->queued >= o->batch_records ||
-		    st->queued_bytes >= o->batch_bytes;
+		int64_t oldest = putq_oldest_ready(&st->q);
+		int full = st->q.queued >= o->batch_records ||
+		    st->q.queued_bytes >= o->batch_bytes;
 		int due = lp->eof || lp->stalled || o->has_pace ||
-		    now - st->head->arrived >= o->linger_ms;
+		    now - oldest >= o->linger_ms;
 		struct batch *b;
 
-		if (!full && !due)
+		if (oldest < 0 || (!full && !due))
 			break;
-		b = batch_new(o->batch_records);
+		b = batch_get(st);
 		if (b == NULL) {
 			msg_err("out of memory");
 			st->fatal = 1;
 			break;
 		}
-		if (form_batch(st, b, now) == 0) {
-			batch_free(b);
+		b->n = putq_take(&st->q, now, o->batch_records,
+		    o->batch_bytes, b->recs);
+		if (b->n == 0) {
+			batch_put(st, b);
 			break;
 		}
 		if (send_batch(st, b) != 0) {
 			/* Put them back; this is a local failure. */
 			for (i = 0; i < b->n; i++)
-				b->recs[i]->key->pending++;
-			requeue(st, b->recs, b->n);
-			batch_free(b);
+				putq_fail(&st->q, b->recs[i],
+				    b->recs[i]->not_before, now);
+			batch_put(st, b);
 			st->fatal = 1;
 			break;
 		}
@@ -968,39 +827,50 @@ collect(struct state *st)
 	return n;
 }
 
-/* After a permanent error or a second signal: all queued is undeliverable. */
+/* After a permanent error or a second signal: everything queued is
+ * undeliverable, in input order. */
 static void
 drain(struct state *st)
 {
-	while (st->head != NULL) {
-		struct rec *q = st->head;
+	for (;;) {
+		struct putq_rec *rc = putq_pop(&st->q);
 
-		unlink_rec(st, NULL, q);
-		give_up(st, q, st->fatal ? "stopped after a permanent error" :
+		if (rc == NULL)
+			break;
+		give_up(st, rc, st->fatal ? "stopped after a permanent error" :
 		    "stopped by a second signal");
-		free_rec(st, q);
+		putq_rec_free(rc);
 	}
 }
 
-/* How long step 4 may wait: until input, a response, or the first
- * linger, backoff or pace deadline. */
+/* The time from now until t (at least 1 ms), if sooner than wait_ms. */
+static int64_t
+sooner(int64_t wait_ms, int64_t t, int64_t now)
+{
+	if (t < 0 || t - now >= wait_ms)
+		return wait_ms;
+	return t - now < 1 ? 1 : t - now;
+}
+
+/*
+ * How long step 4 may wait: until input, a response, or the first
+ * linger, backoff or pace deadline.  The queue's deadlines count only
+ * while a request may start: with every slot taken a response comes
+ * first, and nothing could be sent before it.
+ */
 static int64_t
 wait_time(const struct state *st, const struct loop *lp, int64_t now)
 {
-	int64_t wait_ms = 1000;
+	int64_t wait_ms = 1000, oldest = putq_oldest_ready(&st->q);
 
-	if (st->head != NULL) {
-		int64_t due = st->head->arrived + st->o->linger_ms - now;
-
-		if (due < wait_ms)
-			wait_ms = due < 1 ? 1 : due;
-		if (st->head->not_before > now &&
-		    st->head->not_before - now < wait_ms)
-			wait_ms = st->head->not_before - now;
+	if (!st->fatal && !st->abandon &&
+	    http_inflight(aws_client_http(st->k->aws)) < st->o->max_inflight) {
+		if (oldest >= 0)
+			wait_ms = sooner(wait_ms, oldest + st->o->linger_ms,
+			    now);
+		wait_ms = sooner(wait_ms, putq_next_due(&st->q), now);
 	}
-	if (lp->pace_at >= 0 && lp->pace_at - now < wait_ms)
-		wait_ms = lp->pace_at - now < 1 ? 1 : lp->pace_at - now;
-	return wait_ms;
+	return sooner(wait_ms, lp->pace_at, now);
 }
 
 /* Step 4: waits.  Returns 0, or -1 when the loop must end. */
@@ -1023,7 +893,7 @@ wait_step(struct state *st, struct loop *lp)
 		/* Block on input alone, up to the next deadline. */
 		rc = nd_next(lp->r, &line, &len, (int)wait_ms);
 		input(st, lp, rc, line, len);
-	} else if (st->head != NULL || lp->pace_at >= 0) {
+	} else if (st->q.queued > 0 || lp->pace_at >= 0) {
 		retry_sleep(wait_ms, &sig_stop);
 	}
 	return 0;
@@ -1070,7 +940,7 @@ run(struct state *st, struct loop *lp)
 			drain(st);
 			break;
 		}
-		if (lp->eof && st->head == NULL && http_inflight(h) == 0)
+		if (lp->eof && st->q.queued == 0 && http_inflight(h) == 0)
 			break;
 		/* Freed slots are used at once. */
 		if (collected > 0)
@@ -1158,15 +1028,7 @@ cleanup(struct state *st, struct loop *lp)
 	size_t i;
 
 	/* Records and keys left by a run cut short. */
-	while (st->head != NULL) {
-		struct rec *q = st->head;
-
-		st->head = q->next;
-		free(q);
-	}
-	for (i = 0; i < st->keys.nslot; i++)
-		free(st->keys.slot[i].value);
-	htab_free(&st->keys);
+	putq_free(&st->q);
 	nd_reject_close(&st->rej);
 	nd_reader_free(lp->r);
 	nd_writer_free(st->out);
@@ -1175,6 +1037,18 @@ cleanup(struct state *st, struct loop *lp)
 	buf_free(&st->ehkbuf);
 	buf_free(&st->tbuf);
 	kinesis_free(st->k);
+	/* After the requests: the records of one cut short are its batch's. */
+	for (i = 0; i < st->nbatches; i++) {
+		struct batch *b = st->batches[i];
+		size_t j;
+
+		for (j = 0; j < b->n; j++)
+			putq_rec_free(b->recs[j]);
+		free(b->recs);
+		buf_free(&b->body);
+		free(b);
+	}
+	free(st->batches);
 	jf_path_free(&st->o->pk_field);
 	jf_path_free(&st->o->ehk_field);
 	jf_path_free(&st->o->pace_field);
@@ -1185,7 +1059,7 @@ main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct cli cli;
-	struct state st = { .o = &o, .cli = &cli };
+	struct state st = { .o = &o, .cli = &cli, .q = PUTQ_INIT };
 	struct loop lp = { 0 };
 	int rc;
 
