@@ -197,6 +197,10 @@ parts_roll_due(struct parts *ps, int64_t now)
 
 	for (; p != NULL; p = next) {
 		next = p->next;
+		if (p->touched) {
+			p->last_mono = now;
+			p->touched = 0;
+		}
 		if (((pol->rollover_ms > 0 &&
 		    now - p->opened_mono >= pol->rollover_ms) ||
 		    (pol->inactivity_ms > 0 &&
@@ -208,18 +212,20 @@ parts_roll_due(struct parts *ps, int64_t now)
 }
 
 int64_t
-parts_wake(const struct parts *ps, int64_t until)
+parts_wake(const struct parts *ps, int64_t now, int64_t until)
 {
 	const struct parts_policy *pol = &ps->pol;
 	const struct part *p;
 
 	for (p = ps->head; p != NULL; p = p->next) {
+		int64_t last = p->touched ? now : p->last_mono;
+
 		if (pol->rollover_ms > 0 &&
 		    p->opened_mono + pol->rollover_ms < until)
 			until = p->opened_mono + pol->rollover_ms;
 		if (pol->inactivity_ms > 0 &&
-		    p->last_mono + pol->inactivity_ms < until)
-			until = p->last_mono + pol->inactivity_ms;
+		    last + pol->inactivity_ms < until)
+			until = last + pol->inactivity_ms;
 	}
 	return until;
 }
@@ -271,13 +277,13 @@ roll_lru(struct parts *ps)
 	struct part *lru = ps->head, *q;
 
 	for (q = ps->head; q != NULL; q = q->next)
-		if (q->last_mono < lru->last_mono)
+		if (q->last_seq < lru->last_seq)
 			lru = q;
 	return parts_roll(ps, lru);
 }
 
 static struct part *
-open_part(struct parts *ps, const char *tb, int64_t now)
+open_part(struct parts *ps, const char *tb)
 {
 	struct buf key = BUF_INIT;
 	struct part *p = NULL;
@@ -300,7 +306,7 @@ open_part(struct parts *ps, const char *tb, int64_t now)
 	if (spool_part_open(ps->sp, &p->f, &p->meta, ps->err,
 	    sizeof(ps->err)) != 0)
 		goto fail;
-	p->opened_mono = p->last_mono = now;
+	p->opened_mono = p->last_mono = kptime_mono_ms();
 	append(ps, p);
 	return p;
 fail:
@@ -321,8 +327,7 @@ find_part(struct parts *ps, const char *tb)
 }
 
 int
-parts_add(struct parts *ps, const char *line, size_t len, int64_t t_ms,
-    int64_t now)
+parts_add(struct parts *ps, const char *line, size_t len, int64_t t_ms)
 {
 	const struct parts_policy *pol = &ps->pol;
 	int64_t sec = kptime_floor_div(t_ms, 1000);
@@ -344,7 +349,7 @@ parts_add(struct parts *ps, const char *line, size_t len, int64_t t_ms,
 			return -1;
 		p = NULL;
 	}
-	if (p == NULL && (p = open_part(ps, ps->tb, now)) == NULL)
+	if (p == NULL && (p = open_part(ps, ps->tb)) == NULL)
 		return -1;
 	if (p->f.records == 0 || t_ms < p->first_ms)
 		p->first_ms = t_ms;
@@ -353,7 +358,8 @@ parts_add(struct parts *ps, const char *line, size_t len, int64_t t_ms,
 	if (spool_part_append(ps->sp, &p->f, line, len, ps->err,
 	    sizeof(ps->err)) != 0)
 		return -1;
-	p->last_mono = now;
+	p->last_seq = ++ps->seq;
+	p->touched = 1;
 	ps->bytes += len + 1;
 	if ((pol->max_records && p->f.records >= pol->max_records) ||
 	    p->f.bytes >= pol->max_bytes)
@@ -388,6 +394,7 @@ parts_reopen(struct parts *ps, uint64_t seq, const char *key,
 	/* Its age goes on from its opening, in wall-clock time. */
 	p->opened_mono = now - (wall > opened_ms ? wall - opened_ms : 0);
 	p->last_mono = now;
+	p->last_seq = ++ps->seq;
 	append(ps, p);
 	return 0;
 }

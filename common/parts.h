@@ -33,6 +33,8 @@ struct part {
 	struct spool_part f;      /* its spool file and counts */
 	int64_t first_ms, last_ms;      /* event times */
 	int64_t opened_mono, last_mono; /* monotonic: opened, last record */
+	uint64_t last_seq;        /* order of its last record (LRU) */
+	int touched;              /* a record since last_mono was set */
 };
 
 struct parts_policy {
@@ -65,6 +67,7 @@ struct parts {
 	size_t n;
 	uint64_t bytes;               /* spooled by the open parts */
 	int64_t tb_sec;               /* cache of the last bucket */
+	uint64_t seq;                 /* records added */
 	char tb[256];
 	char err[PATH_MAX + 256];     /* the last failure */
 };
@@ -101,11 +104,14 @@ int parts_names_check(const struct parts_names *pn, char *err, size_t errsz);
 
 /*
  * One record, time t_ms, into the part of its bucket (opened when there is
- * none), rolling first by size and after by size and count.  now is the
- * monotonic clock.  Returns 0, or -1 with ps->err (fatal).
+ * none), rolling first by size and after by size and count.  Returns 0, or
+ * -1 with ps->err (fatal).  The clock is read only when a part opens: a
+ * part that took a record is marked, and its time of last record becomes
+ * the now of the next parts_roll_due() (the caller takes records in short
+ * non-blocking turns between two of them), so that a record costs no
+ * clock read.
  */
-int parts_add(struct parts *ps, const char *line, size_t len, int64_t t_ms,
-    int64_t now);
+int parts_add(struct parts *ps, const char *line, size_t len, int64_t t_ms);
 
 /* Rolls p, or every part, or those whose rollover or inactivity time has
  * come (now, monotonic).  0, or -1 with ps->err. */
@@ -113,8 +119,9 @@ int parts_roll(struct parts *ps, struct part *p);
 int parts_roll_all(struct parts *ps);
 int parts_roll_due(struct parts *ps, int64_t now);
 
-/* The earlier of until and the next rolling time of an open part. */
-int64_t parts_wake(const struct parts *ps, int64_t until);
+/* The earlier of until and the next rolling time of an open part (now,
+ * monotonic: the last record of a marked part). */
+int64_t parts_wake(const struct parts *ps, int64_t now, int64_t until);
 
 /* Writes out what the parts hold in their buffers (seal: and fsyncs
  * their files).  0, or -1 with ps->err. */

@@ -314,6 +314,22 @@ ia/part-ia-1.json"
 	concat "$B" ia/ | cmp - <(head -n 30 "$TRADES")
 }
 
+@test "more than 256 buckets open: the least recently written part rolls" {
+	# 256 buckets (one a second), the first written again, then a 257th:
+	# the second bucket rolls first, not the first one (written last but
+	# one, in the same millisecond as the others).
+	for ((i = 0; i < 256; i++)); do
+		printf '{"timestamp":%d,"n":%d}\n' $((1700000000 + i)) "$i"
+	done >"$T/in"
+	printf '{"timestamp":1700000000,"n":256}\n{"timestamp":1700000256,"n":257}\n' >>"$T/in"
+	run --separate-stderr s3-put --bucket-format '%s' --run-id lru "$T/lru" <"$T/in"
+	assert_success
+	assert_equal "${#lines[@]}" 257
+	assert_equal "$(jq -r .uri <<<"${lines[0]}")" "file://$T/lru/1700000001/part-lru-1.json"
+	assert_equal "$(printf '%s\n' "${lines[@]}" |
+	    jq -c 'select(.uri | contains("/1700000000/")) | .records')" 2
+}
+
 @test "SIGTERM: every open part is written, then exit 0" {
 	mkfifo "$T/in"
 	s3-put --run-id term "s3://$B/term/" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &

@@ -727,7 +727,7 @@ take_record(struct sink *s, const char *line, size_t len, int64_t t_ms)
 		s->fatal = 1;
 		return -1;
 	}
-	if (parts_add(&s->ps, line, len, t_ms, kptime_mono_ms()) != 0)
+	if (parts_add(&s->ps, line, len, t_ms) != 0)
 		return parts_error(s);
 	s->records++;
 	s->uncommitted++;
@@ -741,7 +741,7 @@ take_record(struct sink *s, const char *line, size_t len, int64_t t_ms)
 static int
 wait_ms(const struct sink *s, int64_t now)
 {
-	int64_t until = parts_wake(&s->ps, now + WAIT_MAX_MS);
+	int64_t until = parts_wake(&s->ps, now, now + WAIT_MAX_MS);
 
 	until = s3up_wake(s->up, now, outbox_wake(s->ob, until));
 	return until > now ? (int)(until - now) : 0;
