@@ -169,6 +169,38 @@ aws_client_credentials_expired(struct aws_client *c)
 	creds_invalidate(c->chain);
 }
 
+/*
+ * The path a call goes to, and its URL: an endpoint URL with a path
+ * (https://proxy.example/kinesis) puts it before the call's, as botocore
+ * joins them ("/" alone becomes the endpoint's path, "/b/k" its
+ * continuation); the path is what is signed, so that both agree.  Returns
+ * 0, or -1 when memory is short.
+ */
+static int
+request_url(const struct aws_client *c, const struct aws_call *call,
+    char **path, char **url)
+{
+	const char *host = strstr(c->ep.url, "://");
+	const char *ep = host + 3 + strcspn(host + 3, "/");
+	const char *q = call->query && *call->query ? call->query : NULL;
+	size_t plen;
+
+	*url = NULL;
+	if (*ep != '\0' && strcmp(call->path, "/") == 0)
+		*path = strdup(ep);
+	else if (asprintf(path, "%s%s", ep, call->path) < 0)
+		*path = NULL;
+	if (*path == NULL)
+		return -1;
+	plen = (size_t)(ep - c->ep.url);
+	if (asprintf(url, "%.*s%s%s%s", (int)plen, c->ep.url, *path,
+	    q ? "?" : "", q ? q : "") < 0) {
+		*url = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 struct http_xfer *
 aws_start(struct aws_client *c, const struct aws_call *call, void *user,
     char *err, size_t errsz)
@@ -183,8 +215,8 @@ aws_start(struct aws_client *c, const struct aws_call *call, void *user,
 	struct http_request hr;
 	struct http_xfer *x = NULL;
 	struct creds cr;
-	char *url = NULL;
-	size_t i, n = 0, nh = 0, nowned = 0, ulen;
+	char *url = NULL, *path = NULL;
+	size_t i, n = 0, nh = 0, nowned = 0;
 
 	memset(&sig, 0, sizeof(sig));
 	memset(&cr, 0, sizeof(cr));
@@ -215,9 +247,13 @@ aws_start(struct aws_client *c, const struct aws_call *call, void *user,
 	sh[n].name = "host";
 	sh[n].value = c->host;
 	n++;
+	if (request_url(c, call, &path, &url) != 0) {
+		snprintf(err, errsz, "out of memory");
+		goto out;
+	}
 	memset(&rq, 0, sizeof(rq));
 	rq.method = call->method;
-	rq.path = call->path;
+	rq.path = path;
 	rq.query = call->query;
 	rq.headers = sh;
 	rq.nheaders = n;
@@ -251,16 +287,6 @@ aws_start(struct aws_client *c, const struct aws_call *call, void *user,
 		owned[nowned++] = h;
 		hv[nh++] = h;
 	}
-	ulen = strlen(c->ep.url) + strlen(call->path) +
-	    (call->query ? strlen(call->query) + 1 : 0) + 1;
-	url = malloc(ulen);
-	if (url == NULL) {
-		snprintf(err, errsz, "out of memory");
-		goto out;
-	}
-	snprintf(url, ulen, "%s%s%s%s", c->ep.url, call->path,
-	    call->query && *call->query ? "?" : "",
-	    call->query && *call->query ? call->query : "");
 	memset(&hr, 0, sizeof(hr));
 	hr.method = call->method;
 	hr.url = url;
@@ -275,6 +301,7 @@ out:
 	for (i = 0; i < nowned; i++)
 		free(owned[i]);
 	free(url);
+	free(path);
 	sigv4_signed_free(&sig);
 	creds_clear(&cr);
 	return x;

@@ -742,6 +742,9 @@ url_invalid(const char *u)
 		    "are signed with the AWS credentials";
 	if (*h == '\0' || *h == '/' || *h == ':')
 		return "expected http://HOST or https://HOST[:PORT][/PATH]";
+	if (strpbrk(h, "?#") != NULL)
+		return "a query or fragment is not allowed: the requests' own "
+		    "paths and queries follow the endpoint's path";
 	for (; *u != '\0'; u++)
 		if ((unsigned char)*u <= 0x20 || *u == 0x7f)
 			return "expected http://HOST or https://HOST[:PORT][/PATH]";
