@@ -302,6 +302,7 @@ struct nd_writer *
 nd_writer_new(int fd)
 {
 	struct nd_writer *w = calloc(1, sizeof(*w));
+	int sz;
 
 	if (w == NULL)
 		return NULL;
@@ -309,8 +310,8 @@ nd_writer_new(int fd)
 	/* A pipe to the next stage grows from 64 KiB to ND_PIPE_SIZE where
 	 * the system allows it (pipe-max-size, the user's pipe quota):
 	 * stages then switch contexts about half as often. */
-	if (fcntl(fd, F_GETPIPE_SZ) > 0 &&
-	    fcntl(fd, F_GETPIPE_SZ) < ND_PIPE_SIZE)
+	sz = fcntl(fd, F_GETPIPE_SZ);     /* -1: not a pipe */
+	if (sz > 0 && sz < ND_PIPE_SIZE)
 		(void)fcntl(fd, F_SETPIPE_SZ, ND_PIPE_SIZE);
 	if (buf_reserve(&w->b, ND_WRITE_FLUSH * 2) != 0) {
 		free(w);

@@ -161,7 +161,7 @@ stat_read(const struct jscan_field *f, struct jscan_memo *m, double *v,
  * the writer.
  */
 static int
-judge(const struct opts *o, struct judging *sp, struct jscan *js,
+judge(const struct opts *o, struct judging *jg, struct jscan *js,
     const char *line, struct nd_writer *w, struct counts *c, struct buf *why)
 {
 	enum stat st[F_N] = { ST_BAD, ST_NONE, ST_NONE, ST_NONE };
@@ -187,7 +187,7 @@ judge(const struct opts *o, struct judging *sp, struct jscan *js,
 	for (i = F_MEAN; i <= F_COUNT; i++) {
 		if (!o->used[i])
 			continue;
-		st[i] = stat_read(jscan_get(js, o->idx[i]), &sp->memo[i], &v[i],
+		st[i] = stat_read(jscan_get(js, o->idx[i]), &jg->memo[i], &v[i],
 		    &reason);
 		if (st[i] == ST_NUMBER && i != F_MEAN && v[i] < 0) {
 			st[i] = ST_BAD;
@@ -245,7 +245,7 @@ judge(const struct opts *o, struct judging *sp, struct jscan *js,
 		buf_double(out, z);
 	else
 		buf_lit(out, "null");
-	buf_add(out, sp->sigma.p, sp->sigma.len);
+	buf_add(out, jg->sigma.p, jg->sigma.len);
 	if (o->all && anomaly)
 		buf_lit(out, ",\"anomaly\":true}");
 	else if (o->all)
@@ -386,7 +386,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct cli cli;
 	struct counts c = { 0 };
-	struct judging sp = { BUF_INIT, { { 0, 0, { 0 } } } };
+	struct judging jg = { BUF_INIT, { { 0, 0, { 0 } } } };
 	struct nd_reject rej;
 	struct nd_reader *r = NULL;
 	struct nd_writer *w = NULL;
@@ -415,12 +415,12 @@ main(int argc, char **argv)
 		status = KP_EXIT_USAGE;
 		goto out;
 	}
-	buf_lit(&sp.sigma, ",\"sigma\":");
-	buf_double(&sp.sigma, o.sigma);
+	buf_lit(&jg.sigma, ",\"sigma\":");
+	buf_double(&jg.sigma, o.sigma);
 	js = jscan_new();
 	r = nd_reader_new(STDIN_FILENO, "<stdin>", cli.max_line);
 	w = nd_writer_new(STDOUT_FILENO);
-	if (js == NULL || r == NULL || w == NULL || sp.sigma.failed) {
+	if (js == NULL || r == NULL || w == NULL || jg.sigma.failed) {
 		msg_err("out of memory");
 		goto out;
 	}
@@ -480,7 +480,7 @@ main(int argc, char **argv)
 			if (rc == 0)
 				rc = nd_flush(w);
 		} else {
-			rc = judge(&o, &sp, js, line, w, &c, &why);
+			rc = judge(&o, &jg, js, line, w, &c, &why);
 		}
 		if (rc == 1) {
 			if (nd_reject(&rej, nd_name(r), nd_lineno(r), line, len,
@@ -509,7 +509,7 @@ out:
 	nd_reader_free(r);
 	jscan_free(js);
 	buf_free(&why);
-	buf_free(&sp.sigma);
+	buf_free(&jg.sigma);
 	if (rej.dead != NULL || rej.dead_path != NULL)
 		nd_reject_close(&rej);
 	for (i = 0; i < F_N; i++)
