@@ -35,8 +35,9 @@
 struct putq_key;
 
 /* One input line on its way to Kinesis.  data, pk and ehk are in the
- * record's own block, each NUL-terminated; lengths are kept so nothing
- * measures them again. */
+ * record's own block, each NUL-terminated, one after the other (putagg.c
+ * names a key and hash key by the bytes from pk to the end of ehk);
+ * lengths are kept so nothing measures them again. */
 struct putq_rec {
 	struct putq_rec *next;   /* in its key's FIFO */
 	struct putq_key *key;
@@ -122,6 +123,15 @@ int putq_done(struct putq *q, struct putq_rec *rc, int64_t now);
  */
 void putq_fail(struct putq *q, struct putq_rec *rc, int64_t retry_at,
     int64_t now);
+
+/*
+ * Gives back a record taken and not sent (a batch that could not hold
+ * it): it goes back to the head of its key's FIFO, untried.  Records of a
+ * key are given back last first, and only a key's last records taken, so
+ * that its order is kept.  The key's last record given back or settled
+ * returns the key to the queue, as putq_done() does.
+ */
+void putq_untake(struct putq *q, struct putq_rec *rc, int64_t now);
 
 /*
  * Removes and returns the oldest waiting record (input order) of the keys
