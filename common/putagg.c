@@ -13,9 +13,14 @@ static int
 grow(struct putagg *a, size_t n)
 {
 	size_t *next, *of;
+	struct putq_rec **left;
 
 	if (n <= a->rcap)
 		return 0;
+	left = realloc(a->left, n * sizeof(*left));
+	if (left == NULL)
+		return -1;
+	a->left = left;
 	next = realloc(a->next, n * sizeof(*next));
 	if (next == NULL)
 		return -1;
@@ -61,17 +66,6 @@ same_ehk(const struct putagg_entry *e, const struct putq_rec *rc)
 		return e->ehk == rc->ehk;
 	return e->ehklen == rc->ehklen && memcmp(e->ehk, rc->ehk,
 	    e->ehklen) == 0;
-}
-
-/*
- * The bytes that name rc's aggregate in the table of open ones: its
- * partition key, and its explicit hash key after the key's NUL (putq.h
- * keeps them so, in one block).
- */
-static size_t
-open_len(const struct putq_rec *rc)
-{
-	return rc->ehk != NULL ? rc->pklen + 1 + rc->ehklen : rc->pklen;
 }
 
 /* e's size with rc added: an aggregate from its second record on. */
@@ -128,52 +122,89 @@ link_rec(struct putagg *a, struct putagg_entry *e, size_t ei, size_t i)
 	e->last = i;
 }
 
+/* The table's mark of a key closed for this request. */
+#define CLOSED ((void *)UINTPTR_MAX)
+
+/* Closes rc's key for this request: its later records wait too, so that
+ * what waits is, of each key, its last records taken. */
+static int
+close_key(struct putagg *a, const struct putq_rec *rc)
+{
+	htab_del(&a->open, rc->pk, rc->pklen);
+	return htab_put(&a->open, rc->pk, rc->pklen, CLOSED) == 0 ? 0 : -1;
+}
+
+/*
+ * Puts user record rc (now recs[k]) into its key's entry, or a new one.
+ * Returns 1 when it is packed, 0 when it is left for a later request (its
+ * key's entry is full or has another explicit hash key, or the request is
+ * full), -1 when memory is short.
+ */
+static int
+pack_one(struct putagg *a, struct putq_rec *const *recs, size_t k,
+    const struct putagg_limits *l, size_t *total)
+{
+	const struct putq_rec *rc = recs[k];
+	void *v = htab_get(&a->open, rc->pk, rc->pklen);
+	struct putagg_entry *e;
+	size_t s;
+
+	if (v == CLOSED)
+		return 0;
+	if (v != NULL) {
+		/* One Kinesis record per key in a request. */
+		e = &a->ent[(uintptr_t)v - 1];
+		if (!same_ehk(e, rc) || e->count >= l->max_agg_records)
+			return close_key(a, rc);
+		s = size_with(e, recs, rc);
+		if (s + e->pklen > l->max_agg_bytes ||
+		    *total - e->size + s > l->max_bytes)
+			return close_key(a, rc);
+		*total += s - e->size;
+		e->size = s;
+		e->count++;
+		link_rec(a, e, (uintptr_t)v - 1, k);
+		return 1;
+	}
+	if (a->n == l->max_entries || *total + rc->len + rc->pklen > l->max_bytes)
+		return htab_put(&a->open, rc->pk, rc->pklen, CLOSED) == 0 ? 0 : -1;
+	if (entry_new(a, rc, k) == NULL ||
+	    htab_put(&a->open, rc->pk, rc->pklen, (void *)(uintptr_t)a->n) != 0)
+		return -1;
+	*total += rc->len + rc->pklen;
+	link_rec(a, &a->ent[a->n - 1], a->n - 1, k);
+	return 1;
+}
+
 size_t
-putagg_pack(struct putagg *a, struct putq_rec *const *recs, size_t n,
+putagg_pack(struct putagg *a, struct putq_rec **recs, size_t n,
     const struct putagg_limits *l)
 {
-	size_t i, total = 0;
+	size_t i, k = 0, nleft = 0, total = 0;
 
 	a->n = 0;
 	htab_free(&a->open);
 	if (grow(a, n) != 0)
 		return (size_t)-1;
 	for (i = 0; i < n; i++) {
-		const struct putq_rec *rc = recs[i];
-		uintptr_t v = (uintptr_t)htab_get(&a->open, rc->pk,
-		    open_len(rc));
-		struct putagg_entry *e = v ? &a->ent[v - 1] : NULL;
+		int rc;
 
-		if (e != NULL && e->pklen == rc->pklen && same_ehk(e, rc) &&
-		    e->count < l->max_agg_records) {
-			size_t s = size_with(e, recs, rc);
-
-			if (s + e->pklen <= l->max_agg_bytes &&
-			    total - e->size + s <= l->max_bytes) {
-				total += s - e->size;
-				e->size = s;
-				e->count++;
-				link_rec(a, e, v - 1, i);
-				continue;
-			}
-		}
-		/* A new entry, the key's open one from now on. */
-		if (a->n == l->max_entries ||
-		    total + rc->len + rc->pklen > l->max_bytes)
-			break;
-		if (e != NULL)
-			htab_del(&a->open, rc->pk, open_len(rc));
-		e = entry_new(a, rc, i);
-		if (e == NULL || htab_put(&a->open, rc->pk, open_len(rc),
-		    (void *)(uintptr_t)a->n) != 0)
+		/* Packed records move down to recs[k], in order; the others
+		 * wait in a->left, in order too. */
+		recs[k] = recs[i];
+		rc = pack_one(a, recs, k, l, &total);
+		if (rc < 0)
 			return (size_t)-1;
-		total += rc->len + rc->pklen;
-		link_rec(a, e, a->n - 1, i);
+		if (rc > 0)
+			k++;
+		else
+			a->left[nleft++] = recs[k];
 	}
+	memcpy(recs + k, a->left, nleft * sizeof(*recs));
 	htab_free(&a->open);
 	if (encode(a, recs) != 0)
 		return (size_t)-1;
-	return i;
+	return k;
 }
 
 void
@@ -184,6 +215,7 @@ putagg_free(struct putagg *a)
 	free(a->ent);
 	free(a->next);
 	free(a->of);
+	free(a->left);
 	htab_free(&a->open);
 	buf_free(&a->blob);
 	memset(a, 0, sizeof(*a));

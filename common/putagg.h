@@ -2,11 +2,15 @@
  * putagg.h - kin-put --aggregate: packs the user records of a batch into
  * Kinesis records in the KPL's aggregated format (kpl.h).
  *
- * The records of one partition key and explicit hash key (if any) go into
- * one aggregated record, whose PartitionKey (and ExplicitHashKey) is
- * theirs, so it lands on their shard; when it is full (max_agg_bytes, data
- * plus key, or max_agg_records user records) their next records start
- * another.  An aggregate of one user record is sent as that record, not
+ * The records of one partition key go into one aggregated record, whose
+ * PartitionKey (and ExplicitHashKey) is theirs, so it lands on their
+ * shard.  A request holds at most one Kinesis record per key: its user
+ * records are stored, or fail, together, so no later record of a key can
+ * be stored before an earlier one that failed in the same request
+ * (kin-put(1), "Order").  When a key's aggregate is full (max_agg_bytes,
+ * data plus key, or max_agg_records user records) or its next record has
+ * another explicit hash key, the key's next records wait for the next
+ * request.  An aggregate of one user record is sent as that record, not
  * aggregated, as the KPL does (KinesisRecord::serialize()): so a record
  * too large to share an aggregate goes alone, as without --aggregate.
  * Nothing here sends, prints or reads the clock.
@@ -46,22 +50,24 @@ struct putagg {
 	size_t *next;            /* per user record: the next one of its
 	                          * entry, or SIZE_MAX */
 	size_t *of;              /* per user record: its entry */
+	struct putq_rec **left; /* per user record: scratch */
 	size_t rcap;
 	struct htab open;        /* partition key -> its open entry + 1 */
 	struct buf blob;         /* the entries' data, back to back */
 };
 
-#define PUTAGG_INIT { NULL, 0, 0, NULL, NULL, 0, HTAB_INIT, BUF_INIT }
+#define PUTAGG_INIT { NULL, 0, 0, NULL, NULL, NULL, 0, HTAB_INIT, BUF_INIT }
 
 /*
  * Packs recs[0..n) (a batch taken from the queue, in input order) into
- * entries and encodes them into a->blob.  Returns how many of recs are
- * packed, always a prefix: the records after it did not fit in the
- * request, and the caller gives them back (putq_untake(), last first).
+ * entries and encodes them into a->blob.  Reorders recs: the k records
+ * packed first, then those that did not fit in the request, each part in
+ * input order; returns k.  The caller gives the others back (putq_untake(),
+ * recs[n - 1] first): of each key, they are its last records taken.
  * Returns (size_t)-1 when memory is short.  a->of[i] is the entry of
- * user record i.
+ * user record i < k.
  */
-size_t putagg_pack(struct putagg *a, struct putq_rec *const *recs, size_t n,
+size_t putagg_pack(struct putagg *a, struct putq_rec **recs, size_t n,
     const struct putagg_limits *l);
 
 /* Frees what a holds; accepts NULL. */

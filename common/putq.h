@@ -35,9 +35,8 @@
 struct putq_key;
 
 /* One input line on its way to Kinesis.  data, pk and ehk are in the
- * record's own block, each NUL-terminated, one after the other (putagg.c
- * names a key and hash key by the bytes from pk to the end of ehk);
- * lengths are kept so nothing measures them again. */
+ * record's own block, each NUL-terminated; lengths are kept so nothing
+ * measures them again. */
 struct putq_rec {
 	struct putq_rec *next;   /* in its key's FIFO */
 	struct putq_key *key;

@@ -143,17 +143,32 @@ raw_records() {
 @test "failed entries: only their user records are retried; nothing lost, nothing twice, order per key kept" {
 	kp_admin create-stream "$S" 2 >/dev/null
 	fp_start '[{"match":{"target":"PutRecords","times":6},"action":{"partial_putrecords":{"fail_every":2}}}]'
-	# One aggregate per key per request (1 MiB holds each key's records),
-	# so no later aggregate of a key can pass a failed one.
-	run kin-put --stream "$S" --endpoint-url "$FPURL" --aggregate --aggregate-max-bytes 1MiB \
+	# One Kinesis record per key in a request, so no later aggregate of a
+	# key can pass a failed one.
+	run kin-put --stream "$S" --endpoint-url "$FPURL" --aggregate \
 	    --partition-key-field symbol --max-batch-records 4 --stats "$T/stats" <"$M3K"
 	assert_success
 	assert_output --partial 'records failed (ProvisionedThroughputExceededException'
+	refute_output --partial 'reordered'
 	kin-read --stream "$S" >"$T/out"
 	[ "$(wc -l <"$T/out")" -eq 3000 ]
 	same_per_key "$M3K" "$T/out"
 	jq -e '.records_out == 3000 and .retried > 0' "$T/stats"
 	[ "$(jq -s 'map(.stored // 0) | add' "$T/fp.log")" -eq "$(jq .kinesis_records "$T/stats")" ]
+}
+
+@test "through shards at their limits (the fault proxy's shard_limits): order per key kept, nothing lost" {
+	kp_admin create-stream "$S" 2 >/dev/null
+	fp_start '[{"match":{"target":"PutRecords"},"action":{"shard_limits":{"bytes_per_second":30000}}}]'
+	head -n 1000 "$M3K" >"$T/in"
+	run kin-put --stream "$S" --endpoint-url "$FPURL" --aggregate --aggregate-max-bytes 4KiB \
+	    --partition-key-field symbol --max-attempts 100 --stats "$T/stats" <"$T/in"
+	assert_success
+	assert_output --partial 'Rate exceeded for shard'
+	refute_output --partial 'reordered'
+	kin-read --stream "$S" >"$T/out"
+	same_per_key "$T/in" "$T/out"
+	jq -e '.records_out == 1000 and .retried > 0' "$T/stats"
 }
 
 @test "--receipts: one per user record; the records of an aggregate share its sequence number" {
@@ -173,15 +188,15 @@ raw_records() {
 	run kin-read --stream "$S" --envelope
 	[ "$(printf '%s\n' "$output" | jq -r '.data | @base64d')" = "$(cat "$T/in")" ]
 	kp_admin create-stream "$S-e" 2 >/dev/null
-	# Two hash keys, one per shard: an aggregate per hash key, each on
-	# its own shard.
+	# Two keys, each with its hash key, one per shard: an aggregate per
+	# key, on its hash key's shard.
 	for i in $(seq 1 40); do
-		h=1
-		((i % 2)) || h=340282366920938463463374607431768211455
-		printf '{"i":%d,"h":"%s"}\n' "$i" "$h"
+		k=a h=1
+		((i % 2)) || k=b h=340282366920938463463374607431768211455
+		printf '{"i":%d,"k":"%s","h":"%s"}\n' "$i" "$k" "$h"
 	done >"$T/ehk"
-	kin-put --stream "$S-e" --aggregate --partition-key k --explicit-hash-key-field h \
-	    --stats "$T/stats" <"$T/ehk"
+	kin-put --stream "$S-e" --aggregate --partition-key-field k --explicit-hash-key-field h \
+	    --stats "$T/stats" --linger 10s <"$T/ehk"
 	jq -e '.kinesis_records == 2' "$T/stats"
 	[ "$(kp_admin get-records "$S-e" --base64 | jq -r .ShardId | sort -u | wc -l)" -eq 2 ]
 	kin-read --stream "$S-e" | sort >"$T/out"

@@ -137,6 +137,20 @@ shape(const struct putagg *a)
 	return s;
 }
 
+/* The data of recs[0..n), space-separated. */
+static const char *
+datas(size_t n)
+{
+	static char s[1024];
+	size_t i, len = 0;
+
+	s[0] = '\0';
+	for (i = 0; i < n && len + 64 < sizeof(s); i++)
+		len += (size_t)snprintf(s + len, sizeof(s) - len, "%s%s",
+		    i ? " " : "", recs[i]->data);
+	return s;
+}
+
 static void
 settle_all(size_t n)
 {
@@ -189,24 +203,51 @@ test_pack(void)
 
 	/* The size limit: an aggregate of two 2-byte records with key "A" is
 	 * 4 (magic) + 3 (key table) + 2 * 8 (records) + 16 (MD5) = 39 bytes,
-	 * 40 with its key. */
+	 * 40 with its key.  One Kinesis record per key in a request: A's
+	 * next records wait. */
 	add("A", "a1", NULL);
 	add("A", "a2", NULL);
 	add("A", "a3", NULL);
+	add("B", "b1", NULL);
 	add("A", "a4", NULL);
-	add("A", "a5", NULL);
 	l.max_agg_bytes = 40;
 	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
-	putagg_pack(&a, recs, n, &l);
-	shape_is(&a, "A:2 A:2 A:1", "--aggregate-max-bytes closes an aggregate");
+	k = putagg_pack(&a, recs, n, &l);
+	shape_is(&a, "A:2 B:1", "--aggregate-max-bytes closes A's aggregate");
+	check(k == 3 && strcmp(datas(n), "a1 a2 b1 a3 a4") == 0,
+	    "packed first, then A's rest, each in input order");
 	l.max_agg_bytes = 51200;
 	l.max_agg_records = 2;
-	putagg_pack(&a, recs, n, &l);
-	shape_is(&a, "A:2 A:2 A:1", "--aggregate-max-records too");
+	k = putagg_pack(&a, recs, n, &l);
+	shape_is(&a, "A:2 B:1", "--aggregate-max-records too");
 	l.max_agg_records = SIZE_MAX;
-	/* The request's limits: entries, then bytes; the rest is a prefix
-	 * left out. */
+	l.max_agg_bytes = 40;
 	settle_all(n);
+	/* A record too large to join its key's aggregate closes the key:
+	 * a smaller one after it waits too. */
+	add("A", "a1", NULL);
+	add("A", "a2-0123456789abcdef", NULL);
+	add("A", "a3", NULL);
+	add("B", "b1", NULL);
+	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
+	k = putagg_pack(&a, recs, n, &l);
+	shape_is(&a, "A:1 B:1", "a record that does not fit closes its key");
+	check(k == 2 && strcmp(datas(n), "a1 b1 a2-0123456789abcdef a3") == 0,
+	    "its key's later records wait behind it");
+	while (n > k)
+		putq_untake(&q, recs[--n], 0);
+	settle_all(n);
+	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
+	k = putagg_pack(&a, recs, n, &l);
+	shape_is(&a, "A:1", "the next request starts with it");
+	check(k == 1 && a.ent[0].size == 19, "alone, as it is");
+	while (n > k)
+		putq_untake(&q, recs[--n], 0);
+	settle_all(n);
+	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
+	settle_all(n);
+	l.max_agg_bytes = 51200;
+	/* The request's limits: entries, then bytes. */
 	add("A", "a1", NULL);
 	add("B", "b1", NULL);
 	add("C", "c1", NULL);
@@ -215,8 +256,8 @@ test_pack(void)
 	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
 	l.max_entries = 2;
 	k = putagg_pack(&a, recs, n, &l);
-	check(k == 2, "two entries at most: the records up to C's are packed");
-	shape_is(&a, "A:1 B:1", "the entries before it");
+	check(k == 3, "two entries at most: C and D wait");
+	shape_is(&a, "A:2 B:1", "A's second record joins its entry");
 	l.max_entries = 500;
 	l.max_bytes = 6 + 40;	/* B1 and C1 alone (3 bytes each), A's two */
 	k = putagg_pack(&a, recs, n, &l);
@@ -233,20 +274,33 @@ test_pack(void)
 	check(n == 1 && strcmp(recs[0]->data, "d1") == 0, "and taken next");
 	settle_all(n);
 
-	/* Explicit hash keys: one per aggregate. */
+	/* Explicit hash keys: the aggregate has its key's; another one waits
+	 * for the next request. */
 	add("A", "a1", "1");
 	add("A", "a2", "1");
+	add("B", "b1", "2");
 	add("A", "a3", "2");
 	add("A", "a4", "1");
-	add("A", "a5", NULL);
 	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
-	putagg_pack(&a, recs, n, &l);
-	shape_is(&a, "A:3 A:1 A:1", "an aggregate per explicit hash key");
+	k = putagg_pack(&a, recs, n, &l);
+	shape_is(&a, "A:2 B:1", "one explicit hash key per aggregate");
+	check(k == 3 && strcmp(datas(n), "a1 a2 b1 a3 a4") == 0,
+	    "a record with another one closes its key");
 	check(a.ent[0].ehk != NULL && strcmp(a.ent[0].ehk, "1") == 0 &&
 	    kpl_decode((const unsigned char *)a.ent[0].data, a.ent[0].size,
-	    &agg) == 1 && agg.n == 3 && agg.recs[2].ehklen == 1,
+	    &agg) == 1 && agg.n == 2 && agg.recs[1].ehklen == 1,
 	    "the aggregate carries it, as each record does");
 	kpl_agg_free(&agg);
+	while (n > k)
+		putq_untake(&q, recs[--n], 0);
+	settle_all(n);
+	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
+	k = putagg_pack(&a, recs, n, &l);
+	shape_is(&a, "A:1", "the next request: a3 alone");
+	while (n > k)
+		putq_untake(&q, recs[--n], 0);
+	settle_all(n);
+	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
 	settle_all(n);
 	check(q.queued == 0 && q.inflight == 0 && q.keys.n == 0,
 	    "the queue is empty at the end");
