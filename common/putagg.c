@@ -135,7 +135,7 @@ close_key(struct putagg *a, const struct putq_rec *rc)
 }
 
 /*
- * Puts user record rc (now recs[k]) into its key's entry, or a new one.
+ * Puts user record rc (recs[k]) into its key's entry, or a new one.
  * Returns 1 when it is packed, 0 when it is left for a later request (its
  * key's entry is full or has another explicit hash key, or the request is
  * full), -1 when memory is short.
@@ -187,23 +187,27 @@ putagg_pack(struct putagg *a, struct putq_rec **recs, size_t n,
 	if (grow(a, n) != 0)
 		return (size_t)-1;
 	for (i = 0; i < n; i++) {
-		int rc;
+		int rc = pack_one(a, recs, i, l, &total);
 
-		/* Packed records move down to recs[k], in order; the others
-		 * wait in a->left, in order too. */
-		recs[k] = recs[i];
-		rc = pack_one(a, recs, k, l, &total);
 		if (rc < 0)
 			return (size_t)-1;
-		if (rc > 0)
-			k++;
-		else
-			a->left[nleft++] = recs[k];
+		if (rc == 0)
+			a->of[i] = SIZE_MAX;	/* waits */
 	}
-	memcpy(recs + k, a->left, nleft * sizeof(*recs));
 	htab_free(&a->open);
 	if (encode(a, recs) != 0)
 		return (size_t)-1;
+	/* Nothing fails from here on: recs is reordered only now, packed
+	 * records first, each part in input order. */
+	for (i = 0; i < n; i++) {
+		if (a->of[i] == SIZE_MAX) {
+			a->left[nleft++] = recs[i];
+		} else {
+			a->of[k] = a->of[i];
+			recs[k++] = recs[i];
+		}
+	}
+	memcpy(recs + k, a->left, nleft * sizeof(*recs));
 	return k;
 }
 

@@ -64,8 +64,8 @@ struct putagg {
  * packed first, then those that did not fit in the request, each part in
  * input order; returns k.  The caller gives the others back (putq_untake(),
  * recs[n - 1] first): of each key, they are its last records taken.
- * Returns (size_t)-1 when memory is short.  a->of[i] is the entry of
- * user record i < k.
+ * Returns (size_t)-1 when memory is short, recs unchanged.  a->of[i] is
+ * the entry of user record i < k.
  */
 size_t putagg_pack(struct putagg *a, struct putq_rec **recs, size_t n,
     const struct putagg_limits *l);
