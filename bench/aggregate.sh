@@ -128,8 +128,7 @@ done
 # median MODE FIELD: 1 wall, 2 cpu, 3 max RSS KB, 4 Kinesis records,
 # 5 records retried.
 median() {
-	printf '%s' "${res[$1]}" | awk -v f="$2" 'NF { print $f }' | sort -g |
-	    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	printf '%s' "${res[$1]}" | awk -v f="$2" 'NF { print $f }' | bench_median
 }
 
 per_shard() {

@@ -160,6 +160,16 @@ settle_all(size_t n)
 		putq_done(&q, recs[i], 0);
 }
 
+/* The request is answered: what waited goes back, what was sent is
+ * settled. */
+static void
+answered(size_t n, size_t k)
+{
+	while (n > k)
+		putq_untake(&q, recs[--n], 0);
+	settle_all(n);
+}
+
 static int
 shape_is(const struct putagg *a, const char *want, const char *what)
 {
@@ -234,16 +244,12 @@ test_pack(void)
 	shape_is(&a, "A:1 B:1", "a record that does not fit closes its key");
 	check(k == 2 && strcmp(datas(n), "a1 b1 a2-0123456789abcdef a3") == 0,
 	    "its key's later records wait behind it");
-	while (n > k)
-		putq_untake(&q, recs[--n], 0);
-	settle_all(n);
+	answered(n, k);
 	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
 	k = putagg_pack(&a, recs, n, &l);
 	shape_is(&a, "A:1", "the next request starts with it");
 	check(k == 1 && a.ent[0].size == 19, "alone, as it is");
-	while (n > k)
-		putq_untake(&q, recs[--n], 0);
-	settle_all(n);
+	answered(n, k);
 	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
 	settle_all(n);
 	l.max_agg_bytes = 51200;
@@ -291,15 +297,11 @@ test_pack(void)
 	    &agg) == 1 && agg.n == 2 && agg.recs[1].ehklen == 1,
 	    "the aggregate carries it, as each record does");
 	kpl_agg_free(&agg);
-	while (n > k)
-		putq_untake(&q, recs[--n], 0);
-	settle_all(n);
+	answered(n, k);
 	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
 	k = putagg_pack(&a, recs, n, &l);
 	shape_is(&a, "A:1", "the next request: a3 alone");
-	while (n > k)
-		putq_untake(&q, recs[--n], 0);
-	settle_all(n);
+	answered(n, k);
 	n = putq_take(&q, 0, MAXR, SIZE_MAX, recs);
 	settle_all(n);
 	check(q.queued == 0 && q.inflight == 0 && q.keys.n == 0,

@@ -827,7 +827,7 @@ function main() {
 					const l = up.status === 200 ? parseJson(up.body, up.headers['content-encoding']) : null;
 					if (l && Array.isArray(l.Shards))
 						shards = l.Shards.filter((x) => !x.SequenceNumberRange ||
-							x.SequenceNumberRange.EndingSequenceNumber === undefined)
+							x.SequenceNumberRange.EndingSequenceNumber == null)
 							.map((x) => ({ id: x.ShardId,
 								start: BigInt(x.HashKeyRange.StartingHashKey),
 								end: BigInt(x.HashKeyRange.EndingHashKey) }));
