@@ -218,3 +218,11 @@ raw_records() {
 	run kin-put --stream s --aggregate --aggregate-max-records 0
 	assert_failure 2
 }
+
+@test "--aggregate with random keys packs nothing, and says so" {
+	kp_admin create-stream "$S" 1 >/dev/null
+	run kin-put --stream "$S" --aggregate --stats "$T/stats" < <(head -n 20 "$M3K")
+	assert_success
+	assert_output --partial 'packs nothing: every record has a random key of its own'
+	jq -e '.records_out == 20 and .kinesis_records == 20' "$T/stats"
+}

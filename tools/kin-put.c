@@ -754,6 +754,9 @@ check_opts(struct cli *c, struct opts *o)
 		    o->record_bytes : AGG_BYTES_DEFAULT;
 	if (o->agg_records == 0)
 		o->agg_records = SIZE_MAX;
+	if (o->aggregate && o->pk == NULL && !o->has_pk_field)
+		msg_warn("--aggregate without a partition key option packs "
+		    "nothing: every record has a random key of its own");
 	o->take = o->aggregate ? AGG_TAKE : o->batch_records;
 	return CLI_RUN;
 }
