@@ -264,8 +264,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 # median TOOL FIELD: the median of a figure over a tool's runs (field 1 wall,
 # 2 client cpu, 3 server cpu, 4 client max RSS KB).
 median() {
-	printf '%s' "${res[$1]}" | awk -v f="$2" 'NF { print $f }' | sort -g |
-	    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	printf '%s' "${res[$1]}" | awk -v f="$2" 'NF { print $f }' | bench_median
 }
 
 # ---- report ----------------------------------------------------------------

@@ -286,6 +286,98 @@ kpl_encode(const char *const *pks, const char *const *datas,
 	return buf;
 }
 
+/* The bytes of v as a protobuf varint. */
+static size_t
+varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static void
+buf_varint(struct buf *b, uint64_t v)
+{
+	unsigned char o[10];
+
+	buf_add(b, o, put_varint(o, v));
+}
+
+/* A length-delimited field: key, length, bytes. */
+static void
+buf_field(struct buf *b, unsigned field, const void *p, size_t n)
+{
+	buf_char(b, (char)(field << 3 | 2));
+	buf_varint(b, n);
+	buf_add(b, p, n);
+}
+
+/* The Record message's body: partition_key_index = 0, optionally
+ * explicit_hash_key_index = 0, then the data field's key and length. */
+static size_t
+rec_body_len(size_t len, int has_ehk)
+{
+	return 2 + (has_ehk ? 2 : 0) + 1 + varint_len(len) + len;
+}
+
+size_t
+kpl_agg_frame_size(size_t pklen, size_t ehklen)
+{
+	size_t n = 4 + 1 + varint_len(pklen) + pklen + 16;
+
+	if (ehklen > 0)
+		n += 1 + varint_len(ehklen) + ehklen;
+	return n;
+}
+
+size_t
+kpl_agg_rec_size(size_t len, int has_ehk)
+{
+	size_t body = rec_body_len(len, has_ehk);
+
+	return 1 + varint_len(body) + body;
+}
+
+void
+kpl_agg_begin(struct buf *b, const char *pk, size_t pklen, const char *ehk,
+    size_t ehklen)
+{
+	buf_add(b, KPL_MAGIC, 4);
+	buf_field(b, 1, pk, pklen);
+	if (ehk != NULL)
+		buf_field(b, 2, ehk, ehklen);
+}
+
+void
+kpl_agg_add(struct buf *b, const void *data, size_t len, int has_ehk)
+{
+	buf_char(b, 3 << 3 | 2);
+	buf_varint(b, rec_body_len(len, has_ehk));
+	buf_char(b, 1 << 3 | 0);
+	buf_char(b, 0);
+	if (has_ehk) {
+		buf_char(b, 2 << 3 | 0);
+		buf_char(b, 0);
+	}
+	buf_field(b, 3, data, len);
+}
+
+int
+kpl_agg_end(struct buf *b, size_t start)
+{
+	unsigned char sum[16];
+
+	if (b->failed || b->len < start + 4 ||
+	    md5(b->p + start + 4, b->len - start - 4, sum) != 0)
+		return -1;
+	buf_add(b, sum, sizeof(sum));
+	return b->failed ? -1 : 0;
+}
+
 int
 kpl_dec128(const char *s, size_t n, unsigned char out[16])
 {

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 #define KPL_MAGIC "\xf3\x89\x9a\xc2"
 
 /* One sub-record; pointers borrow from the blob. */
@@ -48,6 +50,26 @@ void kpl_agg_free(struct kpl_agg *a);
  */
 unsigned char *kpl_encode(const char *const *pks, const char *const *datas,
     const size_t *lens, size_t n, size_t *outlen);
+
+/*
+ * The encoder of kin-put --aggregate: one aggregated record whose user
+ * records all share one partition key (table entry 0) and, when ehk is not
+ * NULL, one explicit hash key (table entry 0), as the format allows ("the
+ * key tables ... records point to the same key").  kpl_agg_begin() appends
+ * the magic and the key tables to b, kpl_agg_add() one Record (index 0
+ * for each key, data), kpl_agg_end() the MD5 of the protobuf bytes since
+ * start + 4 (start: b->len before kpl_agg_begin()).  kpl_agg_end() returns
+ * 0, or -1 when memory ran short (b->failed) or MD5 failed.
+ */
+void kpl_agg_begin(struct buf *b, const char *pk, size_t pklen,
+    const char *ehk, size_t ehklen);
+void kpl_agg_add(struct buf *b, const void *data, size_t len, int has_ehk);
+int kpl_agg_end(struct buf *b, size_t start);
+
+/* The bytes kpl_agg_begin() plus kpl_agg_end() write (ehk: 0 when none),
+ * and the bytes one kpl_agg_add() writes: their sum is the blob's size. */
+size_t kpl_agg_frame_size(size_t pklen, size_t ehklen);
+size_t kpl_agg_rec_size(size_t len, int has_ehk);
 
 /*
  * The 128-bit hash key of a sub-record, as a 16-byte big-endian number:

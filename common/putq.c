@@ -389,6 +389,22 @@ putq_fail(struct putq *q, struct putq_rec *rc, int64_t retry_at,
 	settled(q, k, now);
 }
 
+void
+putq_untake(struct putq *q, struct putq_rec *rc, int64_t now)
+{
+	struct putq_key *k = rc->key;
+
+	rc->next = k->head;
+	k->head = rc;
+	if (k->tail == NULL)
+		k->tail = rc;
+	k->pending++;
+	k->bytes += rec_size(rc);
+	q->queued++;
+	q->queued_bytes += rec_size(rc);
+	settled(q, k, now);
+}
+
 struct putq_rec *
 putq_pop(struct putq *q)
 {

@@ -124,6 +124,15 @@ void putq_fail(struct putq *q, struct putq_rec *rc, int64_t retry_at,
     int64_t now);
 
 /*
+ * Gives back a record taken and not sent (a batch that could not hold
+ * it): it goes back to the head of its key's FIFO, untried.  Records of a
+ * key are given back last first, and only a key's last records taken, so
+ * that its order is kept.  The key's last record given back or settled
+ * returns the key to the queue, as putq_done() does.
+ */
+void putq_untake(struct putq *q, struct putq_rec *rc, int64_t now);
+
+/*
  * Removes and returns the oldest waiting record (input order) of the keys
  * not in flight, whatever its time, or NULL: what is left when no more
  * will be sent.  The caller frees it with putq_rec_free().

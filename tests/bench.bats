@@ -33,7 +33,7 @@ rows() {
 		fail "bench/run exited with status $status"
 	fi
 	run ! grep -l INVALID "$BENCH_OUT"/*.log
-	for b in processor scaling s3-put kinesis checkpoint; do
+	for b in processor scaling s3-put kinesis checkpoint aggregate; do
 		[[ -s $BENCH_OUT/$b.log ]] || fail "no log of $b"
 	done
 }
@@ -47,7 +47,8 @@ rows() {
 	for p in proc.reference-job proc.window-stats-windows proc.sigma-flag-alone \
 	    proc.s3-put-local proc.python-reference scale.records.windows. \
 	    scale.keys.reference. s3.large.s3-put s3.small.s3-put kin.kin-put \
-	    kin.kin-read ck.a.none ck.a.10s ck.b.none ck.b.10s; do
+	    kin.kin-read ck.a.none ck.a.10s ck.b.none ck.b.10s agg.kin-put \
+	    agg.kin-put-aggregate; do
 		[[ -n $(rows "$p") ]] || fail "no result row $p"
 	done
 	# The TSV copy: ten columns on every line.

@@ -281,6 +281,52 @@ statuses() {
 	[ "${lines[1]}" = '["partial",null,0]' ]
 }
 
+# keyed_json KEY... : a PutRecords body, one record per KEY (its data "dN").
+keyed_json() {
+	jq -cn --arg s "$STREAM" '{StreamName: $s, Records: [$ARGS.positional | to_entries[] |
+		{Data: ("d\(.key)" | @base64), PartitionKey: .value}]}' --args "$@"
+}
+
+@test "faultproxy: shard_limits: records per shard-second over the limit fail as Kinesis fails them; shards learnt with ListShards" {
+	create_stream
+	fp_start '[{"match":{"target":"PutRecords"},"action":{"shard_limits":{"records_per_second":3}}}]'
+	run kcall "$PPORT" PutRecords "$(records_json 5)"
+	[ "$output" = 200 ]
+	run jq -c '[.FailedRecordCount, [.Records[] | .ErrorCode]]' "$T/body"
+	[ "$output" = '[2,[null,null,null,"ProvisionedThroughputExceededException","ProvisionedThroughputExceededException"]]' ]
+	[ "$(jq -r '.Records[4].ErrorMessage' "$T/body")" = \
+	    "Rate exceeded for shard shardId-000000000000 in stream $STREAM under account 000000000000." ]
+	[ "$(shard_data | paste -sd' ')" = "r0 r1 r2" ]
+	run jq -c '[.action, .req_records, .failed, .stored, .throttled]' "$T/fp.log"
+	[ "$output" = '["shard-limits",5,2,3,2]' ]
+	# The next second, the shard takes records again.
+	sleep 1.1
+	run kcall "$PPORT" PutRecords "$(records_json 2 s)"
+	[ "$(jq .FailedRecordCount "$T/body")" -eq 0 ]
+	[ "$(shard_data | paste -sd' ')" = "r0 r1 r2 s0 s1" ]
+}
+
+@test "faultproxy: shard_limits: bytes per shard-second (data plus key), and each shard on its own" {
+	create_stream
+	# Data "dN" (2 bytes) plus its one-byte key: 3 bytes a record.
+	fp_start '[{"match":{"target":"PutRecords"},"action":{"shard_limits":{"bytes_per_second":7}}}]'
+	run kcall "$PPORT" PutRecords "$(keyed_json a a a)"
+	run jq -c '[.Records[] | .ErrorCode]' "$T/body"
+	[ "$output" = '[null,null,"ProvisionedThroughputExceededException"]' ]
+	# Two shards, split as CreateStream does ("shards": 2): MD5("a") starts
+	# 0c (shard 0), MD5("b") 92 (shard 1); an ExplicitHashKey routes by
+	# itself.
+	STREAM=$(kp_unique_name fp2)
+	kp_admin create-stream "$STREAM" 2 >/dev/null
+	set_rules '[{"match":{"target":"PutRecords"},"action":{"shard_limits":{"records_per_second":1,"shards":2}}}]'
+	body=$(keyed_json a b a b | jq -c '.Records += [{Data: ("x" | @base64), PartitionKey: "b", ExplicitHashKey: "1"}]')
+	run kcall "$PPORT" PutRecords "$body"
+	run jq -c '[.Records[] | .ShardId // .ErrorCode]' "$T/body"
+	[ "$output" = '["shardId-000000000000","shardId-000000000001","ProvisionedThroughputExceededException","ProvisionedThroughputExceededException","ProvisionedThroughputExceededException"]' ]
+	[ "$(jq -r '.Records[4].ErrorMessage' "$T/body")" = \
+	    "Rate exceeded for shard shardId-000000000000 in stream $STREAM under account 000000000000." ]
+}
+
 @test "faultproxy: drop after: the server stored the record, the client got no answer" {
 	create_stream
 	fp_start '[{"match":{"target":"PutRecords","nth":1},"action":{"drop":"after"}}]'
@@ -601,6 +647,10 @@ put2() {
 	run "$KP_NODE" "$FP" --upstream http://127.0.0.1:1 --rules "$T/bad.json"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *'more than one action'* ]]
+	echo '[{"action":{"shard_limits":{"records_per_second":0}}}]' >"$T/bad.json"
+	run "$KP_NODE" "$FP" --upstream http://127.0.0.1:1 --rules "$T/bad.json"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'shard_limits.records_per_second: must be a positive integer'* ]]
 	fp_start '[]'
 	kill -TERM "$FP_PID"
 	rc=0

@@ -52,8 +52,8 @@
 #                  NAME, list-streams, list-shards NAME, split-shard NAME SHARD
 #                  [HASHKEY], merge-shards NAME SHARD ADJACENT, put-records NAME
 #                  [--partition-key K | --partition-key-field F] (stdin lines),
-#                  get-records NAME (NDJSON: ShardId, SequenceNumber,
-#                  PartitionKey, Data), create-bucket B, list-objects B [PREFIX],
+#                  get-records NAME [--base64] (NDJSON: ShardId, SequenceNumber,
+#                  PartitionKey, Data; base64 with --base64), create-bucket B, list-objects B [PREFIX],
 #                  put-object B KEY [FILE], get-object B KEY (raw bytes),
 #                  delete-object B KEY.  JSON on stdout; exit 1 on an API error
 #                  (message on stderr), 2 on a usage error.

@@ -22,6 +22,8 @@ load helpers
 @test "unit: winstate" { kp_unit winstate 80; }
 @test "unit under valgrind: winstate" { kp_unit winstate 80 valgrind; }
 @test "unit: putq" { kp_unit putq 50; }
+@test "unit: putagg" { kp_unit putagg 25; }
+@test "unit under valgrind: putagg" { kp_unit putagg 25 valgrind; }
 @test "unit under valgrind: putq" { kp_unit putq 50 valgrind; }
 @test "unit: kinesis" { kp_unit kinesis 60; }
 @test "unit under valgrind: kinesis" { kp_unit kinesis 60 valgrind; }

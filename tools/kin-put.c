@@ -8,7 +8,10 @@
  * response marks as failed are retried alone, with backoff; a record whose
  * attempts are spent goes to the dead-letter file.  Per partition key,
  * records are never in two requests at once, so a retried record is always
- * sent before the later records of its key (the queue of putq.h).
+ * sent before the later records of its key (the queue of putq.h).  With
+ * --aggregate, the records of a batch are packed per partition key into
+ * the KPL's aggregated records (putagg.h); each user record is still
+ * settled, retried and dead-lettered on its own.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,11 +30,14 @@
 #include "msg.h"
 #include "ndjson.h"
 #include "progress.h"
+#include "putagg.h"
 #include "putq.h"
 #include "sig.h"
 #include "sigv4.h"
 
-#define USAGE "kin-put [-hqv] --stream NAME|ARN [--ca-bundle FILE] " \
+#define USAGE "kin-put [-hqv] --stream NAME|ARN " \
+	"[--aggregate [--aggregate-max-bytes BYTES] " \
+	"[--aggregate-max-records N]] [--ca-bundle FILE] " \
 	"[--connect-timeout DURATION] [--dead-letter FILE] " \
 	"[--endpoint-url URL] [--explicit-hash-key-field PATH] " \
 	"[--linger DURATION] [--max-attempts N] [--max-batch-bytes BYTES] " \
@@ -67,6 +73,13 @@ static const char help_text[] =
     "                           (default 1)\n"
     "  --receipts               print {\"line\",\"shard\",\"seq\"} per record\n"
     "                           sent\n"
+    "  --aggregate              pack the records of a partition key into\n"
+    "                           KPL aggregated records\n"
+    "  --aggregate-max-bytes BYTES\n"
+    "                           largest aggregated record (default 50KiB)\n"
+    "  --aggregate-max-records N\n"
+    "                           user records per aggregated record\n"
+    "                           (default: no limit)\n"
     "Rejected lines and records that cannot be delivered both go to\n"
     "--dead-letter.\n";
 
@@ -74,7 +87,15 @@ enum {
 	OPT_STREAM = CLI_ID, OPT_PK, OPT_PK_FIELD, OPT_EHK_FIELD, OPT_RAW,
 	OPT_LINGER, OPT_INFLIGHT, OPT_BATCH_RECORDS, OPT_BATCH_BYTES,
 	OPT_RECORD_BYTES, OPT_PACE_FIELD, OPT_SPEED, OPT_RECEIPTS,
+	OPT_AGGREGATE, OPT_AGG_BYTES, OPT_AGG_RECORDS,
 };
+
+/* --aggregate: user records taken for one request, at most (the request
+ * still holds at most 500 Kinesis records and 5 MiB). */
+#define AGG_TAKE 32000
+/* The KPL's AggregationMaxSize: its default, its minimum. */
+#define AGG_BYTES_DEFAULT 51200
+#define AGG_BYTES_MIN 64
 
 static const struct cli_option options[] = {
 	{ "stream", 1, OPT_STREAM },
@@ -90,6 +111,9 @@ static const struct cli_option options[] = {
 	{ "pace-field", 1, OPT_PACE_FIELD },
 	{ "speed", 1, OPT_SPEED },
 	{ "receipts", 0, OPT_RECEIPTS },
+	{ "aggregate", 0, OPT_AGGREGATE },
+	{ "aggregate-max-bytes", 1, OPT_AGG_BYTES },
+	{ "aggregate-max-records", 1, OPT_AGG_RECORDS },
 	{ NULL, 0, 0 },
 };
 
@@ -97,7 +121,9 @@ static const struct cli_option options[] = {
 struct batch {
 	struct batch *next;   /* in the free list */
 	struct putq_rec **recs;
-	size_t n;
+	size_t n;             /* user records */
+	size_t nsent;         /* Kinesis records */
+	struct putagg agg;    /* --aggregate: the Kinesis records */
 	struct buf body;
 };
 
@@ -116,6 +142,10 @@ struct opts {
 	double speed;
 	int speed_set;
 	int receipts;
+	int aggregate;
+	size_t agg_bytes;     /* 0: the default */
+	size_t agg_records;   /* 0: no limit */
+	size_t take;          /* user records per request */
 };
 
 struct state {
@@ -136,6 +166,7 @@ struct state {
 	int paced;
 	/* counters */
 	unsigned long long lines, ok, retried, undeliverable, reordered;
+	unsigned long long kinesis_ok;  /* Kinesis records stored */
 	unsigned long long resent;  /* sent again after an answer that may
 	                             * hide a write: maybe stored twice */
 	int fatal;
@@ -381,7 +412,7 @@ batch_get(struct state *st)
 	st->batches = all;
 	b = calloc(1, sizeof(*b));
 	if (b == NULL ||
-	    (b->recs = calloc(st->o->batch_records, sizeof(*b->recs))) == NULL) {
+	    (b->recs = calloc(st->o->take, sizeof(*b->recs))) == NULL) {
 		free(b);
 		return NULL;
 	}
@@ -399,6 +430,33 @@ batch_put(struct state *st, struct batch *b)
 	st->spare = b;
 }
 
+/*
+ * The Kinesis records of a batch: its user records, or with --aggregate
+ * their aggregates; the user records that do not fit in the request go
+ * back to the queue, untried.  0, or -1 when memory is short.
+ */
+static int
+pack(struct state *st, struct batch *b, int64_t now)
+{
+	const struct opts *o = st->o;
+	struct putagg_limits l = { o->batch_records, o->batch_bytes,
+	    o->agg_bytes, o->agg_records };
+	size_t n;
+
+	b->nsent = b->n;
+	if (!o->aggregate)
+		return 0;
+	n = putagg_pack(&b->agg, b->recs, b->n, &l);
+	if (n == (size_t)-1) {
+		msg_err("out of memory");
+		return -1;
+	}
+	while (b->n > n)
+		putq_untake(&st->q, b->recs[--b->n], now);
+	b->nsent = b->agg.n;
+	return 0;
+}
+
 static int
 send_batch(struct state *st, struct batch *b)
 {
@@ -407,10 +465,16 @@ send_batch(struct state *st, struct batch *b)
 	size_t i;
 
 	kinesis_put_records_open(&b->body, st->o->stream);
-	for (i = 0; i < b->n; i++)
-		kinesis_put_records_add(&b->body, b->recs[i]->data,
-		    b->recs[i]->len, b->recs[i]->pk, b->recs[i]->pklen,
-		    b->recs[i]->ehk);
+	for (i = 0; i < b->nsent; i++) {
+		if (st->o->aggregate)
+			kinesis_put_records_add(&b->body, b->agg.ent[i].data,
+			    b->agg.ent[i].size, b->agg.ent[i].pk,
+			    b->agg.ent[i].pklen, b->agg.ent[i].ehk);
+		else
+			kinesis_put_records_add(&b->body, b->recs[i]->data,
+			    b->recs[i]->len, b->recs[i]->pk, b->recs[i]->pklen,
+			    b->recs[i]->ehk);
+	}
 	if (kinesis_put_records_close(&b->body) != 0) {
 		msg_err("out of memory");
 		return -1;
@@ -477,8 +541,9 @@ struct outcome {
 };
 
 /*
- * Settles the i-th record of a finished request: delivered, back in the
- * queue with its backoff (ahead of the later records of its key), or
+ * Settles a record of a finished request, sent in its i-th Kinesis record
+ * (with --aggregate, shared with other user records): delivered, back in
+ * the queue with its backoff (ahead of the later records of its key), or
  * undeliverable.
  */
 static void
@@ -528,7 +593,7 @@ finish(struct state *st, struct http_xfer *x)
 	memset(&pr, 0, sizeof(pr));
 	if (resp->status >= 200 && resp->status < 300) {
 		parsed = kinesis_put_records_parse(resp->body, resp->body_len,
-		    b->n, &pr, oc.err, sizeof(oc.err)) == 0;
+		    b->nsent, &pr, oc.err, sizeof(oc.err)) == 0;
 		/* The server may have stored the batch: sent again, it may
 		 * be stored twice, never lost. */
 		kind = parsed ? RETRY_NO : RETRY_YES;
@@ -549,8 +614,11 @@ finish(struct state *st, struct http_xfer *x)
 		oc.pr = &pr;
 	else
 		oc.retry_after = resp->retry_after_ms;
+	if (parsed)
+		st->kinesis_ok += pr.n - pr.failed;
 	for (i = 0; i < b->n; i++)
-		settle(st, b->recs[i], i, &oc);
+		settle(st, b->recs[i], st->o->aggregate ? b->agg.of[i] : i,
+		    &oc);
 	if (oc.nfailed > 0) {
 		st->retried += oc.nfailed;
 		msg_warn("PutRecords: %zu of %zu records failed (%s); retrying them",
@@ -573,10 +641,11 @@ show_progress(struct state *st, int final)
 	    "retries, %llu rejected", st->ok, secs > 0 ? (double)st->ok / secs :
 	    0.0, st->retried, st->rej.count);
 	buf_printf(&f, "\"records_in\":%llu,\"records_out\":%llu,"
+	    "\"kinesis_records\":%llu,"
 	    "\"retried\":%llu,\"resent\":%llu,\"rejected\":%llu,"
 	    "\"undeliverable\":%llu,\"control\":%llu", st->lines, st->ok,
-	    st->retried, st->resent, st->rej.count, st->undeliverable,
-	    st->control);
+	    st->kinesis_ok, st->retried, st->resent, st->rej.count,
+	    st->undeliverable, st->control);
 	progress_stats(&st->prog, final, &f);
 	buf_free(&f);
 }
@@ -636,6 +705,17 @@ option(struct cli *c, int id, const char *arg)
 	case OPT_RECEIPTS:
 		o->receipts = 1;
 		break;
+	case OPT_AGGREGATE:
+		o->aggregate = 1;
+		break;
+	case OPT_AGG_BYTES:
+		rc = cli_size(c, arg, AGG_BYTES_MIN, 1ULL << 30, &n);
+		o->agg_bytes = n;
+		break;
+	case OPT_AGG_RECORDS:
+		rc = cli_count(c, arg, 1, UINT32_MAX, &n);
+		o->agg_records = n;
+		break;
 	}
 	return rc;
 }
@@ -663,6 +743,21 @@ check_opts(struct cli *c, struct opts *o)
 	if (o->record_bytes > o->batch_bytes)
 		return cli_usage(c, "--max-record-bytes exceeds "
 		    "--max-batch-bytes");
+	if (!o->aggregate && (o->agg_bytes > 0 || o->agg_records > 0))
+		return cli_usage(c, "--aggregate-max-bytes and "
+		    "--aggregate-max-records need --aggregate");
+	if (o->agg_bytes > o->record_bytes)
+		return cli_usage(c, "--aggregate-max-bytes exceeds "
+		    "--max-record-bytes");
+	if (o->agg_bytes == 0)
+		o->agg_bytes = o->record_bytes < AGG_BYTES_DEFAULT ?
+		    o->record_bytes : AGG_BYTES_DEFAULT;
+	if (o->agg_records == 0)
+		o->agg_records = SIZE_MAX;
+	if (o->aggregate && o->pk == NULL && !o->has_pk_field)
+		msg_warn("--aggregate without a partition key option packs "
+		    "nothing: every record has a random key of its own");
+	o->take = o->aggregate ? AGG_TAKE : o->batch_records;
 	return CLI_RUN;
 }
 
@@ -690,8 +785,7 @@ static int
 room(const struct state *st, const struct loop *lp)
 {
 	return st->q.queued_bytes < lp->queue_limit &&
-	    st->q.queued < st->o->batch_records *
-	    (size_t)(st->o->max_inflight + 1);
+	    st->q.queued < st->o->take * (size_t)(st->o->max_inflight + 1);
 }
 
 static int
@@ -778,7 +872,7 @@ send_ready(struct state *st, struct loop *lp)
 	while (!st->fatal && !st->abandon &&
 	    http_inflight(h) < o->max_inflight) {
 		int64_t oldest = putq_oldest_ready(&st->q);
-		int full = st->q.queued >= o->batch_records ||
+		int full = st->q.queued >= o->take ||
 		    st->q.queued_bytes >= o->batch_bytes;
 		int due = lp->eof || lp->stalled || o->has_pace ||
 		    now - oldest >= o->linger_ms;
@@ -792,13 +886,13 @@ send_ready(struct state *st, struct loop *lp)
 			st->fatal = 1;
 			break;
 		}
-		b->n = putq_take(&st->q, now, o->batch_records,
-		    o->batch_bytes, b->recs);
+		b->n = putq_take(&st->q, now, o->take, o->batch_bytes,
+		    b->recs);
 		if (b->n == 0) {
 			batch_put(st, b);
 			break;
 		}
-		if (send_batch(st, b) != 0) {
+		if (pack(st, b, now) != 0 || send_batch(st, b) != 0) {
 			/* Put them back; this is a local failure. */
 			for (i = 0; i < b->n; i++)
 				putq_fail(&st->q, b->recs[i],
@@ -1006,10 +1100,11 @@ report(struct state *st, int status)
 		msg_warn("%llu records were stored after a failed record of the "
 		    "same partition key in the same request (reordered)",
 		    st->reordered);
-	msg_info("%llu lines, %llu records delivered in %llu requests, %llu "
-	    "retried, %llu rejected, %llu undeliverable, %llu control lines "
-	    "skipped", st->lines, st->ok, st->k->calls, st->retried,
-	    st->rej.count, st->undeliverable, st->control);
+	msg_info("%llu lines, %llu records delivered in %llu Kinesis records "
+	    "and %llu requests, %llu retried, %llu rejected, %llu "
+	    "undeliverable, %llu control lines skipped", st->lines, st->ok,
+	    st->kinesis_ok, st->k->calls, st->retried, st->rej.count,
+	    st->undeliverable, st->control);
 	if (nd_writer_close(st->out) == ND_ERROR && status == KP_EXIT_OK)
 		status = KP_EXIT_FAILURE;
 	if (nd_reject_close(&st->rej) != 0 && status == KP_EXIT_OK)
@@ -1045,6 +1140,7 @@ cleanup(struct state *st, struct loop *lp)
 		for (j = 0; j < b->n; j++)
 			putq_rec_free(b->recs[j]);
 		free(b->recs);
+		putagg_free(&b->agg);
 		buf_free(&b->body);
 		free(b);
 	}

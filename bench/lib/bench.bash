@@ -34,6 +34,7 @@
 #                               one measurement for the table ('-' where there
 #                               is none), appended to $BENCH_RESULTS
 #   bench_note TEXT             a line printed under the table
+#   bench_median                the median of the numbers on stdin, one a line
 #   bench_commas N              N with thousands separators (1,000,000)
 #   bench_table                 at the end of a script run on its own (no
 #                               BENCH_RESULTS from bench/run): print the table
@@ -133,6 +134,10 @@ bench_result() {
 
 bench_note() {
 	printf '#\t%s\n' "$*" >>"$BENCH_RESULTS"
+}
+
+bench_median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 bench_commas() {

@@ -40,7 +40,7 @@ Kinesis:
   merge-shards NAME SHARD ADJACENT merge two adjacent shards, wait, list shards
   put-records NAME [--partition-key KEY | --partition-key-field FIELD]
                                    each stdin line becomes one record's data
-  get-records NAME                 every record of every shard, oldest first,
+  get-records NAME [--base64]      every record of every shard, oldest first,
                                    one JSON object a line
 S3:
   create-bucket BUCKET             print {"Bucket": ...}
@@ -395,9 +395,11 @@ cmds['put-records'] = async (name, ...opts) => {
  * ListShards order.  A shard is done when it is closed (no next iterator) or
  * when a read returns nothing and says it is at the tip.
  */
-cmds['get-records'] = async (name) => {
-	if (!name)
-		throw new UsageError('get-records NAME');
+cmds['get-records'] = async (name, opt) => {
+	/* --base64: Data as Kinesis returns it (binary records, KPL
+	 * aggregates), not decoded as UTF-8. */
+	if (!name || (opt !== undefined && opt !== '--base64'))
+		throw new UsageError('get-records NAME [--base64]');
 	for (const shard of await listShards(name)) {
 		let it = (await kinesis('GetShardIterator', { StreamName: name,
 		    ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))
@@ -412,8 +414,8 @@ cmds['get-records'] = async (name) => {
 					ShardId: shard.ShardId,
 					SequenceNumber: rec.SequenceNumber,
 					PartitionKey: rec.PartitionKey,
-					Data: Buffer.from(rec.Data, 'base64')
-					    .toString('utf8'),
+					Data: opt ? rec.Data : Buffer.from(rec.Data,
+					    'base64').toString('utf8'),
 				}) + '\n');
 			}
 			if (!(r.Records || []).length && r.MillisBehindLatest === 0)

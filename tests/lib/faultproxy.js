@@ -141,7 +141,9 @@ const DEFAULT_ERROR_MESSAGES = {
 const RULE_KEYS = new Set(['match', 'action', 'count', 'comment']);
 const MATCH_KEYS = new Set(['target', 'method', 'path', 'body', 'nth', 'times', 'every', 'from']);
 const ACTION_KEYS = new Set(['forward', 'status', 'preset', 'body', 'headers', 'retry_after',
-	'delay_ms', 'drop', 'down', 'hang', 'partial_putrecords', 'error_code', 'error_message']);
+	'delay_ms', 'drop', 'down', 'hang', 'partial_putrecords', 'error_code', 'error_message',
+	'shard_limits']);
+const SHARD_LIMIT_KEYS = new Set(['records_per_second', 'bytes_per_second', 'shards']);
 const PARTIAL_KEYS = new Set(['fail_every', 'fail_indexes', 'error_code', 'error_message']);
 
 function die(code, message) {
@@ -274,7 +276,8 @@ function compileMatch(m, where) {
 
 function compileAction(a, where) {
 	checkKeys(a, ACTION_KEYS, where);
-	const kinds = ['forward', 'drop', 'down', 'hang', 'partial_putrecords'].filter((k) => a[k] !== undefined);
+	const kinds = ['forward', 'drop', 'down', 'hang', 'partial_putrecords', 'shard_limits']
+		.filter((k) => a[k] !== undefined);
 	if (a.status !== undefined || a.preset !== undefined)
 		kinds.push('status');
 	if (kinds.length > 1)
@@ -346,6 +349,19 @@ function compileAction(a, where) {
 		}
 		break;
 	}
+	case 'shard_limits': {
+		const p = a.shard_limits;
+		if (p === null || typeof p !== 'object' || Array.isArray(p))
+			throw new Error(where + '.shard_limits: must be an object');
+		checkKeys(p, SHARD_LIMIT_KEYS, where + '.shard_limits');
+		for (const k of SHARD_LIMIT_KEYS)
+			if (p[k] !== undefined && !isPosInt(p[k]))
+				throw new Error(where + '.shard_limits.' + k + ': must be a positive integer');
+		out.recordsPerSecond = p.records_per_second || 1000;
+		out.bytesPerSecond = p.bytes_per_second || 1048576;
+		out.shards = p.shards || null;
+		break;
+	}
 	case 'partial_putrecords': {
 		const p = a.partial_putrecords;
 		checkKeys(p, PARTIAL_KEYS, where + '.partial_putrecords');
@@ -403,7 +419,62 @@ const state = {
 	rules: [],
 	generation: 0,
 	sig: null,
+	streams: new Map(),	/* shard_limits: stream -> its shards and counters */
 };
+
+/* ---- shard_limits: Kinesis' write limits per shard ---- */
+
+const POW_128 = 1n << 128n;
+
+/* The open shards of a stream of n shards as CreateStream makes them: the
+ * hash key space split evenly (the last shard takes the remainder). */
+function evenShards(n) {
+	const size = POW_128 / BigInt(n);
+	const out = [];
+	for (let i = 0; i < n; i++)
+		out.push({ id: 'shardId-' + String(i).padStart(12, '0'), start: size * BigInt(i),
+			end: (i < n - 1 ? size * BigInt(i + 1) : POW_128) - 1n });
+	return out;
+}
+
+/* The hash key of a PutRecords entry, as Kinesis maps it to a shard: its
+ * ExplicitHashKey, else the MD5 of its partition key as a 128-bit number. */
+function hashKey(rec) {
+	if (typeof rec.ExplicitHashKey === 'string' && /^[0-9]+$/.test(rec.ExplicitHashKey))
+		return BigInt(rec.ExplicitHashKey);
+	return BigInt('0x' + crypto.createHash('md5').update(String(rec.PartitionKey), 'utf8')
+		.digest('hex'));
+}
+
+/* The entries of a PutRecords request over their shard's limits this
+ * second (a fixed window per wall-clock second and shard), as a Map of
+ * index -> the error Kinesis gives; the others are counted. */
+function overLimits(a, shards, stream, j, now) {
+	const second = Math.floor(now / 1000);
+	const errors = new Map();
+	j.Records.forEach((rec, i) => {
+		const h = hashKey(rec);
+		const sh = shards.find((x) => h >= x.start && h <= x.end);
+		if (!sh)
+			return;
+		if (sh.second !== second) {
+			sh.second = second;
+			sh.records = 0;
+			sh.bytes = 0;
+		}
+		const bytes = Buffer.byteLength(String(rec.Data || ''), 'base64') +
+			Buffer.byteLength(String(rec.PartitionKey || ''), 'utf8');
+		if (sh.records + 1 > a.recordsPerSecond || sh.bytes + bytes > a.bytesPerSecond) {
+			errors.set(i, { ErrorCode: 'ProvisionedThroughputExceededException',
+				ErrorMessage: 'Rate exceeded for shard ' + sh.id + ' in stream ' + stream +
+					' under account 000000000000.' });
+			return;
+		}
+		sh.records++;
+		sh.bytes += bytes;
+	});
+	return errors;
+}
 
 function fileSig(path) {
 	try {
@@ -703,9 +774,70 @@ function main() {
 			return answer(action);
 		case 'partial_putrecords':
 			if (info.target === 'PutRecords' && reqJson && Array.isArray(reqJson.Records))
-				return partial(action, body, reqJson);
+				return partial(action, body, reqJson, null);
 			entry.error = 'partial_putrecords on a request that is not a JSON PutRecords';
 			break;
+		case 'shard_limits':
+			if (info.target === 'PutRecords' && reqJson && Array.isArray(reqJson.Records)) {
+				const shards = await streamShards(action, reqJson);
+				if (shards !== null) {
+					const errors = overLimits(action, shards, streamName(reqJson), reqJson,
+						Date.now());
+					entry.throttled = errors.size;
+					return partial(action, body, reqJson, errors);
+				}
+				entry.error = 'shard_limits: the stream\'s shards are unknown';
+			} else {
+				entry.error = 'shard_limits on a request that is not a JSON PutRecords';
+			}
+			break;
+		}
+
+		function streamName(j) {
+			return String(j.StreamName || (j.StreamARN || '').replace(/^.*:stream\//, ''));
+		}
+
+		/* The open shards of the request's stream: from the rule ("shards":
+		 * N, split as CreateStream does), else asked once (per load of the
+		 * rules) from the server with ListShards, sent with the client's
+		 * headers (the local servers do not check signatures).  null when
+		 * the server does not say. */
+		async function streamShards(a, j) {
+			const name = streamName(j);
+			const key = state.generation + '/' + name;
+			if (state.streams.has(key))
+				return state.streams.get(key);
+			let shards = null;
+			if (a.shards !== null) {
+				shards = evenShards(a.shards);
+			} else {
+				const q = j.StreamARN ? { StreamARN: j.StreamARN } : { StreamName: name };
+				const raw = [];
+				for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+					const h = req.rawHeaders[i].toLowerCase();
+					if (h === 'content-encoding')
+						continue;
+					raw.push(req.rawHeaders[i], h === 'x-amz-target'
+						? 'Kinesis_20131202.ListShards' : req.rawHeaders[i + 1]);
+				}
+				try {
+					const up = await forward(opts, { method: 'POST', url: req.url,
+						headers: req.headers, rawHeaders: raw },
+					Buffer.from(JSON.stringify(q), 'utf8'));
+					const l = up.status === 200 ? parseJson(up.body, up.headers['content-encoding']) : null;
+					if (l && Array.isArray(l.Shards))
+						shards = l.Shards.filter((x) => !x.SequenceNumberRange ||
+							x.SequenceNumberRange.EndingSequenceNumber == null)
+							.map((x) => ({ id: x.ShardId,
+								start: BigInt(x.HashKeyRange.StartingHashKey),
+								end: BigInt(x.HashKeyRange.EndingHashKey) }));
+				} catch (e) {
+					shards = null;
+				}
+			}
+			if (shards !== null)
+				state.streams.set(key, shards);
+			return shards;
 		}
 
 		let up;
@@ -841,10 +973,11 @@ function main() {
 		/* Fails the chosen entries of a PutRecords batch for real: they are
 		 * cut from the request so the server never stores them, and put back
 		 * into the answer, in their places, as per-record errors. */
-		async function partial(a, origBody, j) {
-			entry.action = 'partial';
+		async function partial(a, origBody, j, errors) {
+			entry.action = errors === null ? 'partial' : 'shard-limits';
 			const n = j.Records.length;
-			const failed = (i) => a.failIndexes ? a.failIndexes.has(i) : (i + 1) % a.failEvery === 0;
+			const failed = errors !== null ? (i) => errors.has(i)
+				: (i) => a.failIndexes ? a.failIndexes.has(i) : (i + 1) % a.failEvery === 0;
 			const keep = [];
 			for (let i = 0; i < n; i++)
 				if (!failed(i))
@@ -882,6 +1015,8 @@ function main() {
 				}
 			}
 			const records = new Array(n).fill(errorEntry);
+			if (errors !== null)
+				errors.forEach((e, i) => { records[i] = e; });
 			keep.forEach((i, k) => { records[i] = upJson.Records[k]; });
 			const result = Object.assign({}, upJson || {}, {
 				FailedRecordCount: records.filter((r) => r && r.ErrorCode).length,
