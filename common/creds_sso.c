@@ -305,8 +305,8 @@ query_value(const char *s)
 }
 
 int
-creds_sso_url(const struct awsconf *conf, const struct creds_sso_config *cfg,
-    char **url, char *err, size_t errsz)
+creds_sso_url(const struct awsconf *conf,
+    const struct creds_sso_config *cfg, char **url, char *err, size_t errsz)
 {
 	static const char dflt[] = "https://sso.";
 	struct awsconf_endpoint ep;

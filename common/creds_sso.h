@@ -86,7 +86,7 @@ int creds_sso_role_parse(const char *buf, size_t len, struct creds *out,
  * the endpoint of service id "SSO" (the configured one, else
  * https://portal.sso.REGION.DOMAIN) and the query.  -1 with a message.
  */
-int creds_sso_url(const struct awsconf *conf, const struct creds_sso_config *cfg,
-    char **url, char *err, size_t errsz);
+int creds_sso_url(const struct awsconf *conf,
+    const struct creds_sso_config *cfg, char **url, char *err, size_t errsz);
 
 #endif

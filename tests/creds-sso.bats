@@ -83,7 +83,8 @@ portal() {
 	    --session-token "$SSO_SESSION_TOKEN" "$@" </dev/null >"$T/portal.out" 2>&1 3>&- &
 	PIDS+=($!)
 	wait_for "$T/portal.port"
-	export AWS_ENDPOINT_URL_SSO=http://127.0.0.1:$(cat "$T/portal.port")
+	AWS_ENDPOINT_URL_SSO=http://127.0.0.1:$(cat "$T/portal.port")
+	export AWS_ENDPOINT_URL_SSO
 }
 
 # iso SECONDS: now + SECONDS as ISO 8601 UTC.
