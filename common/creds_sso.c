@@ -156,9 +156,8 @@ creds_sso_cache_path(const struct creds_sso_config *cfg, char **path,
 	return 0;
 }
 
-/* A member of o that must be a non-empty string, or NULL with a message. */
-static const char *
-str_member(const char *what, struct json_object *o, const char *key,
+const char *
+creds_sso_json_str(const char *what, struct json_object *o, const char *key,
     char *err, size_t errsz)
 {
 	struct json_object *v;
@@ -194,25 +193,62 @@ parse_expires_at(const char *s, time_t *t)
 	return creds_parse_time(s, t);
 }
 
+void
+creds_sso_token_clear(struct creds_sso_token *t)
+{
+	if (t == NULL)
+		return;
+	creds_free_secret(t->access_token);
+	creds_free_secret(t->refresh_token);
+	free(t->client_id);
+	creds_free_secret(t->client_secret);
+	free(t->registration_expires_at);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The optional string members a refresh needs: copies, or NULL when a
+ * member is absent or not a non-empty string. */
+static int
+refresh_members(struct json_object *doc, struct creds_sso_token *t)
+{
+	static const char *const keys[] = { "refreshToken", "clientId",
+	    "clientSecret", "registrationExpiresAt" };
+	char **dst[] = { &t->refresh_token, &t->client_id, &t->client_secret,
+	    &t->registration_expires_at };
+	struct json_object *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!json_object_object_get_ex(doc, keys[i], &v) ||
+		    !json_object_is_type(v, json_type_string) ||
+		    json_object_get_string_len(v) == 0)
+			continue;
+		*dst[i] = strdup(json_object_get_string(v));
+		if (*dst[i] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 int
 creds_sso_token_parse(const char *what, const char *buf, size_t len,
-    char **token, time_t *expires_at, char *err, size_t errsz)
+    struct creds_sso_token *t, char *err, size_t errsz)
 {
 	struct json_object *doc;
 	const char *tok, *exp;
 	int rc = -1;
 
-	*token = NULL;
+	memset(t, 0, sizeof(*t));
 	doc = creds_json_object(what, "file", buf, len, err, errsz);
 	if (doc == NULL)
 		goto out;
-	tok = str_member(what, doc, "accessToken", err, errsz);
+	tok = creds_sso_json_str(what, doc, "accessToken", err, errsz);
 	if (tok == NULL)
 		goto out;
-	exp = str_member(what, doc, "expiresAt", err, errsz);
+	exp = creds_sso_json_str(what, doc, "expiresAt", err, errsz);
 	if (exp == NULL)
 		goto out;
-	if (parse_expires_at(exp, expires_at) < 0) {
+	if (parse_expires_at(exp, &t->expires_at) < 0) {
 		msg_seterr(err, errsz, "%s: \"expiresAt\" is not an ISO 8601 "
 		    "time", what);
 		goto out;
@@ -222,13 +258,15 @@ creds_sso_token_parse(const char *what, const char *buf, size_t len,
 		    "character", what);
 		goto out;
 	}
-	*token = strdup(tok);
-	if (*token == NULL) {
+	t->access_token = strdup(tok);
+	if (t->access_token == NULL || refresh_members(doc, t) < 0) {
 		msg_seterr(err, errsz, "out of memory");
 		goto out;
 	}
 	rc = 0;
 out:
+	if (rc < 0)
+		creds_sso_token_clear(t);
 	json_object_put(doc);
 	return rc;
 }
@@ -254,11 +292,11 @@ creds_sso_role_parse(const char *buf, size_t len, struct creds *out,
 		    "the response", what);
 		goto out;
 	}
-	if ((akid = str_member(what, rc_obj, "accessKeyId", err, errsz)) ==
+	if ((akid = creds_sso_json_str(what, rc_obj, "accessKeyId", err, errsz)) ==
 	    NULL ||
-	    (secret = str_member(what, rc_obj, "secretAccessKey", err,
+	    (secret = creds_sso_json_str(what, rc_obj, "secretAccessKey", err,
 	    errsz)) == NULL ||
-	    (token = str_member(what, rc_obj, "sessionToken", err, errsz)) ==
+	    (token = creds_sso_json_str(what, rc_obj, "sessionToken", err, errsz)) ==
 	    NULL)
 		goto out;
 	if (!json_object_object_get_ex(rc_obj, "expiration", &v) ||
@@ -408,19 +446,26 @@ out:
 	return rc;
 }
 
-/* The cached access token of cfg, not expired at now: a new string in
- * *token (creds_free_secret()). */
+/*
+ * The cached access token of cfg, not expired at now: a new string in
+ * *token (creds_free_secret()).  A session's token that expires within
+ * CREDS_SSO_REFRESH_WINDOW is refreshed first when the file allows it
+ * (botocore's SSOTokenProvider); if that fails, the token is used as long
+ * as it has not expired.
+ */
 static int
 load_token(const struct awsconf *conf, const struct creds_sso_config *cfg,
     time_t now, char **token, char *err, size_t errsz)
 {
+	struct creds_sso_token t;
 	char *path = NULL, *buf = NULL, hint[256], who[300], when[32];
+	char rerr[AWSCONF_ERRSZ] = "";
 	size_t len = 0;
-	time_t exp = 0;
 	struct tm tm;
 	int missing, rc = -1;
 
 	*token = NULL;
+	memset(&t, 0, sizeof(t));
 	login_hint(conf, cfg, hint, sizeof(hint));
 	if (cfg->session != NULL)
 		snprintf(who, sizeof(who), "sso-session \"%s\"", cfg->session);
@@ -434,27 +479,34 @@ load_token(const struct awsconf *conf, const struct creds_sso_config *cfg,
 			    "(%s): %s", who, path, hint);
 		goto out;
 	}
-	if (creds_sso_token_parse(path, buf, len, token, &exp, err,
-	    errsz) < 0) {
+	if (creds_sso_token_parse(path, buf, len, &t, err, errsz) < 0) {
 		size_t n = strlen(err);
 
 		snprintf(err + n, errsz - n, ": %s", hint);
 		goto out;
 	}
-	if (exp <= now) {
-		if (gmtime_r(&exp, &tm) == NULL ||
+	if (cfg->session != NULL &&
+	    creds_sso_refresh(conf, cfg, path, &t, now, rerr,
+	    sizeof(rerr)) < 0)
+		msg_debug("credentials: sso: cannot refresh the token of %s: "
+		    "%s", who, rerr);
+	if (t.expires_at <= now) {
+		if (gmtime_r(&t.expires_at, &tm) == NULL ||
 		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 			snprintf(when, sizeof(when), "(unknown)");
 		msg_seterr(err, errsz, "the " SSO_WHAT " token for %s expired "
-		    "at %s: %s", who, when, hint);
-		creds_free_secret(*token);
-		*token = NULL;
+		    "at %s%s%s%s: %s", who, when, rerr[0] != '\0' ?
+		    " (and refreshing it failed: " : "", rerr,
+		    rerr[0] != '\0' ? ")" : "", hint);
 		goto out;
 	}
+	*token = t.access_token;
+	t.access_token = NULL;
 	msg_secret(*token);
 	msg_debug("credentials: sso: token of %s from %s", who, path);
 	rc = 0;
 out:
+	creds_sso_token_clear(&t);
 	if (buf != NULL) {
 		OPENSSL_cleanse(buf, len);
 		free(buf);

@@ -22,8 +22,11 @@
  *     https://portal.sso.REGION.amazonaws.com or the endpoint configured
  *     for service id "SSO" (AWS_ENDPOINT_URL_SSO, awsconf_endpoint()).
  *
- * The token is never refreshed here (no sso-oidc CreateToken): once it
- * has expired, the error says to run aws sso login.
+ * An sso-session's token is refreshed within 15 minutes of its expiry
+ * with the refresh token beside it (SSO OIDC CreateToken,
+ * creds_sso_oidc.c), and the file rewritten, as botocore does; a legacy
+ * profile's never is.  A token that is missing, or expired and not
+ * refreshed, is an error that says to run aws sso login.
  */
 #ifndef KP_CREDS_SSO_H
 #define KP_CREDS_SSO_H
@@ -62,15 +65,30 @@ int creds_sso_config(const struct awsconf *conf, struct creds_sso_config *cfg,
 int creds_sso_cache_path(const struct creds_sso_config *cfg, char **path,
     char *err, size_t errsz);
 
+/* A cached token: what the provider uses, and what a refresh needs. */
+struct creds_sso_token {
+	char *access_token;            /* a secret */
+	time_t expires_at;
+	/* NULL when the file has none (not a non-empty string): */
+	char *refresh_token;           /* a secret */
+	char *client_id;
+	char *client_secret;           /* a secret */
+	char *registration_expires_at; /* as written, ISO 8601 */
+};
+
+/* Frees (wiping the secrets) and zeroes *t; accepts NULL. */
+void creds_sso_token_clear(struct creds_sso_token *t);
+
 /*
  * The cached token document buf[0..len) (need not be NUL-terminated):
- * its "accessToken" into *token (a new string: creds_free_secret()) and
- * its "expiresAt" into *expires_at.  what names the file at the start of
- * every message.  0, or -1 with a message in err that never quotes the
- * token.
+ * "accessToken" (required, one line) and "expiresAt" (required), and the
+ * optional "refreshToken", "clientId", "clientSecret" and
+ * "registrationExpiresAt", into *t (creds_sso_token_clear() it).  what
+ * names the file at the start of every message.  0, or -1 with *t zeroed
+ * and a message in err that never quotes a value.
  */
 int creds_sso_token_parse(const char *what, const char *buf, size_t len,
-    char **token, time_t *expires_at, char *err, size_t errsz);
+    struct creds_sso_token *t, char *err, size_t errsz);
 
 /*
  * GetRoleCredentials' answer buf[0..len): {"roleCredentials":
@@ -88,5 +106,51 @@ int creds_sso_role_parse(const char *buf, size_t len, struct creds *out,
  */
 int creds_sso_url(const struct awsconf *conf,
     const struct creds_sso_config *cfg, char **url, char *err, size_t errsz);
+
+/* Member key of the JSON object o, which must be a non-empty string
+ * (borrowed from o), or NULL with "WHAT: no \"KEY\"" or the like in err.
+ * Shared by creds_sso.c and creds_sso_oidc.c. */
+struct json_object;
+const char *creds_sso_json_str(const char *what, struct json_object *o,
+    const char *key, char *err, size_t errsz);
+
+/* ---- creds_sso_oidc.c: refreshing a session's token ---- */
+
+/* A session's token is refreshed when it expires within this many
+ * seconds (botocore's SSOTokenProvider). */
+#define CREDS_SSO_REFRESH_WINDOW (15 * 60)
+
+/*
+ * Refreshes t, the token of cfg's session read from the cache file path,
+ * when it expires within CREDS_SSO_REFRESH_WINDOW of now and the file
+ * has what a refresh needs (refreshToken, clientId, clientSecret, a
+ * registrationExpiresAt after now): SSO OIDC CreateToken, grant type
+ * refresh_token, on https://oidc.REGION.DOMAIN or the endpoint configured
+ * for service id "SSO OIDC" (AWS_ENDPOINT_URL_SSO_OIDC).  The new token
+ * replaces t's and the cache file (mode 0600, atomically), as botocore
+ * writes it.  Returns 1 when refreshed, 0 when not due or not possible,
+ * -1 with a message in err (t unchanged, the file too unless only its
+ * rewriting failed).
+ */
+int creds_sso_refresh(const struct awsconf *conf,
+    const struct creds_sso_config *cfg, const char *path,
+    struct creds_sso_token *t, time_t now, char *err, size_t errsz);
+
+/*
+ * The CreateToken URL for cfg's sso_region: a new string in *url
+ * (free()), the endpoint of service id "SSO OIDC" (the configured one,
+ * else https://oidc.REGION.DOMAIN) and "/token".  -1 with a message.
+ */
+int creds_sso_oidc_url(const struct awsconf *conf,
+    const struct creds_sso_config *cfg, char **url, char *err, size_t errsz);
+
+/*
+ * CreateToken's answer buf[0..len): "accessToken" (one line) into
+ * *access_token, "expiresIn" (seconds, 1 to 10 years) into *expires_in,
+ * the optional "refreshToken" into *refresh_token (else NULL); new strings,
+ * creds_free_secret() them.  0, or -1 with a message that quotes no value.
+ */
+int creds_sso_oidc_parse(const char *buf, size_t len, char **access_token,
+    long long *expires_in, char **refresh_token, char *err, size_t errsz);
 
 #endif

@@ -10,7 +10,8 @@
 # SSOTokenLoader reads it: accessToken, expiresAt; the file named by the
 # SHA-1 of the session name, or of the start URL).  The portal is
 # tests/lib/sso_portal.py on 127.0.0.1, reached through AWS_ENDPOINT_URL_SSO
-# (nothing here can reach a non-loopback address: AWS_ENDPOINT_URL is a dead
+# (and AWS_ENDPOINT_URL_SSO_OIDC for the refresh of a session's token:
+# nothing here can reach a non-loopback address, AWS_ENDPOINT_URL is a dead
 # loopback port and IMDS is disabled).  The chain is driven through
 # tests/c/creds_test.c, the tools against kinesalite and s3rver behind
 # tests/lib/faultproxy.js --verify-sigv4, which checks that every request is
@@ -74,7 +75,7 @@ wait_for() {
 
 # portal [ARGS]: tests/lib/sso_portal.py on a free loopback port, handing
 # out $SSO_SECRET and $SSO_SESSION_TOKEN for $TOKEN; AWS_ENDPOINT_URL_SSO
-# points at it.  Its request log is $T/portal.log.
+# and AWS_ENDPOINT_URL_SSO_OIDC (for CreateToken) point at it.  Its request log is $T/portal.log.
 portal() {
 	: >"$T/portal.log"
 	rm -f "$T/portal.port"
@@ -84,7 +85,8 @@ portal() {
 	PIDS+=($!)
 	wait_for "$T/portal.port"
 	AWS_ENDPOINT_URL_SSO=http://127.0.0.1:$(cat "$T/portal.port")
-	export AWS_ENDPOINT_URL_SSO
+	AWS_ENDPOINT_URL_SSO_OIDC=$AWS_ENDPOINT_URL_SSO
+	export AWS_ENDPOINT_URL_SSO AWS_ENDPOINT_URL_SSO_OIDC
 }
 
 # iso SECONDS: now + SECONDS as ISO 8601 UTC.
@@ -151,8 +153,8 @@ requests() {
 	wc -l <"$T/portal.log"
 }
 
-@test "unit: sso" { kp_unit sso 56; }
-@test "unit under valgrind: sso" { kp_unit sso 56 valgrind; }
+@test "unit: sso" { kp_unit sso 68; }
+@test "unit under valgrind: sso" { kp_unit sso 68 valgrind; }
 
 # ---- the provider ----
 
@@ -252,7 +254,8 @@ requests() {
 @test "an expired token: the time it expired and run aws sso login; no request" {
 	config
 	portal
-	login corp -60
+	# (without the refresh token beside it: see the refresh tests)
+	printf '{"accessToken": "%s", "expiresAt": "%s"}\n' "$TOKEN" "$(iso -60)" | put "$(cache_file corp)"
 	login "$START_URL" -1
 	run -1 --separate-stderr "$CT" creds --profile dev
 	[[ $stderr == "creds_test: the IAM Identity Center (SSO) token for sso-session \"corp\" expired at 20"*"Z: run aws sso login --sso-session corp" ]]
@@ -313,12 +316,87 @@ requests() {
 	[[ $stderr == *"no IAM Identity Center (SSO) token for sso-session \"corp\" ($T/nohome/.aws/sso/cache/"* ]]
 }
 
+# ---- refreshing a session's token (SSO OIDC CreateToken) ----
+
+@test "sso-session: a token within 15 minutes of expiry is refreshed with CreateToken, and the cache file rewritten" {
+	config
+	login corp 300
+	portal
+	f=$(cache_file corp)
+	reg=$(jq -r .registrationExpiresAt "$f")
+	run -0 --separate-stderr "$CT" creds --profile dev
+	[ "$(j .source)" = sso ]
+	run jq -c '[.method, .path, .status, .bearer]' "$T/portal.log"
+	[ "${lines[0]}" = '["POST","/token",200,null]' ]
+	[ "${lines[1]}" = '["GET","/federation/credentials",200,"sso-refreshed-token-abcdef"]' ]
+	[ "$(jq -c 'select(.path == "/token") | .grant' "$T/portal.log")" = \
+	    '{"clientId":"client-id-example","clientSecret":"client-secret-example","grantType":"refresh_token","refreshToken":"refresh-token-example"}' ]
+	[ "$(stat -c %a "$f")" = 600 ]
+	[ "$(jq -c '[.startUrl, .region, .accessToken, .clientId, .clientSecret, .refreshToken]' "$f")" = \
+	    "[\"$START_URL\",\"us-east-1\",\"sso-refreshed-token-abcdef\",\"client-id-example\",\"client-secret-example\",\"refresh-token-2\"]" ]
+	[ "$(jq -r .registrationExpiresAt "$f")" = "$reg" ]
+	exp=$(date -u -d "$(jq -r .expiresAt "$f")" +%s)
+	now=$(date +%s)
+	((exp > now + 28700 && exp <= now + 28800))
+	ls -A "$(dirname "$f")" | grep -c . | grep -qx 1 # no temporary file left
+	# Valid for hours now: used as it is.
+	run -0 --separate-stderr "$CT" creds --profile dev
+	[ "$(jq -r .path "$T/portal.log" | paste -sd' ')" = "/token /federation/credentials /federation/credentials" ]
+	no_secret
+	[[ $output != *sso-refreshed-token-abcdef* && $stderr != *sso-refreshed-token-abcdef* ]]
+}
+
+@test "sso-session: an expired token with a refresh token is refreshed too" {
+	config
+	login corp -60
+	portal
+	run -0 --separate-stderr "$CT" creds --profile dev
+	[ "$(j .source)" = sso ]
+	[ "$(jq -r .status "$T/portal.log" | paste -sd' ')" = "200 200" ]
+}
+
+@test "sso-session: a failed refresh keeps a token still valid; an expired one is the login error, with why" {
+	config
+	login corp 300
+	portal --oidc-status 500
+	before=$(cat "$(cache_file corp)")
+	run -0 --separate-stderr "$CT" creds --profile dev
+	[ "$(jq -c '[.path, .status, .bearer]' "$T/portal.log" | paste -sd' ')" = \
+	    "[\"/token\",500,null] [\"/federation/credentials\",200,\"$TOKEN\"]" ]
+	[ "$(cat "$(cache_file corp)")" = "$before" ]
+	login corp -60
+	run -1 --separate-stderr "$CT" creds --profile dev
+	[[ $stderr == "creds_test: the IAM Identity Center (SSO) token for sso-session \"corp\" expired at "*" (and refreshing it failed: IAM Identity Center (SSO) OIDC CreateToken answered HTTP 500 InternalServerException): run aws sso login --sso-session corp" ]]
+	# A refused grant (an expired refresh token, say) is the same.
+	kill "${PIDS[-1]}"
+	portal --refresh-token other
+	run -1 --separate-stderr "$CT" creds --profile dev
+	[[ $stderr == *"(and refreshing it failed: IAM Identity Center (SSO) OIDC CreateToken answered HTTP 400 InvalidGrantException): run aws sso login --sso-session corp" ]]
+	no_secret
+	[[ $stderr != *refresh-token-example* && $stderr != *client-secret-example* ]]
+}
+
+@test "no refresh: the legacy form, a file without a refresh token, an expired registration" {
+	config
+	portal
+	login "$START_URL" 300
+	run -0 --separate-stderr "$CT" creds --profile old
+	printf '{"accessToken": "%s", "expiresAt": "%s", "clientId": "c", "clientSecret": "s", "registrationExpiresAt": "%s"}' \
+	    "$TOKEN" "$(iso 300)" "$(iso 86400)" | put "$(cache_file corp)"
+	run -0 --separate-stderr "$CT" creds --profile dev
+	printf '{"accessToken": "%s", "expiresAt": "%s", "clientId": "client-id-example", "clientSecret": "client-secret-example", "refreshToken": "refresh-token-example", "registrationExpiresAt": "%s"}' \
+	    "$TOKEN" "$(iso 300)" "$(iso -1)" | put "$(cache_file corp)"
+	run -0 --separate-stderr "$CT" creds --profile dev
+	[ "$(jq -r .path "$T/portal.log" | sort -u)" = /federation/credentials ]
+	[ "$(requests)" = 3 ]
+}
+
 # ---- the portal's answers ----
 
 @test "UnauthorizedException (401): the session expired or was revoked: run aws sso login" {
 	config
-	login corp 600 revoked-token-value
-	login "$START_URL" 600 revoked-token-value
+	login corp 3600 revoked-token-value
+	login "$START_URL" 3600 revoked-token-value
 	portal
 	run -1 --separate-stderr "$CT" creds --profile dev
 	[ "$stderr" = "creds_test: IAM Identity Center (SSO) refused the token (UnauthorizedException: Session token not found or invalid): the session has expired or is otherwise invalid: run aws sso login --sso-session corp" ]

@@ -22,32 +22,32 @@
 static void
 token_ok(const char *doc, const char *want_tok, time_t want_exp)
 {
-	char err[ERRSZ] = "", *tok = NULL, *b = exact(doc, strlen(doc));
-	time_t exp = 0;
+	char err[ERRSZ] = "", *b = exact(doc, strlen(doc));
+	struct creds_sso_token t;
 	int r;
 
-	r = creds_sso_token_parse("cache", b, strlen(doc), &tok, &exp, err,
+	r = creds_sso_token_parse("cache", b, strlen(doc), &t, err,
 	    sizeof(err));
-	if (!check(r == 0 && tok != NULL && strcmp(tok, want_tok) == 0 &&
-	    exp == want_exp, "token: %s", SHOW(doc)))
-		diag("r=%d err=%s exp=%lld", r, err, (long long)exp);
-	free(tok);
+	if (!check(r == 0 && t.access_token != NULL &&
+	    strcmp(t.access_token, want_tok) == 0 && t.expires_at == want_exp,
+	    "token: %s", SHOW(doc)))
+		diag("r=%d err=%s exp=%lld", r, err, (long long)t.expires_at);
+	creds_sso_token_clear(&t);
 	free(b);
 }
 
 static void
 token_bad_n(const char *doc, size_t n, const char *want_err)
 {
-	char err[ERRSZ] = "", *tok = NULL, *b = exact(doc, n);
-	time_t exp = 0;
+	char err[ERRSZ] = "", *b = exact(doc, n);
+	struct creds_sso_token t;
 	int r;
 
-	r = creds_sso_token_parse("cache", b, n, &tok, &exp, err, sizeof(err));
-	if (!check(r == -1 && tok == NULL && strstr(err, want_err) != NULL &&
-	    strstr(err, "s3cr3t") == NULL, "token refused (%s): %s",
-	    want_err, show(doc, n)))
+	r = creds_sso_token_parse("cache", b, n, &t, err, sizeof(err));
+	if (!check(r == -1 && t.access_token == NULL &&
+	    strstr(err, want_err) != NULL && strstr(err, "s3cr3t") == NULL,
+	    "token refused (%s): %s", want_err, show(doc, n)))
 		diag("r=%d err=%s", r, err);
-	free(tok);
 	free(b);
 }
 
@@ -55,6 +55,80 @@ static void
 token_bad(const char *doc, const char *want_err)
 {
 	token_bad_n(doc, strlen(doc), want_err);
+}
+
+/* What a refresh needs is read when present, ignored when not a string. */
+static void
+test_token_refresh_keys(void)
+{
+	static const char full[] = "{\"accessToken\": \"a\", \"expiresAt\": "
+	    "\"2030-01-01T00:00:00Z\", \"clientId\": \"cid\", \"clientSecret\": "
+	    "\"cs\", \"registrationExpiresAt\": \"2030-03-01T00:00:00Z\", "
+	    "\"refreshToken\": \"rt\"}";
+	static const char odd[] = "{\"accessToken\": \"a\", \"expiresAt\": "
+	    "\"2030-01-01T00:00:00Z\", \"clientId\": 7, \"clientSecret\": "
+	    "null, \"refreshToken\": \"\"}";
+	struct creds_sso_token t;
+	char err[ERRSZ];
+
+	check(creds_sso_token_parse("c", full, strlen(full), &t, err,
+	    sizeof(err)) == 0 && t.refresh_token != NULL &&
+	    strcmp(t.refresh_token, "rt") == 0 && t.client_id != NULL &&
+	    strcmp(t.client_id, "cid") == 0 && t.client_secret != NULL &&
+	    strcmp(t.client_secret, "cs") == 0 &&
+	    t.registration_expires_at != NULL &&
+	    strcmp(t.registration_expires_at, "2030-03-01T00:00:00Z") == 0,
+	    "token: the refresh token and the registration are read");
+	creds_sso_token_clear(&t);
+	check(creds_sso_token_parse("c", odd, strlen(odd), &t, err,
+	    sizeof(err)) == 0 && t.refresh_token == NULL &&
+	    t.client_id == NULL && t.client_secret == NULL &&
+	    t.registration_expires_at == NULL,
+	    "token: refresh keys that are not strings are ignored");
+	creds_sso_token_clear(&t);
+}
+
+static void
+oidc_case(const char *doc, int want_rc, const char *want_tok,
+    long long want_in, const char *want_rt, const char *want_err)
+{
+	char err[ERRSZ] = "", *b = exact(doc, strlen(doc)), *tok, *rt;
+	long long in = 0;
+	int r;
+
+	r = creds_sso_oidc_parse(b, strlen(doc), &tok, &in, &rt, err,
+	    sizeof(err));
+	if (!check(r == want_rc && (r < 0 ? tok == NULL && rt == NULL &&
+	    strstr(err, want_err) != NULL && strstr(err, "s3cr3t") == NULL :
+	    strcmp(tok, want_tok) == 0 && in == want_in &&
+	    (want_rt == NULL ? rt == NULL : rt != NULL &&
+	    strcmp(rt, want_rt) == 0)), "CreateToken answer: %s", SHOW(doc)))
+		diag("r=%d err=%s", r, err);
+	free(tok);
+	free(rt);
+	free(b);
+}
+
+static void
+test_oidc(void)
+{
+	section("the CreateToken answer");
+	oidc_case("{\"accessToken\": \"new\", \"expiresIn\": 28800, "
+	    "\"refreshToken\": \"rt2\", \"tokenType\": \"Bearer\"}", 0, "new",
+	    28800, "rt2", NULL);
+	oidc_case("{\"accessToken\": \"new\", \"expiresIn\": 60}", 0, "new",
+	    60, NULL, NULL);
+	oidc_case("{\"expiresIn\": 60, \"refreshToken\": \"s3cr3t\"}", -1,
+	    NULL, 0, NULL, "no \"accessToken\"");
+	oidc_case("{\"accessToken\": \"s3cr3t\", \"expiresIn\": 0}", -1, NULL,
+	    0, NULL, "no \"expiresIn\" in seconds");
+	oidc_case("{\"accessToken\": \"s3cr3t\", \"expiresIn\": \"60\"}", -1,
+	    NULL, 0, NULL, "no \"expiresIn\" in seconds");
+	oidc_case("{\"accessToken\": \"s3cr3t\", \"expiresIn\": 1e30}", -1,
+	    NULL, 0, NULL, "no \"expiresIn\" in seconds");
+	oidc_case("{\"accessToken\": \"s3\\ncr3t\", \"expiresIn\": 60}", -1,
+	    NULL, 0, NULL, "control character");
+	oidc_case("[]", -1, NULL, 0, NULL, "response is not a JSON object");
 }
 
 static void
@@ -101,6 +175,7 @@ test_token(void)
 	big[0] = '{';
 	big[sizeof(big) - 1] = '}';
 	token_bad_n(big, sizeof(big), "file too large");
+	test_token_refresh_keys();
 }
 
 /* ---- the GetRoleCredentials answer ---- */
@@ -238,6 +313,13 @@ test_config_ok(void)
 	    "&account_id=123456789012") == 0,
 	    "sso-session profile: the portal of sso_region, query encoded"))
 		diag("%s", url != NULL ? url : err);
+	free(url);
+	url = NULL;
+	r = creds_sso_oidc_url(conf, &cfg, &url, err, sizeof(err));
+	if (!check(r == 0 && strcmp(url, "https://oidc.us-east-2.amazonaws.com/"
+	    "token") == 0, "sso-session profile: CreateToken on the sso_region's "
+	    "oidc host"))
+		diag("%s", url != NULL ? url : err);
 	free(path);
 	free(url);
 	path = url = NULL;
@@ -368,7 +450,7 @@ static void
 setup_env(void)
 {
 	static const char *const unset[] = { "AWS_PROFILE",
-	    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSO",
+	    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC",
 	    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_REGION",
 	    "AWS_DEFAULT_REGION" };
 	char cred[4200];
@@ -402,7 +484,15 @@ test_endpoint(void)
 		diag("%s", url != NULL ? url : err);
 	free(url);
 	url = NULL;
+	setenv("AWS_ENDPOINT_URL_SSO_OIDC", "http://127.0.0.1:9/oidc", 1);
+	r = creds_sso_oidc_url(conf, &cfg, &url, err, sizeof(err));
+	if (!check(r == 0 && strcmp(url, "http://127.0.0.1:9/oidc/token") == 0,
+	    "AWS_ENDPOINT_URL_SSO_OIDC replaces the OIDC host"))
+		diag("%s", url != NULL ? url : err);
+	free(url);
+	url = NULL;
 	unsetenv("AWS_ENDPOINT_URL_SSO");
+	unsetenv("AWS_ENDPOINT_URL_SSO_OIDC");
 	awsconf_free(conf);
 
 	conf = load("[profile p]\nservices = t\nsso_account_id = 1\n"
@@ -441,6 +531,7 @@ main(int argc, char **argv)
 	setup_env();
 	test_token();
 	test_role();
+	test_oidc();
 	section("the profile's settings");
 	test_config_ok();
 	test_config_bad();

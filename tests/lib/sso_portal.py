@@ -19,6 +19,14 @@ As the portal API reference describes GetRoleCredentials:
   --expires-in seconds.  With --numbered, the access key id ends in the
   number of the answer (1, 2, ...), so a test sees each fetch.
 
+And SSO OIDC CreateToken, the refresh of an sso-session's token (POST
+/token, a JSON body): clientId, clientSecret, grantType refresh_token and
+refreshToken must be --client-id, --client-secret, refresh_token and
+--refresh-token, else 400 {"error": "invalid_grant"}; the answer is
+{"accessToken": --new-token, "expiresIn": --new-expires-in, "refreshToken":
+--new-refresh-token, "tokenType": "Bearer"}, and --new-token is accepted
+from then on.  --oidc-status S answers every CreateToken S.
+
 Scripted failures: --fail-first N answers the first N requests 500;
 --revoke-after N refuses the token (401) once N answers were given;
 --status S --body B answers every request so.
@@ -45,6 +53,13 @@ def parse_args():
     p.add_argument("--session-token", default="sso-session-token")
     p.add_argument("--expires-in", type=int, default=3600)
     p.add_argument("--numbered", action="store_true")
+    p.add_argument("--client-id", default="client-id-example")
+    p.add_argument("--client-secret", default="client-secret-example")
+    p.add_argument("--refresh-token", default="refresh-token-example")
+    p.add_argument("--new-token", default="sso-refreshed-token-abcdef")
+    p.add_argument("--new-refresh-token", default="refresh-token-2")
+    p.add_argument("--new-expires-in", type=int, default=28800)
+    p.add_argument("--oidc-status", type=int)
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--revoke-after", type=int)
     p.add_argument("--status", type=int)
@@ -53,7 +68,7 @@ def parse_args():
 
 
 ARGS = None
-COUNT = {"requests": 0, "answers": 0}
+COUNT = {"requests": 0, "answers": 0, "refreshed": False}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -62,7 +77,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet: the JSON log says it all
         pass
 
-    def reply(self, status, doc, error_type=None, query=None):
+    def reply(self, status, doc, error_type=None, query=None, grant=None):
         data = doc.encode() if isinstance(doc, str) else \
             json.dumps(doc).encode()
         self.send_response(status)
@@ -83,6 +98,7 @@ class Handler(BaseHTTPRequestHandler):
                 "authorization": self.headers.get("Authorization"),
                 "user_agent": self.headers.get("User-Agent"),
                 "status": status,
+                "grant": grant,
             }) + "\n")
 
     def do_GET(self):
@@ -99,8 +115,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(ARGS.status, ARGS.body, None, query)
         revoked = ARGS.revoke_after is not None and \
             COUNT["answers"] >= ARGS.revoke_after
-        if self.headers.get("x-amz-sso_bearer_token") != ARGS.token or \
-                revoked:
+        bearer = self.headers.get("x-amz-sso_bearer_token")
+        if revoked or not (bearer == ARGS.token or
+                           (COUNT["refreshed"] and bearer == ARGS.new_token)):
             return self.reply(401, {
                 "message": "Session token not found or invalid"},
                 "UnauthorizedException", query)
@@ -118,6 +135,39 @@ class Handler(BaseHTTPRequestHandler):
             "sessionToken": ARGS.session_token,
             "expiration": int((time.time() + ARGS.expires_in) * 1000),
         }}, None, query)
+
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        try:
+            grant = json.loads(body)
+        except ValueError:
+            grant = None
+        if urlsplit(self.path).path != "/token" or not isinstance(grant, dict):
+            return self.reply(404, {"message": "not found"},
+                              "ResourceNotFoundException", None, grant)
+        if self.headers.get("Content-Type") != "application/json":
+            return self.reply(400, {"error": "invalid_request"},
+                              "InvalidRequestException", None, grant)
+        if ARGS.oidc_status is not None:
+            return self.reply(ARGS.oidc_status, {"error": "server_error"},
+                              "InternalServerException", None, grant)
+        want = {"clientId": ARGS.client_id,
+                "clientSecret": ARGS.client_secret,
+                "grantType": "refresh_token",
+                "refreshToken": ARGS.refresh_token}
+        if grant != want:
+            return self.reply(400, {"error": "invalid_grant",
+                                    "error_description": "bad grant"},
+                              "InvalidGrantException", None, grant)
+        COUNT["refreshed"] = True
+        return self.reply(200, {
+            "accessToken": ARGS.new_token,
+            "expiresIn": ARGS.new_expires_in,
+            "refreshToken": ARGS.new_refresh_token,
+            "tokenType": "Bearer",
+        }, None, None, grant)
 
 
 def main():
