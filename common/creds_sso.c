@@ -342,52 +342,71 @@ query_value(const char *s)
 	return out;
 }
 
+/*
+ * The base URL of service_id ("SSO", "SSO OIDC") for cfg's sso_region: a
+ * new string, the configured endpoint, else the service's own host label
+ * (not the one awsconf_endpoint() makes of the service id) in front of
+ * ".REGION.DOMAIN".  NULL with a message.
+ */
+char *
+creds_sso_base_url(const struct awsconf *conf,
+    const struct creds_sso_config *cfg, const char *service_id,
+    const char *host, char *err, size_t errsz)
+{
+	struct awsconf_endpoint ep;
+	char eerr[AWSCONF_ERRSZ], *url = NULL;
+	const char *rest;
+	size_t n;
+
+	if (awsconf_endpoint(conf, service_id, NULL, cfg->region, &ep, eerr,
+	    sizeof(eerr)) < 0) {
+		/* The region there is sso_region, not the profile's. */
+		msg_seterr(err, errsz, "profile \"%s\": the %s endpoint "
+		    "(sso_region \"%.64s\"): %s", awsconf_profile(conf),
+		    service_id, cfg->region, eerr);
+		return NULL;
+	}
+	rest = strchr(ep.url + strlen("https://"), '.');
+	if (ep.custom || rest == NULL) {
+		url = ep.url;
+		ep.url = NULL;
+	} else {
+		n = strlen("https://") + strlen(host) + strlen(rest) + 1;
+		url = malloc(n);
+		if (url != NULL)
+			snprintf(url, n, "https://%s%s", host, rest);
+	}
+	if (url == NULL)
+		msg_seterr(err, errsz, "out of memory");
+	awsconf_endpoint_clear(&ep);
+	return url;
+}
+
 int
 creds_sso_url(const struct awsconf *conf,
     const struct creds_sso_config *cfg, char **url, char *err, size_t errsz)
 {
-	static const char dflt[] = "https://sso.";
-	struct awsconf_endpoint ep;
-	char *role = NULL, *acct = NULL, eerr[AWSCONF_ERRSZ];
-	const char *host;
+	char *base, *role, *acct;
 	size_t n;
-	int rc = -1;
 
 	*url = NULL;
-	if (awsconf_endpoint(conf, "SSO", NULL, cfg->region, &ep, eerr,
-	    sizeof(eerr)) < 0)
-		/* The region there is sso_region, not the profile's. */
-		return msg_seterr(err, errsz, "profile \"%s\": the " SSO_WHAT
-		    " endpoint (sso_region \"%.64s\"): %s",
-		    awsconf_profile(conf), cfg->region, eerr);
+	base = creds_sso_base_url(conf, cfg, "SSO", "portal.sso", err, errsz);
 	role = query_value(cfg->role_name);
 	acct = query_value(cfg->account_id);
-	if (role == NULL || acct == NULL) {
-		msg_seterr(err, errsz, "out of memory");
-		goto out;
+	if (base != NULL && role != NULL && acct != NULL) {
+		n = strlen(base) + strlen(role) + strlen(acct) +
+		    sizeof("/federation/credentials?role_name=&account_id=");
+		*url = malloc(n);
+		if (*url != NULL)
+			snprintf(*url, n, "%s/federation/credentials?role_name="
+			    "%s&account_id=%s", base, role, acct);
 	}
-	/* The SSO portal's own host is portal.sso.REGION.DOMAIN, not the
-	 * service id's sso.REGION.DOMAIN that awsconf_endpoint() makes. */
-	host = ep.url;
-	if (!ep.custom && strncmp(host, dflt, strlen(dflt)) == 0)
-		host += strlen("https://");
-	n = strlen("https://portal.") + strlen(host) +
-	    strlen("/federation/credentials?role_name=&account_id=") +
-	    strlen(role) + strlen(acct) + 1;
-	*url = malloc(n);
-	if (*url == NULL) {
+	if (*url == NULL && base != NULL)
 		msg_seterr(err, errsz, "out of memory");
-		goto out;
-	}
-	snprintf(*url, n, "%s%s/federation/credentials?role_name=%s"
-	    "&account_id=%s", host != ep.url ? "https://portal." : "", host,
-	    role, acct);
-	rc = 0;
-out:
+	free(base);
 	free(role);
 	free(acct);
-	awsconf_endpoint_clear(&ep);
-	return rc;
+	return *url != NULL ? 0 : -1;
 }
 
 /* What to run when the token is missing, expired or refused: the CLI
@@ -542,6 +561,22 @@ role_error(const struct awsconf *conf, const struct creds_sso_config *cfg,
 		    code, message[0] != '\0' ? ": " : "", message);
 }
 
+struct http_client *
+creds_sso_http(const struct awsconf *conf)
+{
+	struct awsconf_tls tls;
+	struct http_opts o;
+
+	awsconf_tls(conf, NULL, 0, &tls);
+	memset(&o, 0, sizeof(o));
+	o.ca_bundle = tls.ca_bundle;
+	o.verify = 1;
+	o.connect_timeout_ms = SSO_CONNECT_MS;
+	o.timeout_ms = SSO_TOTAL_MS;
+	o.max_body = CREDS_MAX_DOC;
+	return http_client_new(&o);
+}
+
 /* GETs url with the token; retried once on a transport error, a throttle
  * or a 5xx.  0 with a 200 answer in *resp, else -1 with a message. */
 static int
@@ -550,8 +585,6 @@ get_role(const struct awsconf *conf, const struct creds_sso_config *cfg,
     char *err, size_t errsz)
 {
 	struct http_client *http = NULL;
-	struct awsconf_tls tls;
-	struct http_opts o;
 	const char *headers[2] = { NULL, NULL };
 	char *bearer = NULL, ferr[256];
 	int attempt, rc = -1;
@@ -563,14 +596,7 @@ get_role(const struct awsconf *conf, const struct creds_sso_config *cfg,
 		goto out;
 	}
 	headers[0] = bearer;
-	awsconf_tls(conf, NULL, 0, &tls);
-	memset(&o, 0, sizeof(o));
-	o.ca_bundle = tls.ca_bundle;
-	o.verify = 1;
-	o.connect_timeout_ms = SSO_CONNECT_MS;
-	o.timeout_ms = SSO_TOTAL_MS;
-	o.max_body = CREDS_MAX_DOC;
-	http = http_client_new(&o);
+	http = creds_sso_http(conf);
 	if (http == NULL) {
 		msg_seterr(err, errsz, SSO_WHAT ": cannot initialise libcurl");
 		goto out;

@@ -100,6 +100,26 @@ int creds_sso_role_parse(const char *buf, size_t len, struct creds *out,
     char *err, size_t errsz);
 
 /*
+ * The base URL of service_id ("SSO", "SSO OIDC") for cfg's sso_region: a
+ * new string (free()), the endpoint configured for it (awsconf_endpoint():
+ * AWS_ENDPOINT_URL_<ID> and so on), else https://HOST.REGION.DOMAIN with
+ * the service's own host label HOST ("portal.sso", "oidc").  NULL with a
+ * message in err.
+ */
+char *creds_sso_base_url(const struct awsconf *conf,
+    const struct creds_sso_config *cfg, const char *service_id,
+    const char *host, char *err, size_t errsz);
+
+/*
+ * A new HTTP client for the portal and its OIDC service (http_client_free()
+ * it), or NULL: Internet services, so proxies as configured, certificates
+ * checked against AWS_CA_BUNDLE or the profile's ca_bundle, 10 s to
+ * connect, 30 s a request, answers up to CREDS_MAX_DOC.
+ */
+struct http_client;
+struct http_client *creds_sso_http(const struct awsconf *conf);
+
+/*
  * The GetRoleCredentials URL for cfg: a new string in *url (free()),
  * the endpoint of service id "SSO" (the configured one, else
  * https://portal.sso.REGION.DOMAIN) and the query.  -1 with a message.

@@ -25,8 +25,6 @@
 #include "msg.h"
 
 #define OIDC_WHAT "IAM Identity Center (SSO) OIDC CreateToken"
-#define OIDC_CONNECT_MS 10000L
-#define OIDC_TOTAL_MS 30000L
 /* expiresIn beyond ten years is not a token lifetime. */
 #define MAX_EXPIRES_IN (10LL * 366 * 86400)
 
@@ -184,24 +182,20 @@ int
 creds_sso_oidc_url(const struct awsconf *conf,
     const struct creds_sso_config *cfg, char **url, char *err, size_t errsz)
 {
-	static const char dflt[] = "https://ssooidc.";
-	struct awsconf_endpoint ep;
+	char *base = creds_sso_base_url(conf, cfg, "SSO OIDC", "oidc", err,
+	    errsz);
 	size_t n;
 
 	*url = NULL;
-	if (awsconf_endpoint(conf, "SSO OIDC", NULL, cfg->region, &ep, err,
-	    errsz) < 0)
+	if (base == NULL)
 		return -1;
-	/* Its own host is oidc.REGION.DOMAIN, not the service id's. */
-	n = strlen(ep.url) + sizeof("/token");
+	n = strlen(base) + sizeof("/token");
 	*url = malloc(n);
-	if (*url == NULL)
-		msg_seterr(err, errsz, "out of memory");
-	else if (!ep.custom && strncmp(ep.url, dflt, strlen(dflt)) == 0)
-		snprintf(*url, n, "https://oidc.%s/token", ep.url + strlen(dflt));
+	if (*url != NULL)
+		snprintf(*url, n, "%s/token", base);
 	else
-		snprintf(*url, n, "%s/token", ep.url);
-	awsconf_endpoint_clear(&ep);
+		msg_seterr(err, errsz, "out of memory");
+	free(base);
 	return *url != NULL ? 0 : -1;
 }
 
@@ -214,20 +208,11 @@ create_token(const struct awsconf *conf, const char *url, const char *body,
 	    "User-Agent: kinpipe/" KP_VERSION };
 	struct http_client *http = NULL;
 	struct http_request req;
-	struct awsconf_tls tls;
-	struct http_opts o;
 	char code[128], message[256];
 	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
-	awsconf_tls(conf, NULL, 0, &tls);
-	memset(&o, 0, sizeof(o));
-	o.ca_bundle = tls.ca_bundle;
-	o.verify = 1;
-	o.connect_timeout_ms = OIDC_CONNECT_MS;
-	o.timeout_ms = OIDC_TOTAL_MS;
-	o.max_body = CREDS_MAX_DOC;
-	http = http_client_new(&o);
+	http = creds_sso_http(conf);
 	if (http == NULL) {
 		msg_seterr(err, errsz, "%s: cannot initialise libcurl",
 		    OIDC_WHAT);
