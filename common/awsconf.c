@@ -642,6 +642,63 @@ awsconf_get_sub(const struct awsconf *conf, const char *key,
 	return v;
 }
 
+/* The stored name of section "[KIND NAME]" of the config file, or NULL. */
+static const char *
+named_section(const struct awsconf *conf, const char *kind, const char *name)
+{
+	char sec[512];
+	int n;
+
+	if (name == NULL || *name == '\0')
+		return NULL;
+	n = snprintf(sec, sizeof(sec), "%s %s", kind, name);
+	if (n < 0 || (size_t)n >= sizeof(sec))
+		return NULL; /* no section name of the file is that long */
+	return find_section(&conf->files[AWSCONF_CONFIG], sec);
+}
+
+int
+awsconf_section_exists(const struct awsconf *conf, const char *kind,
+    const char *name)
+{
+	return named_section(conf, kind, name) != NULL;
+}
+
+const char *
+awsconf_section_get(const struct awsconf *conf, const char *kind,
+    const char *name, const char *key)
+{
+	return find_value(&conf->files[AWSCONF_CONFIG],
+	    named_section(conf, kind, name), key, NULL);
+}
+
+int
+awsconf_section_next(const struct awsconf *conf, const char *kind,
+    const char *name, size_t *pos, const char **key, const char **value)
+{
+	const struct inifile *f = &conf->files[AWSCONF_CONFIG];
+	const char *sec = named_section(conf, kind, name);
+
+	for (; sec != NULL && *pos < f->n; (*pos)++) {
+		const struct prop *pr = &f->props[*pos];
+
+		if (pr->key == NULL || pr->sub != NULL ||
+		    strcmp(pr->section, sec) != 0)
+			continue;
+		*key = pr->key;
+		*value = pr->value;
+		(*pos)++;
+		return 1;
+	}
+	return 0;
+}
+
+char *
+awsconf_expand_path(const char *path)
+{
+	return expand_path(path, awsconf_env("HOME"));
+}
+
 const char *
 awsconf_region(const struct awsconf *conf, const char *explicit_region,
     const char **source)

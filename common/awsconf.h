@@ -74,6 +74,27 @@ const char *awsconf_get(const struct awsconf *conf, const char *key);
 const char *awsconf_get_sub(const struct awsconf *conf, const char *key,
     const char *subkey);
 
+/*
+ * The config file's sections that are not profiles, "[KIND NAME]" such as
+ * "[sso-session NAME]": awsconf_section_exists() is 1 when the file has
+ * one, else 0; awsconf_section_get() is a top-level property of it (the
+ * last one when a key is set twice), or NULL; awsconf_section_next()
+ * walks its top-level properties in file order: *pos starts at 0, each
+ * call returns 1 with *key (lower case) and *value, or 0 at the end.
+ * Everything is borrowed from conf.
+ */
+int awsconf_section_exists(const struct awsconf *conf, const char *kind,
+    const char *name);
+const char *awsconf_section_get(const struct awsconf *conf,
+    const char *kind, const char *name, const char *key);
+int awsconf_section_next(const struct awsconf *conf, const char *kind,
+    const char *name, size_t *pos, const char **key, const char **value);
+
+/* path with a leading "~/" made $HOME's, as the files' paths are: a new
+ * string (free()), or NULL on no memory or when path needs $HOME and it
+ * is unset or empty. */
+char *awsconf_expand_path(const char *path);
+
 /* 1 if a property or variable value means "true" (case-insensitive),
  * 0 for NULL or anything else. */
 int awsconf_is_true(const char *value);

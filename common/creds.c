@@ -35,6 +35,7 @@ static const struct provider {
 	const char *note_label; /* NULL: its note is not shown */
 } providers[] = {
 	{ "env", creds_provider_env, NULL },
+	{ "sso", creds_provider_sso, NULL },
 	{ "shared-credentials-file", creds_provider_credentials, NULL },
 	{ "config-file", creds_provider_config, NULL },
 	{ "credential-process", creds_provider_process, NULL },

@@ -3,6 +3,9 @@
  *
  * Order, first match wins:
  *   1. "env": AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+ *   -  "sso": a profile with sso_account_id or sso_role_name: IAM Identity
+ *      Center role credentials from GetRoleCredentials, with the token
+ *      `aws sso login` cached in ~/.aws/sso/cache (creds_sso.h)
  *   2. "shared-credentials-file": aws_access_key_id, aws_secret_access_key,
  *      aws_session_token of the profile in ~/.aws/credentials
  *   3. "config-file": the same keys in the profile of ~/.aws/config
@@ -49,7 +52,7 @@ struct creds {
 	char *secret_access_key;
 	char *session_token; /* NULL when there is none */
 	time_t expiration;   /* 0: never expires */
-	const char *source;  /* static: "env", "shared-credentials-file",
+	const char *source;  /* static: "env", "sso", "shared-credentials-file",
 	                      * "config-file", "credential-process",
 	                      * "container", "imds" */
 };

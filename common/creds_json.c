@@ -89,17 +89,16 @@ creds_parse_time(const char *s, time_t *t)
 	return 0;
 }
 
-/* The whole of buf[0..len) as one JSON object, or NULL with a message. */
-static struct json_object *
-parse_object(const char *what, const char *buf, size_t len, char *err,
-    size_t errsz)
+struct json_object *
+creds_json_object(const char *what, const char *noun, const char *buf,
+    size_t len, char *err, size_t errsz)
 {
 	struct json_tokener *tok = NULL;
 	struct json_object *doc = NULL, *ret = NULL;
 	size_t end;
 
 	if (len > (size_t)CREDS_MAX_DOC) {
-		msg_seterr(err, errsz, "%s: response too large", what);
+		msg_seterr(err, errsz, "%s: %s too large", what, noun);
 		goto out;
 	}
 	tok = json_tokener_new();
@@ -110,7 +109,8 @@ parse_object(const char *what, const char *buf, size_t len, char *err,
 	doc = json_tokener_parse_ex(tok, buf, (int)len);
 	if (doc == NULL ||
 	    json_tokener_get_error(tok) != json_tokener_success) {
-		msg_seterr(err, errsz, "%s: response is not valid JSON", what);
+		msg_seterr(err, errsz, "%s: %s is not valid JSON", what,
+		    noun);
 		goto out;
 	}
 	for (end = json_tokener_get_parse_end(tok); end < len; end++)
@@ -120,8 +120,8 @@ parse_object(const char *what, const char *buf, size_t len, char *err,
 			goto out;
 		}
 	if (!json_object_is_type(doc, json_type_object)) {
-		msg_seterr(err, errsz, "%s: response is not a JSON object",
-		    what);
+		msg_seterr(err, errsz, "%s: %s is not a JSON object", what,
+		    noun);
 		goto out;
 	}
 	ret = doc;
@@ -188,7 +188,7 @@ creds_from_json(const char *what, const char *buf, size_t len,
 	size_t i;
 	int rc = -1;
 
-	doc = parse_object(what, buf, len, err, errsz);
+	doc = creds_json_object(what, "response", buf, len, err, errsz);
 	if (doc == NULL)
 		goto out;
 	if (version_required && check_version(what, doc, err, errsz) < 0)

@@ -29,6 +29,7 @@
 struct awsconf;
 struct http_client;
 struct http_response;
+struct json_object;
 
 /* Bounds on what a provider may be sent: a credentials document is under
  * 4 KiB; anything much larger is not one. */
@@ -47,6 +48,7 @@ struct creds_call {
 typedef int creds_provider_fn(struct creds_call *call, struct creds *out);
 
 creds_provider_fn creds_provider_env;         /* creds_env.c */
+creds_provider_fn creds_provider_sso;         /* creds_sso.c */
 creds_provider_fn creds_provider_credentials; /* creds_file.c */
 creds_provider_fn creds_provider_config;      /* creds_file.c */
 creds_provider_fn creds_provider_process;     /* creds_process.c */
@@ -87,6 +89,12 @@ int creds_set(struct creds *c, const char *akid, const char *secret,
 int creds_from_json(const char *what, const char *buf, size_t len,
     const char *token_key, int version_required, struct creds *out,
     char *err, size_t errsz);
+
+/* The whole of buf[0..len) (at most CREDS_MAX_DOC bytes) as one JSON
+ * object: a new json_object (json_object_put() it), or NULL with a message
+ * in err, "WHAT: NOUN is not valid JSON" and the like. */
+struct json_object *creds_json_object(const char *what, const char *noun,
+    const char *buf, size_t len, char *err, size_t errsz);
 
 /* ---- creds_http.c: what the container and IMDS providers share ---- */
 

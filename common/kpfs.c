@@ -243,6 +243,13 @@ kpfs_create_tmp(int dirfd, const char *tmp, const char *final, mode_t mode,
 int
 kpfs_write_atomic(int dirfd, const char *name, const void *data, size_t len)
 {
+	return kpfs_write_atomic_mode(dirfd, name, data, len, 0644);
+}
+
+int
+kpfs_write_atomic_mode(int dirfd, const char *name, const void *data,
+    size_t len, mode_t mode)
+{
 	const char *why;
 	char tmp[NAME_MAX + 1];
 	int fd = -1, e;
@@ -252,7 +259,7 @@ kpfs_write_atomic(int dirfd, const char *name, const void *data, size_t len)
 		errno = n < 0 || strchr(name, '/') != NULL ? EINVAL : ENAMETOOLONG;
 		return -1;
 	}
-	fd = kpfs_create_tmp(dirfd, tmp, NULL, 0644, &why);
+	fd = kpfs_create_tmp(dirfd, tmp, NULL, mode, &why);
 	if (fd < 0)
 		return -1;      /* and not ours to remove */
 	if (kpfs_write_all(fd, data, len) != 0 || fsync(fd) != 0)

@@ -67,6 +67,9 @@ int kpfs_create_tmp(int dirfd, const char *tmp, const char *final,
  */
 int kpfs_write_atomic(int dirfd, const char *name, const void *data,
     size_t len);
+/* The same with the new file's mode (kpfs_write_atomic(): 0644). */
+int kpfs_write_atomic_mode(int dirfd, const char *name, const void *data,
+    size_t len, mode_t mode);
 
 /* write() of every byte, retried on EINTR. */
 int kpfs_write_all(int fd, const void *data, size_t len);
