@@ -134,6 +134,12 @@ int parts_seal(struct parts *ps);
  * taken from opened_ms (wall clock) so that --rollover goes on.  The
  * strings are copied.  0, or -1 with ps->err.
  */
+/* The id in a sink's object names derived from its input: the first 16
+ * hex digits of SHA-256 over the first record (line[0..len)), salted.
+ * Replaying the same input gives the same id, so the same keys (the
+ * exactly-once commit builds on that).  0, or -1 when SHA-256 fails. */
+int parts_run_id(const char *line, size_t len, char out[17]);
+
 int parts_reopen(struct parts *ps, uint64_t seq, const char *key,
     const char *tb, uint64_t bytes, uint64_t records, int64_t first_ms,
     int64_t last_ms, int64_t opened_ms, int64_t now, int64_t wall);

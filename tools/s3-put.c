@@ -33,8 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "buf.h"
 #include "ckpt.h"
 #include "cli.h"
@@ -49,7 +47,6 @@
 #include "s3.h"
 #include "s3up.h"
 #include "sig.h"
-#include "sigv4.h"
 #include "sinkck.h"
 #include "spool.h"
 
@@ -586,20 +583,7 @@ report(void *arg, const struct spool_entry *e, const struct s3up_result *r,
 		sinkck_delivered(&s->ck, e->seq);
 	msg_info("wrote %s: %llu records, %llu bytes", uri,
 	    (unsigned long long)e->records, (unsigned long long)r->bytes);
-	buf_lit(b, "{\"uri\":");
-	buf_jstrz(b, uri);
-	buf_lit(b, ",\"records\":");
-	buf_u64(b, e->records);
-	buf_lit(b, ",\"bytes\":");
-	buf_u64(b, r->bytes);
-	buf_lit(b, ",\"etag\":");
-	buf_jstrz(b, r->etag);
-	/* buf_time() writes null for a time out of range. */
-	buf_lit(b, ",\"first_time\":");
-	buf_time(b, e->have_times ? e->first_ms : INT64_MIN);
-	buf_lit(b, ",\"last_time\":");
-	buf_time(b, e->have_times ? e->last_ms : INT64_MIN);
-	buf_char(b, '}');
+	outbox_line(b, e, r, uri);
 	rc = nd_end(s->w);
 	if (rc == ND_EPIPE && !s->out_gone) {
 		/* Nobody reads the report: the objects still matter. */
@@ -653,28 +637,6 @@ parts_error(struct sink *s)
 	return -1;
 }
 
-/* The id in object names, derived from the input: the first 16 hex digits
- * of SHA-256 over the first record.  Replaying the same input gives the
- * same id, so the same keys (the exactly-once commit builds on that). */
-static int
-derive_run_id(struct sink *s, const char *line, size_t len)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char h[32];
-	unsigned int hl = 0;
-	int rc = -1;
-
-	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(md, "kinpipe s3-put\n", 15) == 1 &&
-	    EVP_DigestUpdate(md, line, len) == 1 &&
-	    EVP_DigestFinal_ex(md, h, &hl) == 1) {
-		sigv4_hex(h, 8, s->run_id);
-		rc = 0;
-	}
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
 /*
  * PREFIX BUCKET/PART-PREFIX-ID-COUNTER PART-SUFFIX[.gz], checked.  Under
  * checkpoints ID is JOB-EPOCH, the epoch the part opened in (the last
@@ -722,7 +684,7 @@ static int
 take_record(struct sink *s, const char *line, size_t len, int64_t t_ms)
 {
 	if (!s->ckpt && s->run_id[0] == '\0' &&
-	    derive_run_id(s, line, len) != 0) {
+	    parts_run_id(line, len, s->run_id) != 0) {
 		msg_err("SHA-256 failed");
 		s->fatal = 1;
 		return -1;
