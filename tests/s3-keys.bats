@@ -167,3 +167,25 @@ s=été€/1970/part-h-5.json"
 	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j --bucket-format 'x={k}' "$T/d" </dev/null
 	assert_failure 2
 }
+
+@test "--checkpoint-dir with a template: parts open at a commit are reopened by the next run under their field's bucket" {
+	local b1='{"__kinpipe":{"barrier":1,"version":1,"job":"j","stream":"j","final":false,"positions":{}}}'
+	local b2='{"__kinpipe":{"barrier":2,"version":1,"job":"j","stream":"j","final":true,"positions":{}}}'
+	printf '%s\n' '{"timestamp":1,"k":"a/b","n":1}' '{"timestamp":1,"k":"c","n":2}' "$b1" \
+	    '{"timestamp":1,"k":"c","n":3}' >"$T/in1"
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j --bucket-format 'k={k}' "$T/d" <"$T/in1"
+	assert_success
+	[ ! -e "$T/d/k=c" ]
+	[ "$(jq -r '.sink.open | map(.tb) | sort | join(",")' "$T/ck/commit.json")" = "k=a%2Fb,k=c" ]
+	# Record 3 came after the commit: the next run gets it again.
+	printf '%s\n' '{"timestamp":1,"k":"c","n":3}' '{"timestamp":1,"k":"d","n":4}' "$b2" >"$T/in2"
+	# A lower cap than the run that opened them: both roll before k=d opens.
+	run --separate-stderr s3-put --checkpoint-dir "$T/ck" --job j --bucket-format 'k={k}' \
+	    --max-open-partitions 1 "$T/d" <"$T/in2"
+	assert_success
+	run keys "$T/d"
+	assert_output "k=a%2Fb/part-j-1-0.json
+k=c/part-j-1-1.json
+k=d/part-j-2-0.json"
+	assert_equal "$(jq -c .n "$T/d/k=c/part-j-1-1.json" | paste -sd,)" "2,3"
+}
