@@ -250,3 +250,23 @@ outbox_bytes(const struct outbox *ob)
 {
 	return ob->bytes;
 }
+
+void
+outbox_line(struct buf *b, const struct spool_entry *e,
+    const struct s3up_result *r, const char *uri)
+{
+	buf_lit(b, "{\"uri\":");
+	buf_jstrz(b, uri);
+	buf_lit(b, ",\"records\":");
+	buf_u64(b, e->records);
+	buf_lit(b, ",\"bytes\":");
+	buf_u64(b, r->bytes);
+	buf_lit(b, ",\"etag\":");
+	buf_jstrz(b, r->etag);
+	/* buf_time() writes null for a time out of range. */
+	buf_lit(b, ",\"first_time\":");
+	buf_time(b, e->have_times ? e->first_ms : INT64_MIN);
+	buf_lit(b, ",\"last_time\":");
+	buf_time(b, e->have_times ? e->last_ms : INT64_MIN);
+	buf_char(b, '}');
+}

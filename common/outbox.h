@@ -28,6 +28,7 @@
 /* A part that failed is tried again this long after. */
 #define OUTBOX_RETRY_MS 30000
 
+struct buf;
 struct outbox;
 
 /*
@@ -80,5 +81,10 @@ unsigned long long outbox_failures(const struct outbox *ob);
 
 /* Spool bytes of the parts not delivered yet. */
 uint64_t outbox_bytes(const struct outbox *ob);
+
+/* A delivered object's report line (kinpipe(7)'s s3-put output: uri,
+ * records, bytes, etag, first_time, last_time), appended to b. */
+void outbox_line(struct buf *b, const struct spool_entry *e,
+    const struct s3up_result *r, const char *uri);
 
 #endif

@@ -4,10 +4,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "buf.h"
 #include "kptime.h"
 #include "parts.h"
 #include "s3.h"
+#include "sigv4.h"
 
 void
 parts_init(struct parts *ps)
@@ -95,12 +98,18 @@ bucket_max(const char *fmt, char *err, size_t errsz)
 	return (long)max;
 }
 
+size_t
+parts_name_max(const struct parts_names *pn)
+{
+	/* "-ID-" and the largest N, 18446744073709551615 */
+	return strlen(pn->part_prefix) + pn->id_max + 2 + 20 +
+	    strlen(pn->part_suffix) + (pn->gzip ? 3 : 0);
+}
+
 int
 parts_names_check(const struct parts_names *pn, char *err, size_t errsz)
 {
-	/* "-ID-" and the largest N, 18446744073709551615 */
-	size_t name = strlen(pn->part_prefix) + pn->id_max + 2 + 20 +
-	    strlen(pn->part_suffix) + (pn->gzip ? 3 : 0), key;
+	size_t name = parts_name_max(pn), key;
 	long tb = bucket_max(pn->bucket_format, err, errsz);
 
 	if (tb < 0)
@@ -288,8 +297,11 @@ open_part(struct parts *ps, const char *tb)
 	struct buf key = BUF_INIT;
 	struct part *p = NULL;
 
-	if (ps->n >= PARTS_MAX_OPEN && roll_lru(ps) != 0)
-		return NULL;
+	/* More than the cap may be open after a restart with a lower one. */
+	while (ps->n > 0 && ps->n >= (ps->max_open > 0 ? ps->max_open :
+	    PARTS_MAX_OPEN))
+		if (roll_lru(ps) != 0)
+			return NULL;
 	if (ps->name(ps->ctx, tb, &key) != 0) {
 		buf_free(&key);
 		fail(ps, "");
@@ -329,12 +341,10 @@ find_part(struct parts *ps, const char *tb)
 int
 parts_add(struct parts *ps, const char *line, size_t len, int64_t t_ms)
 {
-	const struct parts_policy *pol = &ps->pol;
 	int64_t sec = kptime_floor_div(t_ms, 1000);
-	struct part *p;
 
 	if (sec != ps->tb_sec) {
-		if (parts_bucket(pol->bucket_format, t_ms, ps->tb,
+		if (parts_bucket(ps->pol.bucket_format, t_ms, ps->tb,
 		    sizeof(ps->tb)) != 0) {
 			snprintf(ps->err, sizeof(ps->err), "--bucket-format: no "
 			    "name for time %lld", (long long)t_ms);
@@ -342,14 +352,24 @@ parts_add(struct parts *ps, const char *line, size_t len, int64_t t_ms)
 		}
 		ps->tb_sec = sec;
 	}
-	p = find_part(ps, ps->tb);
+	return parts_add_to(ps, ps->tb, line, len, t_ms);
+}
+
+int
+parts_add_to(struct parts *ps, const char *tb, const char *line, size_t len,
+    int64_t t_ms)
+{
+	const struct parts_policy *pol = &ps->pol;
+	struct part *p;
+
+	p = find_part(ps, tb);
 	if (p != NULL && p->f.records > 0 &&
 	    p->f.bytes + len + 1 > pol->max_bytes) {
 		if (parts_roll(ps, p) != 0)
 			return -1;
 		p = NULL;
 	}
-	if (p == NULL && (p = open_part(ps, ps->tb)) == NULL)
+	if (p == NULL && (p = open_part(ps, tb)) == NULL)
 		return -1;
 	if (p->f.records == 0 || t_ms < p->first_ms)
 		p->first_ms = t_ms;
@@ -397,4 +417,23 @@ parts_reopen(struct parts *ps, uint64_t seq, const char *key,
 	p->last_seq = ++ps->seq;
 	append(ps, p);
 	return 0;
+}
+
+int
+parts_run_id(const char *line, size_t len, char out[17])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char h[32];
+	unsigned int hl = 0;
+	int rc = -1;
+
+	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, "kinpipe s3-put\n", 15) == 1 &&
+	    EVP_DigestUpdate(md, line, len) == 1 &&
+	    EVP_DigestFinal_ex(md, h, &hl) == 1) {
+		sigv4_hex(h, 8, out);
+		rc = 0;
+	}
+	EVP_MD_CTX_free(md);
+	return rc;
 }

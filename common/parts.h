@@ -23,7 +23,8 @@
 
 struct buf;
 
-/* Most parts open at once: beyond, the least recently written rolls. */
+/* Most parts open at once by default (struct parts' max_open): beyond,
+ * the least recently written rolls. */
 #define PARTS_MAX_OPEN 256
 
 struct part {
@@ -62,6 +63,7 @@ struct parts {
 	parts_name_fn name;
 	parts_roll_fn rolled;
 	void *ctx;
+	size_t max_open;              /* parts open at once; 0: the default */
 	/* The parts'. */
 	struct part *head;            /* in opening order */
 	size_t n;
@@ -102,6 +104,10 @@ struct parts_names {
  */
 int parts_names_check(const struct parts_names *pn, char *err, size_t errsz);
 
+/* The longest "PART_PREFIX-ID-N SUFFIX" pn can make: what a key holds
+ * after its bucket and '/'. */
+size_t parts_name_max(const struct parts_names *pn);
+
 /*
  * One record, time t_ms, into the part of its bucket (opened when there is
  * none), rolling first by size and after by size and count.  Returns 0, or
@@ -112,6 +118,11 @@ int parts_names_check(const struct parts_names *pn, char *err, size_t errsz);
  * clock read.
  */
 int parts_add(struct parts *ps, const char *line, size_t len, int64_t t_ms);
+
+/* The same into the part of bucket tb, named by the caller (keytpl.h: a
+ * bucket from record fields). */
+int parts_add_to(struct parts *ps, const char *tb, const char *line,
+    size_t len, int64_t t_ms);
 
 /* Rolls p, or every part, or those whose rollover or inactivity time has
  * come (now, monotonic).  0, or -1 with ps->err. */
@@ -134,6 +145,12 @@ int parts_seal(struct parts *ps);
  * taken from opened_ms (wall clock) so that --rollover goes on.  The
  * strings are copied.  0, or -1 with ps->err.
  */
+/* The id in a sink's object names derived from its input: the first 16
+ * hex digits of SHA-256 over the first record (line[0..len)), salted.
+ * Replaying the same input gives the same id, so the same keys (the
+ * exactly-once commit builds on that).  0, or -1 when SHA-256 fails. */
+int parts_run_id(const char *line, size_t len, char out[17]);
+
 int parts_reopen(struct parts *ps, uint64_t seq, const char *key,
     const char *tb, uint64_t bytes, uint64_t records, int64_t first_ms,
     int64_t last_ms, int64_t opened_ms, int64_t now, int64_t wall);

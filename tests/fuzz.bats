@@ -48,3 +48,4 @@ fuzz() {
 @test "fuzz: barrier lines and the commit record (ckpt)" { fuzz ckpt; }
 @test "fuzz: s3-put's part manifests (spool)" { fuzz spool; }
 @test "fuzz: the SSO token cache file and the GetRoleCredentials answer (ssocache)" { fuzz ssocache; }
+@test "fuzz: s3-put's key templates (keytpl)" { fuzz keytpl; }

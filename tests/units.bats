@@ -35,3 +35,5 @@ load helpers
 @test "unit under valgrind: s3" { kp_unit s3 60 valgrind; }
 @test "unit: ckpt" { kp_unit ckpt 45; }
 @test "unit under valgrind: ckpt" { kp_unit ckpt 45 valgrind; }
+@test "unit: keytpl" { kp_unit keytpl 54; }
+@test "unit under valgrind: keytpl" { kp_unit keytpl 54 valgrind; }

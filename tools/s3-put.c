@@ -33,13 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "buf.h"
 #include "ckpt.h"
 #include "cli.h"
 #include "jfield.h"
 #include "jscan.h"
+#include "keytpl.h"
 #include "kptime.h"
 #include "msg.h"
 #include "ndjson.h"
@@ -49,7 +48,6 @@
 #include "s3.h"
 #include "s3up.h"
 #include "sig.h"
-#include "sigv4.h"
 #include "sinkck.h"
 #include "spool.h"
 
@@ -60,6 +58,7 @@
 	"[--content-type TYPE] [--dead-letter FILE] [--endpoint-url URL] " \
 	"[--gzip] [--inactivity DURATION] [--max-attempts N] " \
 	"[--max-bytes BYTES] [--max-in-flight N] [--max-line BYTES] " \
+	"[--max-open-partitions N] " \
 	"[--max-records N] [--no-overwrite] [--no-verify-ssl] " \
 	"[--part-prefix PREFIX] [--part-size BYTES] [--part-suffix SUFFIX] " \
 	"[--profile NAME] [--progress | --no-progress] [--region REGION] " \
@@ -79,7 +78,11 @@ static const char help_text[] =
     "                           RFC 3339 string or epoch number\n"
     "  --bucket-by event-time|processing-time\n"
     "                           which time picks the bucket (default event-time)\n"
-    "  --bucket-format STRFTIME bucket name, UTC (default %Y-%m-%d--%H)\n"
+    "  --bucket-format STRFTIME bucket name, UTC (default %Y-%m-%d--%H), with\n"
+    "                           {field.path} placeholders for record fields,\n"
+    "                           escaped as Hive does: 'symbol={symbol}/%Y'\n"
+    "  --max-open-partitions N  buckets with a part open at once (default\n"
+    "                           256): beyond, the least recently written rolls\n"
     "Rolling (a part becomes an object when any limit is reached):\n"
     "  --max-bytes BYTES        part size in record bytes (default 128MiB)\n"
     "  --max-records N          records per part (default: no limit)\n"
@@ -118,7 +121,6 @@ static const char help_text[] =
 
 #define MiB (1024ULL * 1024)
 #define PART_SIZE_MAX (5 * 1024 * MiB)
-#define MAX_OPEN_PARTS 256
 #define LINES_PER_TURN 1024
 #define WAIT_MAX_MS 500
 
@@ -127,7 +129,8 @@ struct opts {
 	struct jf_path time_field;
 	int by_processing;      /* --bucket-by: 1 for processing-time */
 	const char *bucket_format;
-	uint64_t max_bytes, max_records;
+	struct keytpl kt;       /* --bucket-format, parsed */
+	uint64_t max_bytes, max_records, max_open;
 	int64_t rollover_ms, inactivity_ms;
 	const char *part_prefix, *part_suffix, *run_id;
 	struct s3_object_opts obj;  /* --content-type ... --no-overwrite */
@@ -167,7 +170,7 @@ struct sink {
 	struct nd_reject rej;
 	struct jscan *js;
 	int f_time;
-	struct buf tmp, why;
+	struct buf tmp, why, tb;
 	struct progress pg;
 	/* outcome */
 	int stopping, abandon, stop_input, fatal, out_gone, barrier_failed;
@@ -201,6 +204,7 @@ enum {
 	OPT_TIME_FIELD,
 	OPT_CKDIR,
 	OPT_JOB,
+	OPT_MAX_OPEN,
 };
 
 static const struct cli_option options[] = {
@@ -228,6 +232,7 @@ static const struct cli_option options[] = {
 	{ "time-field", 1, OPT_TIME_FIELD },
 	{ "checkpoint-dir", 1, OPT_CKDIR },
 	{ "job", 1, OPT_JOB },
+	{ "max-open-partitions", 1, OPT_MAX_OPEN },
 	{ NULL, 0, 0 },
 };
 
@@ -343,6 +348,8 @@ option(struct cli *c, int id, const char *arg)
 		return cli_size(c, arg, 1, UINT64_MAX, &o->max_bytes);
 	case OPT_MAX_RECORDS:
 		return cli_count(c, arg, 1, UINT64_MAX, &o->max_records);
+	case OPT_MAX_OPEN:
+		return cli_count(c, arg, 1, 4096, &o->max_open);
 	case OPT_PART_SIZE:
 		return cli_size(c, arg, S3_PART_MIN, PART_SIZE_MAX,
 		    &o->part_size);
@@ -370,20 +377,29 @@ option(struct cli *c, int id, const char *arg)
 /* Every object name s3-put can make must be valid, checked before
  * anything is created (a bad destination is reported later). */
 static int
-check_names(struct cli *c, const struct opts *o)
+check_names(struct cli *c, struct opts *o)
 {
-	struct parts_names pn = { o->bucket_format, "", 1, o->part_prefix,
+	struct buf probe = BUF_INIT;
+	struct parts_names pn = { NULL, "", 1, o->part_prefix,
 	    o->part_suffix, o->ckdir != NULL ? CKPT_JOB_MAX + 21 :
 	    o->run_id != NULL ? strlen(o->run_id) : 16, o->gzip };
 	struct s3_uri u = { NULL, NULL };
 	char err[512];
 	int rc;
 
+	if (keytpl_parse(&o->kt, o->bucket_format, err, sizeof(err)) != 0)
+		return cli_usage(c, "--bucket-format: %s: %s", err,
+		    o->bucket_format);
+	keytpl_probe(&o->kt, "x", &probe);   /* fields checked per record */
+	pn.bucket_format = buf_cstr(&probe) != NULL ? probe.p : "";
 	pn.local = strncmp(o->dest, "s3://", 5) != 0;
 	if (!pn.local && s3_uri_parse(o->dest, &u, err, sizeof(err)) == 0)
 		pn.key_prefix = u.prefix;
 	rc = parts_names_check(&pn, err, sizeof(err));
+	o->kt.room = S3_KEY_MAX - strlen(pn.key_prefix) - 1 - parts_name_max(&pn);
+	o->kt.seg_max = pn.local ? NAME_MAX : 0;
 	s3_uri_clear(&u);
+	buf_free(&probe);
 	return rc == 0 ? CLI_RUN : cli_usage(c, "%s", err);
 }
 
@@ -395,6 +411,7 @@ parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 
 	o->bucket_format = "%Y-%m-%d--%H";
 	o->max_bytes = 128 * MiB;
+	o->max_open = PARTS_MAX_OPEN;
 	o->rollover_ms = o->inactivity_ms = 60000;
 	o->part_prefix = "part";
 	o->part_suffix = ".json";
@@ -531,6 +548,7 @@ dest_setup(struct sink *s, char *err, size_t errsz, int *usage, int *status)
 	s->ps.pol.max_records = s->o->max_records;
 	s->ps.pol.rollover_ms = s->o->rollover_ms;
 	s->ps.pol.inactivity_ms = s->o->inactivity_ms;
+	s->ps.max_open = s->o->max_open;
 	s->ps.proto.gzip = s->o->gzip;
 	s->ps.proto.by_processing = s->o->by_processing;
 	s->ps.proto.time_field = (char *)s->o->time_field.text;
@@ -586,20 +604,7 @@ report(void *arg, const struct spool_entry *e, const struct s3up_result *r,
 		sinkck_delivered(&s->ck, e->seq);
 	msg_info("wrote %s: %llu records, %llu bytes", uri,
 	    (unsigned long long)e->records, (unsigned long long)r->bytes);
-	buf_lit(b, "{\"uri\":");
-	buf_jstrz(b, uri);
-	buf_lit(b, ",\"records\":");
-	buf_u64(b, e->records);
-	buf_lit(b, ",\"bytes\":");
-	buf_u64(b, r->bytes);
-	buf_lit(b, ",\"etag\":");
-	buf_jstrz(b, r->etag);
-	/* buf_time() writes null for a time out of range. */
-	buf_lit(b, ",\"first_time\":");
-	buf_time(b, e->have_times ? e->first_ms : INT64_MIN);
-	buf_lit(b, ",\"last_time\":");
-	buf_time(b, e->have_times ? e->last_ms : INT64_MIN);
-	buf_char(b, '}');
+	outbox_line(b, e, r, uri);
 	rc = nd_end(s->w);
 	if (rc == ND_EPIPE && !s->out_gone) {
 		/* Nobody reads the report: the objects still matter. */
@@ -653,28 +658,6 @@ parts_error(struct sink *s)
 	return -1;
 }
 
-/* The id in object names, derived from the input: the first 16 hex digits
- * of SHA-256 over the first record.  Replaying the same input gives the
- * same id, so the same keys (the exactly-once commit builds on that). */
-static int
-derive_run_id(struct sink *s, const char *line, size_t len)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char h[32];
-	unsigned int hl = 0;
-	int rc = -1;
-
-	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(md, "kinpipe s3-put\n", 15) == 1 &&
-	    EVP_DigestUpdate(md, line, len) == 1 &&
-	    EVP_DigestFinal_ex(md, h, &hl) == 1) {
-		sigv4_hex(h, 8, s->run_id);
-		rc = 0;
-	}
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
 /*
  * PREFIX BUCKET/PART-PREFIX-ID-COUNTER PART-SUFFIX[.gz], checked.  Under
  * checkpoints ID is JOB-EPOCH, the epoch the part opened in (the last
@@ -722,12 +705,12 @@ static int
 take_record(struct sink *s, const char *line, size_t len, int64_t t_ms)
 {
 	if (!s->ckpt && s->run_id[0] == '\0' &&
-	    derive_run_id(s, line, len) != 0) {
+	    parts_run_id(line, len, s->run_id) != 0) {
 		msg_err("SHA-256 failed");
 		s->fatal = 1;
 		return -1;
 	}
-	if (parts_add(&s->ps, line, len, t_ms) != 0)
+	if (parts_add_to(&s->ps, s->tb.p, line, len, t_ms) != 0)
 		return parts_error(s);
 	s->records++;
 	s->uncommitted++;
@@ -932,6 +915,7 @@ handle_line(struct sink *s, const char *line, size_t len)
 {
 	const char *why = NULL;
 	int64_t t = 0;
+	int rc;
 
 	buf_reset(&s->why);
 	if (jscan_line(s->js, line, len, &why) != 0) {
@@ -950,6 +934,11 @@ handle_line(struct sink *s, const char *line, size_t len)
 	} else if (jscan_time(jscan_get(s->js, s->f_time), KPTIME_AUTO,
 	    &s->tmp, &t, &why) != 0) {
 		buf_printf(&s->why, "%s: %s", s->o->time_field.text, why);
+		goto bad;
+	}
+	rc = keytpl_expand(&s->o->kt, t, s->js, &s->tmp, &s->tb, &why);
+	if (rc != 0) {   /* -1: strftime gave no name (or no memory) */
+		buf_str(&s->why, rc > 0 ? why : "no bucket name for its time");
 		goto bad;
 	}
 	take_record(s, line, len, t);
@@ -1063,7 +1052,7 @@ setup_io(struct sink *s)
 {
 	s->js = jscan_new();
 	if (s->js == NULL || (s->f_time = jscan_want(s->js,
-	    &s->o->time_field)) < 0) {
+	    &s->o->time_field)) < 0 || keytpl_want(&s->o->kt, s->js) != 0) {
 		msg_err("out of memory");
 		return KP_EXIT_FAILURE;
 	}
@@ -1125,6 +1114,7 @@ sink_free(struct sink *s)
 	jscan_free(s->js);
 	buf_free(&s->tmp);
 	buf_free(&s->why);
+	buf_free(&s->tb);
 	if (s->rej.dead != NULL || s->rej.dead_path != NULL)
 		nd_reject_close(&s->rej);
 	spool_close(s->sp);
@@ -1194,5 +1184,6 @@ main(int argc, char **argv)
 out:
 	sink_free(&s);
 	jf_path_free(&o.time_field);
+	keytpl_free(&o.kt);
 	return status;
 }
