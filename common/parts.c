@@ -4,10 +4,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "buf.h"
 #include "kptime.h"
 #include "parts.h"
 #include "s3.h"
+#include "sigv4.h"
 
 void
 parts_init(struct parts *ps)
@@ -397,4 +400,23 @@ parts_reopen(struct parts *ps, uint64_t seq, const char *key,
 	p->last_seq = ++ps->seq;
 	append(ps, p);
 	return 0;
+}
+
+int
+parts_run_id(const char *line, size_t len, char *out)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char h[32];
+	unsigned int hl = 0;
+	int rc = -1;
+
+	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, "kinpipe s3-put\n", 15) == 1 &&
+	    EVP_DigestUpdate(md, line, len) == 1 &&
+	    EVP_DigestFinal_ex(md, h, &hl) == 1) {
+		sigv4_hex(h, 8, out);
+		rc = 0;
+	}
+	EVP_MD_CTX_free(md);
+	return rc;
 }

@@ -138,4 +138,12 @@ int parts_reopen(struct parts *ps, uint64_t seq, const char *key,
     const char *tb, uint64_t bytes, uint64_t records, int64_t first_ms,
     int64_t last_ms, int64_t opened_ms, int64_t now, int64_t wall);
 
+/*
+ * The id in object names, derived from the input: the first 16 hex digits
+ * of SHA-256 over the first record, into out (17 bytes).  Replaying the
+ * same input gives the same id, so the same keys (the exactly-once commit
+ * builds on that).  0, or -1 when OpenSSL fails.
+ */
+int parts_run_id(const char *line, size_t len, char *out);
+
 #endif

@@ -653,28 +653,6 @@ parts_error(struct sink *s)
 	return -1;
 }
 
-/* The id in object names, derived from the input: the first 16 hex digits
- * of SHA-256 over the first record.  Replaying the same input gives the
- * same id, so the same keys (the exactly-once commit builds on that). */
-static int
-derive_run_id(struct sink *s, const char *line, size_t len)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char h[32];
-	unsigned int hl = 0;
-	int rc = -1;
-
-	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(md, "kinpipe s3-put\n", 15) == 1 &&
-	    EVP_DigestUpdate(md, line, len) == 1 &&
-	    EVP_DigestFinal_ex(md, h, &hl) == 1) {
-		sigv4_hex(h, 8, s->run_id);
-		rc = 0;
-	}
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
 /*
  * PREFIX BUCKET/PART-PREFIX-ID-COUNTER PART-SUFFIX[.gz], checked.  Under
  * checkpoints ID is JOB-EPOCH, the epoch the part opened in (the last
@@ -722,7 +700,7 @@ static int
 take_record(struct sink *s, const char *line, size_t len, int64_t t_ms)
 {
 	if (!s->ckpt && s->run_id[0] == '\0' &&
-	    derive_run_id(s, line, len) != 0) {
+	    parts_run_id(line, len, s->run_id) != 0) {
 		msg_err("SHA-256 failed");
 		s->fatal = 1;
 		return -1;
