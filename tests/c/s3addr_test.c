@@ -18,13 +18,21 @@
  *
  *   s3addr_test [-v]
  *
+ * Then aws_s3_redirect() on the answers S3 gives a request signed for the
+ * wrong region (no request is sent: only answers that name the region are
+ * handed to it): which answers count, the region and endpoint remembered
+ * for the bucket (AWS's of the new region, FIPS kept; a custom endpoint
+ * kept as it is).
+ *
  * Prints TAP (tap.h) and exits 0 when every check passed.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws.h"
 #include "awsconf.h"
+#include "http.h"
 #include "s3addr.h"
 #include "tap.h"
 
@@ -226,6 +234,19 @@ resolve(const struct row *r, char *out, size_t outsz)
 	awsconf_endpoint_clear(&ep);
 }
 
+/* The region and endpoint of bucket in c. */
+static void
+check_region(const struct aws_client *c, const char *bucket,
+    const char *region, const char *endpoint, const char *what)
+{
+	const char *r = aws_bucket_region(c, bucket);
+	const char *e = aws_bucket_endpoint(c, bucket);
+
+	if (!check(strcmp(r, region) == 0 && strcmp(e, endpoint) == 0, "%s",
+	    what))
+		diag("got %s at %s", r, e);
+}
+
 static void
 test_table(void)
 {
@@ -291,6 +312,116 @@ test_style_and_flags(void)
 	awsconf_endpoint_clear(&ep);
 }
 
+/* A new S3 (or Kinesis) client in us-east-1, endpoint_url NULL: AWS's. */
+static struct aws_client *
+client(const char *service, const char *endpoint_url)
+{
+	struct aws_opts o;
+	struct aws_client *c;
+	char err[512];
+	int usage;
+
+	aws_opts_init(&o);
+	o.region = "us-east-1";
+	o.endpoint_url = endpoint_url;
+	c = aws_client_new(service, strcmp(service, "S3") == 0 ? "s3" :
+	    "kinesis", &o, err, sizeof(err), &usage);
+	if (c == NULL)
+		diag("aws_client_new: %s", err);
+	return c;
+}
+
+/* An answer: status, x-amz-bucket-region and body (borrowed). */
+static struct http_response
+answer(long status, const char *bucket_region, const char *body)
+{
+	struct http_response r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	r.retry_after_ms = -1;
+	snprintf(r.bucket_region, sizeof(r.bucket_region), "%s",
+	    bucket_region);
+	r.body = (char *)body;
+	r.body_len = body != NULL ? strlen(body) : 0;
+	return r;
+}
+
+#define MALFORMED(region) "<Error><Code>AuthorizationHeaderMalformed</Code>" \
+	"<Message>the region 'us-east-1' is wrong</Message>" region \
+	"<RequestId>R</RequestId></Error>"
+
+static void
+test_redirects(void)
+{
+	struct aws_client *c = client("S3", NULL), *k;
+	struct http_response r;
+
+	section("redirects: which answers, and what is remembered");
+	if (c == NULL)
+		return;
+	r = answer(200, "eu-west-1", NULL);
+	check(!aws_s3_redirect(c, "b1", 0, &r), "200: none");
+	r = answer(403, "", "<Error><Code>AccessDenied</Code></Error>");
+	check(!aws_s3_redirect(c, "b1", 0, &r), "403 AccessDenied: none");
+	r = answer(400, "", MALFORMED(""));
+	check(!aws_s3_redirect(c, "b1", 0, &r),
+	    "AuthorizationHeaderMalformed without <Region>: none");
+	r = answer(301, "EU WEST", "");
+	check(!aws_s3_redirect(c, "b1", 1, &r),
+	    "a region that is no region name: none");
+	check_region(c, "b1", "us-east-1", "https://s3.us-east-1.amazonaws.com",
+	    "so b1 stays in us-east-1");
+	r = answer(301, "eu-west-1", "<Error><Code>PermanentRedirect</Code>"
+	    "</Error>");
+	check(aws_s3_redirect(c, "b1", 0, &r), "301 PermanentRedirect with "
+	    "x-amz-bucket-region: redirected");
+	check_region(c, "b1", "eu-west-1", "https://s3.eu-west-1.amazonaws.com",
+	    "b1: eu-west-1, its endpoint");
+	check_region(c, "b2", "us-east-1", "https://s3.us-east-1.amazonaws.com",
+	    "b2 is not b1");
+	r = answer(400, "", MALFORMED("<Region>ap-south-1</Region>"));
+	check(aws_s3_redirect(c, "b2", 0, &r), "400 AuthorizationHeaderMalformed "
+	    "with <Region>: redirected");
+	check_region(c, "b2", "ap-south-1", "https://s3.ap-south-1.amazonaws.com",
+	    "b2: ap-south-1");
+	r = answer(307, "us-west-2", "");
+	check(aws_s3_redirect(c, "b1", 0, &r), "307 with x-amz-bucket-region");
+	check_region(c, "b1", "us-west-2", "https://s3.us-west-2.amazonaws.com",
+	    "b1 moved again: us-west-2");
+	r = answer(400, "eu-north-1", "");
+	check(aws_s3_redirect(c, "b3", 1, &r), "400 to a HEAD with the header");
+	check_region(c, "b3", "eu-north-1",
+	    "https://s3.eu-north-1.amazonaws.com", "b3: eu-north-1");
+	aws_client_free(c);
+
+	setenv("AWS_USE_FIPS_ENDPOINT", "true", 1);
+	c = client("S3", NULL);
+	r = answer(301, "us-east-2", "");
+	check(c != NULL && aws_s3_redirect(c, "b1", 0, &r), "FIPS: redirected");
+	if (c != NULL)
+		check_region(c, "b1", "us-east-2",
+		    "https://s3-fips.us-east-2.amazonaws.com",
+		    "FIPS: the new region's FIPS endpoint");
+	aws_client_free(c);
+	unsetenv("AWS_USE_FIPS_ENDPOINT");
+
+	c = client("S3", "http://localhost:4569/s3");
+	r = answer(301, "eu-west-1", "");
+	check(c != NULL && aws_s3_redirect(c, "b1", 0, &r),
+	    "custom endpoint: redirected");
+	if (c != NULL)
+		check_region(c, "b1", "eu-west-1", "http://localhost:4569/s3",
+		    "custom endpoint: kept; the signing region changes");
+	aws_client_free(c);
+
+	k = client("Kinesis", NULL);
+	r = answer(301, "eu-west-1", "");
+	check(k != NULL && !aws_s3_redirect(k, "b1", 0, &r),
+	    "Kinesis: never");
+	aws_client_free(k);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -304,5 +435,9 @@ main(int argc, char **argv)
 	unsetenv("AWS_ENDPOINT_URL_KINESIS");
 	test_table();
 	test_style_and_flags();
+	setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "s3addr-test-secret", 1);
+	unsetenv("AWS_PROFILE");
+	test_redirects();
 	return tap_end();
 }
