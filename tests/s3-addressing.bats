@@ -13,9 +13,13 @@
 # retry), and remembered: the next object goes there at once.  With a
 # custom endpoint the endpoint stays and only the signing region changes,
 # as botocore's S3RegionRedirectorv2 does when its endpoint rule set is
-# given an endpoint URL.  The FIPS and dual-stack endpoint rules are
-# unit-tested (tests/c/s3addr_test.c, from tests/units.bats).  Path style
-# against s3rver is what tests/s3-put.bats and tests/s3up.bats run.
+# given an endpoint URL.  AWS's own endpoints (virtual-hosted S3, FIPS and
+# dual-stack S3 and Kinesis, from the variables and the profile) are seen
+# through the fake as an https proxy on loopback: it logs the host of each
+# CONNECT and refuses it, so nothing leaves 127.0.0.1.  The full table of
+# endpoint rules is unit-tested (tests/c/s3addr_test.c, from
+# tests/units.bats).  Path style against s3rver is what tests/s3-put.bats
+# and tests/s3up.bats run.
 
 bats_require_minimum_version 1.5.0
 
@@ -183,4 +187,89 @@ objects_ok() {
 ["eu-west-1",400]
 ["us-east-1",400]' ]]
 	[[ $stderr == *"AuthorizationHeaderMalformed"* ]]
+}
+
+# through_proxy COMMAND...: COMMAND with AWS's own endpoints (no endpoint
+# URL) and every https request sent to the fake as its proxy, which logs
+# the host of each CONNECT and refuses it: nothing leaves loopback.
+through_proxy() {
+	unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
+	export https_proxy=http://127.0.0.1:$PORT HTTPS_PROXY=http://127.0.0.1:$PORT
+	export http_proxy=http://127.0.0.1:$PORT
+	run --separate-stderr timeout 60 "$@" <"$T/in.ndjson"
+	unset https_proxy HTTPS_PROXY http_proxy
+}
+
+# hosts: the distinct CONNECT targets of the log.
+hosts() {
+	jq -r 'select(.method == "CONNECT") | .target' "$T/log" | sort -u | tr '\n' ' '
+}
+
+s3put() {
+	through_proxy "$KP_BUILD_DIR/bin/s3-put" --max-attempts 1 --max-records 1 \
+	    --max-in-flight 1 --spool-dir "$T/spool" "$@"
+}
+
+kinput() {
+	through_proxy "$KP_BUILD_DIR/bin/kin-put" --max-attempts 1 --stream s "$@"
+}
+
+@test "AWS endpoints, seen through a loopback proxy: virtual-hosted S3, FIPS and dual-stack for S3 and Kinesis" {
+	fake_start
+	local case
+	# env settings | command | the host it goes to
+	while IFS='|' read -r case; do
+		IFS='|' read -r vars cmd want <<<"$case"
+		: >"$T/log"
+		# shellcheck disable=SC2086
+		(export $vars; $cmd)
+		[[ $(hosts) == "$want " ]] || {
+			echo "$vars $cmd: $(hosts), want $want" >&2
+			return 1
+		}
+	done <<'CASES'
+AWS_REGION=eu-west-1|s3put s3://my-bucket/p/|my-bucket.s3.eu-west-1.amazonaws.com:443
+AWS_REGION=eu-west-1|s3put s3://my.bucket/p/|s3.eu-west-1.amazonaws.com:443
+AWS_REGION=eu-west-1|s3put --path-style s3://my-bucket/p/|s3.eu-west-1.amazonaws.com:443
+AWS_REGION=eu-west-1 AWS_USE_FIPS_ENDPOINT=true|s3put s3://my-bucket/p/|my-bucket.s3-fips.eu-west-1.amazonaws.com:443
+AWS_REGION=eu-west-1 AWS_USE_DUALSTACK_ENDPOINT=true|s3put s3://my-bucket/p/|my-bucket.s3.dualstack.eu-west-1.amazonaws.com:443
+AWS_REGION=eu-west-1 AWS_USE_FIPS_ENDPOINT=TRUE AWS_USE_DUALSTACK_ENDPOINT=true|s3put --path-style s3://my-bucket/p/|s3-fips.dualstack.eu-west-1.amazonaws.com:443
+AWS_REGION=cn-north-1|s3put s3://my-bucket/p/|my-bucket.s3.cn-north-1.amazonaws.com.cn:443
+AWS_REGION=eu-west-1|kinput|kinesis.eu-west-1.amazonaws.com:443
+AWS_REGION=eu-west-1 AWS_USE_FIPS_ENDPOINT=true|kinput|kinesis-fips.eu-west-1.amazonaws.com:443
+AWS_REGION=eu-west-1 AWS_USE_DUALSTACK_ENDPOINT=true|kinput|kinesis.eu-west-1.api.aws:443
+AWS_REGION=us-gov-west-1 AWS_USE_FIPS_ENDPOINT=true|kinput|kinesis.us-gov-west-1.amazonaws.com:443
+AWS_REGION=cn-north-1 AWS_USE_FIPS_ENDPOINT=true AWS_USE_DUALSTACK_ENDPOINT=true|kinput|kinesis-fips.cn-north-1.api.amazonwebservices.com.cn:443
+CASES
+}
+
+@test "FIPS and dual-stack from the profile (use_fips_endpoint, s3's use_dualstack_endpoint); false is off" {
+	fake_start
+	printf '[default]\nuse_fips_endpoint = true\ns3 =\n  use_dualstack_endpoint = true\n' >"$HOME/.aws/config"
+	AWS_REGION=us-east-2 s3put s3://my-bucket/p/
+	[[ $(hosts) == "my-bucket.s3-fips.dualstack.us-east-2.amazonaws.com:443 " ]]
+	: >"$T/log"
+	# The variable wins over the profile.
+	AWS_REGION=us-east-2 AWS_USE_FIPS_ENDPOINT=false s3put s3://my-bucket/p/
+	[[ $(hosts) == "my-bucket.s3.dualstack.us-east-2.amazonaws.com:443 " ]]
+	: >"$T/log"
+	# s3's use_dualstack_endpoint is S3's only.
+	AWS_REGION=us-east-2 kinput
+	[[ $(hosts) == "kinesis-fips.us-east-2.amazonaws.com:443 " ]]
+}
+
+@test "S3 has no FIPS endpoint in China: a configuration error (exit 2), nothing sent" {
+	fake_start
+	AWS_REGION=cn-north-1 AWS_USE_FIPS_ENDPOINT=true s3put s3://my-bucket/p/
+	[[ $status -eq 2 ]]
+	[[ $stderr == *"FIPS endpoints"*"not available for S3 in region cn-north-1"* ]]
+	[[ ! -s $T/log ]]
+}
+
+@test "FIPS and dual-stack are ignored with a custom endpoint, as the SDKs ignore them" {
+	fake_start
+	AWS_USE_FIPS_ENDPOINT=true AWS_USE_DUALSTACK_ENDPOINT=true put
+	[[ $status -eq 0 ]]
+	[[ $(reqs '[.host, .style, .sig]' | sort -u) == "[\"localhost:$PORT\",\"path\",\"ok\"]" ]]
+	objects_ok
 }

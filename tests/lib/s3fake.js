@@ -32,7 +32,12 @@
  * A request served: PutObject (stored under --dir/BUCKET/KEY), HeadObject,
  * GetObject, the multipart calls (CreateMultipartUpload, UploadPart,
  * CompleteMultipartUpload concatenating the parts, AbortMultipartUpload,
- * ListMultipartUploads: none).  Node built-ins only.
+ * ListMultipartUploads: none).
+ *
+ * As an HTTP proxy (https_proxy=http://127.0.0.1:PORT) it logs the target
+ * of each CONNECT (method CONNECT, target HOST:PORT) and refuses it with
+ * 403: a test sees which AWS host a tool would reach, and nothing leaves
+ * loopback.  Node built-ins only.
  */
 const http = require('http'), fs = require('fs'), path = require('path');
 const crypto = require('crypto');
@@ -177,6 +182,10 @@ const server = http.createServer((req, res) => {
 		res.writeHead(status, headers);
 		res.end(req.method === 'HEAD' ? undefined : data);
 	});
+});
+server.on('connect', (req, socket) => {
+	log({ method: 'CONNECT', target: req.url, status: 403 });
+	socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
 });
 server.listen(0, '127.0.0.1', () => {
 	fs.writeFileSync(args['port-file'] + '.tmp', String(server.address().port));
