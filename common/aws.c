@@ -7,13 +7,25 @@
 
 #include "aws.h"
 #include "awsconf.h"
+#include "buf.h"
 #include "creds.h"
 #include "kptime.h"
 #include "msg.h"
 #include "s3.h"
+#include "s3addr.h"
 #include "sigv4.h"
 
 #define AWS_MAX_HEADERS 32
+
+/* Buckets whose region a redirect taught, at most (s3-put has one). */
+#define AWS_MAX_BUCKET_REGIONS 64
+
+/* A bucket in another region than the client's, and its endpoint there. */
+struct bucket_region {
+	char *bucket;
+	char *region;
+	struct awsconf_endpoint ep;
+};
 
 struct aws_client {
 	struct awsconf *conf;
@@ -25,6 +37,10 @@ struct aws_client {
 	struct awsconf_endpoint ep;
 	char host[256];
 	int s3;
+	char *explicit_url;         /* --endpoint-url, or NULL */
+	enum s3addr_style style;    /* S3 */
+	struct bucket_region br[AWS_MAX_BUCKET_REGIONS];
+	size_t nbr;
 	struct retry_policy retry;
 	uint64_t seed;
 	const volatile sig_atomic_t *stop;
@@ -42,6 +58,27 @@ aws_opts_init(struct aws_opts *o)
 }
 
 static int warned_no_verify;
+
+/* S3 addressing: --path-style, else the profile's "s3 =
+ * addressing_style" (auto, path or virtual), else auto. */
+static int
+s3_style(struct aws_client *c, const struct aws_opts *o, char *err,
+    size_t errsz)
+{
+	const char *v = awsconf_get_sub(c->conf, "s3", "addressing_style");
+
+	c->style = S3ADDR_AUTO;
+	if (o->s3_path_style) {
+		c->style = S3ADDR_PATH;
+		return 0;
+	}
+	if (v == NULL || *v == '\0' || s3addr_style_parse(v, &c->style) == 0)
+		return 0;
+	snprintf(err, errsz, "invalid s3 addressing_style \"%.32s\" in "
+	    "profile \"%s\": expected auto, path or virtual", v,
+	    awsconf_profile(c->conf));
+	return -1;
+}
 
 struct aws_client *
 aws_client_new(const char *service_id, const char *signing_name,
@@ -79,6 +116,13 @@ aws_client_new(const char *service_id, const char *signing_name,
 		goto fail;
 	}
 	c->s3 = strcmp(signing_name, "s3") == 0;
+	if (c->s3 && s3_style(c, o, err, errsz) != 0)
+		goto fail;
+	if (o->endpoint_url != NULL && *o->endpoint_url != '\0' &&
+	    (c->explicit_url = strdup(o->endpoint_url)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
 	c->retry = o->retry;
 	c->stop = o->stop;
 	c->seed = (uint64_t)kptime_mono_ms() * 2654435761u ^ (uint64_t)getpid();
@@ -121,10 +165,18 @@ fail:
 void
 aws_client_free(struct aws_client *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
 	http_client_free(c->http);
 	creds_chain_free(c->chain);
+	for (i = 0; i < c->nbr; i++) {
+		free(c->br[i].bucket);
+		free(c->br[i].region);
+		awsconf_endpoint_clear(&c->br[i].ep);
+	}
+	free(c->explicit_url);
 	awsconf_endpoint_clear(&c->ep);
 	awsconf_free(c->conf);
 	free(c->region);
@@ -169,31 +221,106 @@ aws_client_credentials_expired(struct aws_client *c)
 	creds_invalidate(c->chain);
 }
 
+/* The redirect-taught entry of bucket, or NULL. */
+static const struct bucket_region *
+find_bucket(const struct aws_client *c, const char *bucket)
+{
+	size_t i;
+
+	for (i = 0; bucket != NULL && i < c->nbr; i++)
+		if (strcmp(c->br[i].bucket, bucket) == 0)
+			return &c->br[i];
+	return NULL;
+}
+
+const char *
+aws_bucket_region(const struct aws_client *c, const char *bucket)
+{
+	const struct bucket_region *b = find_bucket(c, bucket);
+
+	return b != NULL ? b->region : c->region;
+}
+
+const char *
+aws_bucket_endpoint(const struct aws_client *c, const char *bucket)
+{
+	const struct bucket_region *b = find_bucket(c, bucket);
+
+	return b != NULL ? b->ep.url : c->ep.url;
+}
+
+/* Where one call goes: the region it is signed for, its endpoint URL
+ * (with the bucket's label when virtual-hosted), the bucket's path
+ * ("/BUCKET" for path style, else ""), and its Host header. */
+struct target {
+	const char *region;
+	char *base;
+	char *bucket_path;
+	char host[320];
+};
+
+static void
+target_clear(struct target *t)
+{
+	free(t->base);
+	free(t->bucket_path);
+	t->base = t->bucket_path = NULL;
+}
+
+static int
+call_target(const struct aws_client *c, const struct aws_call *call,
+    struct target *t)
+{
+	const struct bucket_region *b = find_bucket(c, call->bucket);
+	const struct awsconf_endpoint *ep = b != NULL ? &b->ep : &c->ep;
+
+	t->region = b != NULL ? b->region : c->region;
+	t->base = t->bucket_path = NULL;
+	if (call->bucket == NULL) {
+		t->base = strdup(ep->url);
+		t->bucket_path = strdup("");
+		snprintf(t->host, sizeof(t->host), "%s", c->host);
+	} else if (s3addr_url(call->bucket, ep->url, s3addr_virtual(
+	    call->bucket, ep->url, ep->custom, c->style), &t->base,
+	    &t->bucket_path) != 0 ||
+	    http_url_host(t->base, t->host, sizeof(t->host)) != 0) {
+		target_clear(t);
+		return -1;
+	}
+	if (t->base == NULL || t->bucket_path == NULL) {
+		target_clear(t);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The path a call goes to, and its URL: an endpoint URL with a path
  * (https://proxy.example/kinesis) puts it before the call's, as botocore
  * joins them ("/" alone becomes the endpoint's path, "/b/k" its
- * continuation); the path is what is signed, so that both agree.  Returns
- * 0, or -1 when memory is short.
+ * continuation); a path-style bucket's "/BUCKET" comes between them.  The
+ * path is what is signed, so that both agree.  Returns 0, or -1 when
+ * memory is short.
  */
 static int
-request_url(const struct aws_client *c, const struct aws_call *call,
+request_url(const struct target *t, const struct aws_call *call,
     char **path, char **url)
 {
-	const char *host = strstr(c->ep.url, "://");
+	const char *host = strstr(t->base, "://");
 	const char *ep = host + 3 + strcspn(host + 3, "/");
 	const char *q = call->query && *call->query ? call->query : NULL;
 	size_t plen;
 
 	*url = NULL;
-	if (*ep != '\0' && strcmp(call->path, "/") == 0)
+	if (*ep != '\0' && *t->bucket_path == '\0' &&
+	    strcmp(call->path, "/") == 0)
 		*path = strdup(ep);
-	else if (asprintf(path, "%s%s", ep, call->path) < 0)
+	else if (asprintf(path, "%s%s%s", ep, t->bucket_path, call->path) < 0)
 		*path = NULL;
 	if (*path == NULL)
 		return -1;
-	plen = (size_t)(ep - c->ep.url);
-	if (asprintf(url, "%.*s%s%s%s", (int)plen, c->ep.url, *path,
+	plen = (size_t)(ep - t->base);
+	if (asprintf(url, "%.*s%s%s%s", (int)plen, t->base, *path,
 	    q ? "?" : "", q ? q : "") < 0) {
 		*url = NULL;
 		return -1;
@@ -215,11 +342,13 @@ aws_start(struct aws_client *c, const struct aws_call *call, void *user,
 	struct http_request hr;
 	struct http_xfer *x = NULL;
 	struct creds cr;
+	struct target t;
 	char *url = NULL, *path = NULL;
 	size_t i, n = 0, nh = 0, nowned = 0;
 
 	memset(&sig, 0, sizeof(sig));
 	memset(&cr, 0, sizeof(cr));
+	memset(&t, 0, sizeof(t));
 	if (call->nheaders > AWS_MAX_HEADERS) {
 		snprintf(err, errsz, "too many headers");
 		return NULL;
@@ -244,10 +373,14 @@ aws_start(struct aws_client *c, const struct aws_call *call, void *user,
 		sh[n].value = colon + 1;
 		n++;
 	}
+	if (call_target(c, call, &t) != 0) {
+		snprintf(err, errsz, "out of memory, or a bad bucket host name");
+		goto out;
+	}
 	sh[n].name = "host";
-	sh[n].value = c->host;
+	sh[n].value = t.host;
 	n++;
-	if (request_url(c, call, &path, &url) != 0) {
+	if (request_url(&t, call, &path, &url) != 0) {
 		snprintf(err, errsz, "out of memory");
 		goto out;
 	}
@@ -260,7 +393,7 @@ aws_start(struct aws_client *c, const struct aws_call *call, void *user,
 	rq.payload = call->body;
 	rq.payload_len = call->body_len;
 	rq.payload_hash = call->payload_hash;
-	rq.region = c->region;
+	rq.region = t.region;
 	rq.service = c->signing_name;
 	rq.time = time(NULL);
 	rq.flags = c->s3 ? SIGV4_S3 : SIGV4_NORMALIZE_PATH;
@@ -296,10 +429,11 @@ aws_start(struct aws_client *c, const struct aws_call *call, void *user,
 	hr.body_len = call->body_len;
 	x = http_start(c->http, &hr, user);
 	if (x == NULL)
-		snprintf(err, errsz, "cannot start the request to %s", c->ep.url);
+		snprintf(err, errsz, "cannot start the request to %s", t.base);
 out:
 	for (i = 0; i < nowned; i++)
 		free(owned[i]);
+	target_clear(&t);
 	free(url);
 	free(path);
 	sigv4_signed_free(&sig);
@@ -410,12 +544,124 @@ aws_outcome(const struct http_response *r, char *err, size_t errsz)
 	return retry_classify(r->status, 0, code);
 }
 
+/*
+ * Remembers that bucket is in region: its endpoint there (the same custom
+ * endpoint, or AWS's of that region) for every later request.  Returns 0,
+ * or -1 (no endpoint for the region, no room, no memory).
+ */
+static int
+remember_region(struct aws_client *c, const char *bucket, const char *region)
+{
+	struct bucket_region *b = (struct bucket_region *)find_bucket(c, bucket);
+	struct awsconf_endpoint ep;
+	char err[AWSCONF_ERRSZ];
+	char *nb = NULL, *nr = NULL;
+
+	if (b == NULL && c->nbr == AWS_MAX_BUCKET_REGIONS)
+		return -1;
+	if (awsconf_endpoint(c->conf, c->service_id, c->explicit_url, region,
+	    &ep, err, sizeof(err)) != 0) {
+		msg_warn("s3://%s: no endpoint for region %s: %s", bucket, region,
+		    err);
+		return -1;
+	}
+	if ((b == NULL && (nb = strdup(bucket)) == NULL) ||
+	    (nr = strdup(region)) == NULL) {
+		free(nb);
+		awsconf_endpoint_clear(&ep);
+		return -1;
+	}
+	if (b == NULL) {
+		b = &c->br[c->nbr++];
+		b->bucket = nb;
+	} else {
+		free(b->region);
+		awsconf_endpoint_clear(&b->ep);
+	}
+	b->region = nr;
+	b->ep = ep;
+	return 0;
+}
+
+/* The x-amz-bucket-region of a HEAD of the bucket, into out ("" when the
+ * answer has none), signed for the region the client knows it in. */
+static void
+head_bucket_region(struct aws_client *c, const char *bucket, char *out,
+    size_t outsz)
+{
+	struct aws_call call;
+	struct http_xfer *x;
+	char err[256];
+
+	out[0] = '\0';
+	memset(&call, 0, sizeof(call));
+	call.method = "HEAD";
+	call.bucket = bucket;
+	call.path = "/";
+	x = aws_start(c, &call, NULL, err, sizeof(err));
+	if (x == NULL)
+		return;
+	if (http_wait_xfer(c->http, x) == 0)
+		snprintf(out, outsz, "%s", http_xfer_response(x)->bucket_region);
+	http_xfer_free(x);
+}
+
+int
+aws_s3_redirect(struct aws_client *c, const char *bucket, int head,
+    const struct http_response *r)
+{
+	char code[128], message[8], region[64];
+	const char *old;
+	struct buf rb = BUF_INIT;
+	long st = r->status;
+	int wrong;
+
+	if (!c->s3 || bucket == NULL || st == 0 || (st >= 200 && st < 300))
+		return 0;
+	aws_error(r, code, sizeof(code), message, sizeof(message));
+	region[0] = '\0';
+	if (r->body != NULL && s3_xml_value(r->body, "Region", &rb) == 0 &&
+	    buf_cstr(&rb) != NULL)
+		snprintf(region, sizeof(region), "%s", rb.p);
+	buf_free(&rb);
+	wrong = st == 301 || st == 302 || st == 307 ||
+	    strcmp(code, "PermanentRedirect") == 0 ||
+	    strcmp(code, "IllegalLocationConstraintException") == 0 ||
+	    (strcmp(code, "AuthorizationHeaderMalformed") == 0 &&
+	    region[0] != '\0') ||
+	    (head && (st == 400 || st == 301));
+	if (!wrong)
+		return 0;
+	/* The header, else the error's <Region>, else a HEAD of the bucket. */
+	if (r->bucket_region[0] != '\0')
+		snprintf(region, sizeof(region), "%s", r->bucket_region);
+	else if (region[0] == '\0')
+		head_bucket_region(c, bucket, region, sizeof(region));
+	if (region[0] == '\0' || !awsconf_region_ok(region)) {
+		msg_debug("s3://%s: HTTP %ld%s%s: the bucket's region is not "
+		    "known", bucket, st, code[0] ? " " : "", code);
+		return 0;
+	}
+	old = aws_bucket_region(c, bucket);
+	if (strcmp(old, region) != 0) {
+		char was[64];
+
+		snprintf(was, sizeof(was), "%s", old);
+		if (remember_region(c, bucket, region) != 0)
+			return 0;
+		msg_info("s3://%s: the bucket is in region %s, not %s: its "
+		    "requests go to %s, signed for %s, from now on", bucket,
+		    region, was, aws_bucket_endpoint(c, bucket), region);
+	}
+	return 1;
+}
+
 int
 aws_call(struct aws_client *c, const struct aws_call *call,
     struct http_response *resp, char *err, size_t errsz)
 {
 	struct retry_state st;
-	int refreshed = 0;
+	int refreshed = 0, redirected = 0;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_ms = -1;
@@ -442,6 +688,12 @@ aws_call(struct aws_client *c, const struct aws_call *call,
 		http_xfer_free(x);
 		if (resp->status >= 200 && resp->status < 300)
 			return 0;
+		if (call->bucket != NULL && !redirected &&
+		    aws_s3_redirect(c, call->bucket,
+		    strcmp(call->method, "HEAD") == 0, resp)) {
+			redirected = 1;
+			continue;
+		}
 		kind = aws_outcome(resp, err, errsz);
 		if (kind == RETRY_NO)
 			return -1;

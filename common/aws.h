@@ -23,6 +23,9 @@ struct aws_opts {
 	int64_t connect_timeout_ms;
 	int64_t timeout_ms;
 	struct retry_policy retry;
+	/* S3: path-style addressing whatever the config's
+	 * "s3 = addressing_style" says (s3-put's --path-style). */
+	int s3_path_style;
 	/* A tool's stop flag (sig.h): a synchronous call (aws_call()) gives
 	 * up once it is set, in its request or in the wait before a retry.
 	 * NULL: never. */
@@ -47,7 +50,8 @@ void aws_client_free(struct aws_client *c);
 
 const char *aws_client_region(const struct aws_client *c);
 const char *aws_client_endpoint(const struct aws_client *c);
-/* 1 when the endpoint is not AWS's own (S3 then uses path style). */
+/* 1 when the endpoint is not AWS's own (S3 then uses path style unless
+ * "s3 = addressing_style = virtual"). */
 int aws_client_custom_endpoint(const struct aws_client *c);
 struct http_client *aws_client_http(struct aws_client *c);
 const struct retry_policy *aws_client_retry(const struct aws_client *c);
@@ -55,7 +59,11 @@ const struct retry_policy *aws_client_retry(const struct aws_client *c);
 /* One request to sign and send. */
 struct aws_call {
 	const char *method;
-	const char *path;            /* URI-encoded, starting with '/' */
+	const char *bucket;          /* S3: the bucket, addressed virtual-
+	                              * hosted or path-style (s3addr.h) in
+	                              * its region; NULL: none (Kinesis) */
+	const char *path;            /* URI-encoded, starting with '/';
+	                              * below the bucket when there is one */
 	const char *query;           /* without '?', or NULL */
 	const char *const *headers;  /* extra "Name: value" headers, signed */
 	size_t nheaders;
@@ -96,6 +104,32 @@ int aws_maybe_applied(const struct http_response *r, enum retry_kind kind,
 enum retry_kind aws_outcome(const struct http_response *r, char *err,
     size_t errsz);
 
+/*
+ * S3's answer that a bucket is in another region than the request was
+ * signed for, handled as botocore's S3RegionRedirectorv2 does: a 301, 302
+ * or 307 status, PermanentRedirect, AuthorizationHeaderMalformed with a
+ * <Region>, IllegalLocationConstraintException, or a 301/400 without a
+ * body to a HEAD request.  The bucket's region is the answer's
+ * x-amz-bucket-region header, else the error's <Region>, else the
+ * x-amz-bucket-region of a HEAD of the bucket (sent now, synchronously).
+ * Returns 1 when the region is found (and differs from the one the
+ * request went to): it is remembered for the rest of the client's life,
+ * so that every later request for the bucket is signed for it and goes to
+ * its endpoint (the same custom endpoint, or AWS's of that region), a -v
+ * message names both regions, and the caller sends the request again at
+ * once, but only once.  Returns 0 when r is no such answer or the region
+ * cannot be found.
+ */
+int aws_s3_redirect(struct aws_client *c, const char *bucket, int head,
+    const struct http_response *r);
+
+/* The region requests for bucket are signed for, and the endpoint URL
+ * they go to (before addressing): the client's unless a redirect taught
+ * another.  Borrowed from c. */
+const char *aws_bucket_region(const struct aws_client *c, const char *bucket);
+const char *aws_bucket_endpoint(const struct aws_client *c,
+    const char *bucket);
+
 /* To be called after an ExpiredToken-class error: credentials are resolved
  * again on the next request (once per error). */
 void aws_client_credentials_expired(struct aws_client *c);
@@ -103,10 +137,12 @@ void aws_client_credentials_expired(struct aws_client *c);
 /*
  * A synchronous call with the retry policy: transient failures and
  * throttling are retried with backoff (one warning per retry on stderr),
- * expired credentials are refreshed once.  Returns 0 with *resp holding a
- * 2xx response (http_response_clear() it), or -1 with *resp holding the
- * last response (if any) and the reason in err; AWS_INTERRUPTED (err
- * "interrupted" or "interrupted while retrying") once the stop flag is set.
+ * expired credentials are refreshed once, an S3 call to a bucket in
+ * another region is sent there once (aws_s3_redirect()).  Returns 0 with
+ * *resp holding a 2xx response (http_response_clear() it), or -1 with
+ * *resp holding the last response (if any) and the reason in err;
+ * AWS_INTERRUPTED (err "interrupted" or "interrupted while retrying") once
+ * the stop flag is set.
  */
 #define AWS_INTERRUPTED (-2)
 int aws_call(struct aws_client *c, const struct aws_call *call,

@@ -728,8 +728,8 @@ awsconf_region(const struct awsconf *conf, const char *explicit_region,
 }
 
 /* A region is a DNS label: it becomes part of a host name. */
-static int
-region_valid(const char *r)
+int
+awsconf_region_ok(const char *r)
 {
 	size_t i, n = strlen(r);
 
@@ -765,7 +765,7 @@ awsconf_region_required(const struct awsconf *conf,
 		no_region_msg(conf, err, errsz);
 		return -1;
 	}
-	if (!region_valid(r)) {
+	if (!awsconf_region_ok(r)) {
 		msg_seterr(err, errsz, "invalid AWS region \"%.64s\" (from "
 		    "%s): expected something like us-east-1", r, src);
 		return -1;
@@ -808,26 +808,39 @@ url_invalid(const char *u)
 	return NULL;
 }
 
-/* The DNS suffix of a region's partition. */
-static const char *
-region_domain(const char *region)
+/*
+ * A region's partition, as botocore's data/partitions.json has them: its
+ * name, DNS suffix and dual-stack DNS suffix (every partition there
+ * supports FIPS and dual-stack endpoints).  The first whose prefix the
+ * region has; "aws" (amazonaws.com, api.aws) for the rest.
+ */
+struct partition {
+	const char *prefix, *name, *domain, *dualstack;
+};
+
+static const struct partition *
+region_partition(const char *region)
 {
-	static const struct {
-		const char *prefix, *domain;
-	} parts[] = {
-		{ "cn-", "amazonaws.com.cn" },
-		{ "us-isob-", "sc2s.sgov.gov" },
-		{ "us-isof-", "csp.hci.ic.gov" },
-		{ "us-iso-", "c2s.ic.gov" },
-		{ "eu-isoe-", "cloud.adc-e.uk" },
+	static const struct partition parts[] = {
+		{ "cn-", "aws-cn", "amazonaws.com.cn",
+		    "api.amazonwebservices.com.cn" },
+		{ "us-gov-", "aws-us-gov", "amazonaws.com", "api.aws" },
+		{ "us-isob-", "aws-iso-b", "sc2s.sgov.gov", "api.aws.scloud" },
+		{ "us-isof-", "aws-iso-f", "csp.hci.ic.gov",
+		    "api.aws.hci.ic.gov" },
+		{ "us-iso-", "aws-iso", "c2s.ic.gov", "api.aws.ic.gov" },
+		{ "eu-isoe-", "aws-iso-e", "cloud.adc-e.uk",
+		    "api.cloud-aws.adc-e.uk" },
+		{ "eusc-", "aws-eusc", "amazonaws.eu", "api.amazonwebservices.eu" },
+		{ "", "aws", "amazonaws.com", "api.aws" },
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+	for (i = 0; i + 1 < sizeof(parts) / sizeof(parts[0]); i++)
 		if (strncmp(region, parts[i].prefix,
 		    strlen(parts[i].prefix)) == 0)
-			return parts[i].domain;
-	return "amazonaws.com";
+			return &parts[i];
+	return &parts[i];
 }
 
 /*
@@ -852,6 +865,81 @@ service_id_form(const char *id, enum idform form, char *buf, size_t bufsz)
 		buf[j++] = (char)(form == ID_ENV ? toupper(c) : tolower(c));
 	}
 	buf[j] = '\0';
+}
+
+int
+awsconf_use_fips(const struct awsconf *conf)
+{
+	const char *v = awsconf_env("AWS_USE_FIPS_ENDPOINT");
+
+	if (v == NULL && conf != NULL)
+		v = awsconf_get(conf, "use_fips_endpoint");
+	return awsconf_is_true(v);
+}
+
+int
+awsconf_use_dualstack(const struct awsconf *conf, const char *service_id)
+{
+	const char *v;
+
+	/* botocore: S3's own "s3 = use_dualstack_endpoint = true" first. */
+	if (conf != NULL && strcasecmp(service_id, "S3") == 0 &&
+	    awsconf_is_true(awsconf_get_sub(conf, "s3",
+	    "use_dualstack_endpoint")))
+		return 1;
+	v = awsconf_env("AWS_USE_DUALSTACK_ENDPOINT");
+	if (v == NULL && conf != NULL)
+		v = awsconf_get(conf, "use_dualstack_endpoint");
+	return awsconf_is_true(v);
+}
+
+/*
+ * The AWS endpoint of a service in a region (host: its host label), with
+ * the FIPS and dual-stack variants that the endpoint rule sets of
+ * botocore's data/kinesis and data/s3 give when they are asked for:
+ *   Kinesis  kinesis-fips.R.DNS, kinesis.R.DUALSTACK-DNS,
+ *            kinesis-fips.R.DUALSTACK-DNS; FIPS alone in aws-us-gov is
+ *            kinesis.R.amazonaws.com (those endpoints are FIPS already)
+ *   S3       s3-fips.R.DNS, s3.dualstack.R.DNS, s3-fips.dualstack.R.DNS;
+ *            FIPS in aws-cn is an error ("Partition does not support FIPS")
+ * Other services have no variant here: their regional endpoint.
+ */
+static int
+default_url(const struct awsconf *conf, const char *host, const char *region,
+    struct awsconf_endpoint *out, char *err, size_t errsz)
+{
+	const struct partition *p = region_partition(region);
+	int kinesis = strcmp(host, "kinesis") == 0, s3 = strcmp(host, "s3") == 0;
+	int fips = (kinesis || s3) && awsconf_use_fips(conf);
+	int ds = (kinesis || s3) && awsconf_use_dualstack(conf, host);
+	const char *dns = p->domain;
+	int r;
+
+	if (s3 && fips && strcmp(p->name, "aws-cn") == 0) {
+		msg_seterr(err, errsz, "FIPS endpoints (AWS_USE_FIPS_ENDPOINT, "
+		    "use_fips_endpoint) are not available for S3 in region "
+		    "%s (partition aws-cn)", region);
+		return -1;
+	}
+	if (s3)
+		r = asprintf(&out->url, "https://s3%s%s.%s.%s",
+		    fips ? "-fips" : "", ds ? ".dualstack" : "", region, dns);
+	else if (kinesis && fips && !ds && strcmp(p->name, "aws-us-gov") == 0)
+		r = asprintf(&out->url, "https://kinesis.%s.amazonaws.com",
+		    region);
+	else if (kinesis)
+		r = asprintf(&out->url, "https://kinesis%s.%s.%s",
+		    fips ? "-fips" : "", region, ds ? p->dualstack : dns);
+	else
+		r = asprintf(&out->url, "https://%s.%s.%s", host, region, dns);
+	if (r < 0) {
+		out->url = NULL;
+		msg_seterr(err, errsz, "out of memory");
+		return -1;
+	}
+	out->fips = fips;
+	out->dualstack = ds;
+	return 0;
 }
 
 int
@@ -934,21 +1022,14 @@ awsconf_endpoint(const struct awsconf *conf, const char *service_id,
 		no_region_msg(conf, err, errsz);
 		goto out;
 	}
-	if (!region_valid(region)) {
+	if (!awsconf_region_ok(region)) {
 		msg_seterr(err, errsz, "invalid AWS region \"%.64s\": expected "
 		    "something like us-east-1", region);
 		goto out;
 	}
 	service_id_form(service_id, ID_HOST, host, sizeof(host));
-	n = strlen("https://") + strlen(host) + 1 + strlen(region) + 1 +
-	    strlen(region_domain(region)) + 1;
-	out->url = malloc(n);
-	if (out->url == NULL) {
-		msg_seterr(err, errsz, "out of memory");
+	if (default_url(conf, host, region, out, err, errsz) != 0)
 		goto out;
-	}
-	snprintf(out->url, n, "https://%s.%s.%s", host, region,
-	    region_domain(region));
 	out->custom = 0;
 	out->source = "default";
 	rc = 0;

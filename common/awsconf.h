@@ -128,6 +128,8 @@ struct awsconf_endpoint {
 	char *url;          /* new string, no trailing '/'; see below */
 	int custom;         /* 1 unless the regional AWS default: a custom
 	                     * endpoint means path-style S3 addressing */
+	int fips;           /* the AWS default's FIPS variant */
+	int dualstack;      /* the AWS default's dual-stack variant */
 	const char *source; /* static: "explicit", "AWS_ENDPOINT_URL_<ID>",
 	                     * "AWS_ENDPOINT_URL", "services-section",
 	                     * "profile", "default" */
@@ -142,7 +144,12 @@ struct awsconf_endpoint {
  * regions, the ISO partitions' domains for us-iso*, eu-isoe).
  * $AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true or the profile's
  * ignore_configured_endpoint_urls=true disable the variables and files,
- * never the explicit URL.
+ * never the explicit URL.  The AWS default of Kinesis and S3 is their FIPS
+ * and/or dual-stack endpoint when awsconf_use_fips() and
+ * awsconf_use_dualstack() say so (botocore's endpoint rule sets); like
+ * botocore, both are ignored when a custom endpoint is configured.  The
+ * DNS suffixes of the partitions (aws-cn, aws-us-gov, aws-iso*, aws-eusc)
+ * are botocore's data/partitions.json's.
  *
  * service_id is the AWS service identifier ("Kinesis", "S3"); its
  * variable suffix is upper case with spaces as '_', its config key lower
@@ -156,6 +163,19 @@ struct awsconf_endpoint {
 int awsconf_endpoint(const struct awsconf *conf, const char *service_id,
     const char *explicit_url, const char *region,
     struct awsconf_endpoint *out, char *err, size_t errsz);
+
+/*
+ * FIPS endpoints: $AWS_USE_FIPS_ENDPOINT, else the profile's
+ * use_fips_endpoint.  Dual-stack (IPv6) endpoints: for S3 the profile's
+ * "s3 =\n use_dualstack_endpoint = true" first, then
+ * $AWS_USE_DUALSTACK_ENDPOINT, else the profile's use_dualstack_endpoint.
+ * 1 when the value is "true" (any case), else 0, as botocore reads them.
+ */
+int awsconf_use_fips(const struct awsconf *conf);
+int awsconf_use_dualstack(const struct awsconf *conf, const char *service_id);
+
+/* 1 when r is a well-formed region name (a DNS label of a-z 0-9 -). */
+int awsconf_region_ok(const char *r);
 
 /* Frees out->url and zeroes *out; accepts NULL and a zeroed struct. */
 void awsconf_endpoint_clear(struct awsconf_endpoint *ep);

@@ -165,7 +165,7 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		/* A new response (after 100-continue or a redirect). */
 		x->resp.retry_after_ms = -1;
 		x->resp.etag[0] = x->resp.request_id[0] = '\0';
-		x->resp.error_type[0] = '\0';
+		x->resp.error_type[0] = x->resp.bucket_region[0] = '\0';
 	} else if (header_is(p, len, "retry-after", &v, &vlen)) {
 		char *end;
 		long secs;
@@ -189,6 +189,9 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		copy_value(x->resp.request_id, sizeof(x->resp.request_id), v, vlen);
 	} else if (header_is(p, len, "x-amzn-errortype", &v, &vlen)) {
 		copy_value(x->resp.error_type, sizeof(x->resp.error_type), v, vlen);
+	} else if (header_is(p, len, "x-amz-bucket-region", &v, &vlen)) {
+		copy_value(x->resp.bucket_region, sizeof(x->resp.bucket_region),
+		    v, vlen);
 	}
 	return len;
 }

@@ -56,6 +56,7 @@ struct http_response {
 	char etag[128];
 	char request_id[128];
 	char error_type[128];          /* x-amzn-ErrorType */
+	char bucket_region[64];        /* x-amz-bucket-region (S3) */
 };
 
 struct http_client;

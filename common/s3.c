@@ -440,14 +440,32 @@ s3_request_clear(struct s3_request *rq)
 	memset(rq, 0, sizeof(*rq));
 }
 
-/* Starts a request: method and path; the rest is empty. */
+/* "/KEY", the key URI-encoded once ('/' kept); NULL on no memory. */
+static char *
+key_path(const char *key)
+{
+	size_t kl = strlen(key), total = SIGV4_URI_ENCODE_MAX(kl) + 2;
+	char *out = malloc(total);
+
+	if (out == NULL)
+		return NULL;
+	out[0] = '/';
+	if (sigv4_uri_encode(key, kl, 0, out + 1, total - 1) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Starts a request: method, bucket and path; the rest is empty. */
 static int
 req_begin(struct s3_request *rq, const char *method, const char *bucket,
     const char *key, const char **why)
 {
 	s3_request_clear(rq);
 	rq->method = method;
-	rq->path = s3_object_path(bucket, key);
+	rq->bucket = bucket;
+	rq->path = key_path(key);
 	if (rq->path == NULL) {
 		*why = "out of memory";
 		return -1;

@@ -9,9 +9,9 @@
  * object, single or multipart, so that an object found in place can be
  * recognised as ours.
  *
- * Requests are addressed path-style, https://ENDPOINT/BUCKET/KEY, the one
- * form that the aws_client (one endpoint, one Host header) and every
- * S3-compatible server (s3rver, MinIO) accept.  A built struct s3_request
+ * A request names its bucket and the path below it ("/KEY"); the
+ * aws_client addresses it virtual-hosted or path-style (s3addr.h) and
+ * follows the bucket to its region (aws.h).  A built struct s3_request
  * is everything aws_start() needs besides signing: common/s3up.c sends
  * them.  Every header, query and body is built with buf.h, so no value is
  * ever cut short.  Nothing here prints.
@@ -128,7 +128,8 @@ struct s3_part {
  */
 struct s3_request {
 	const char *method;              /* static */
-	char *path;                      /* "/BUCKET/KEY", the key encoded */
+	const char *bucket;              /* borrowed from the builder's caller */
+	char *path;                      /* "/KEY", the key encoded */
 	struct buf query;                /* without '?'; empty: none */
 	struct buf lines;                /* the header lines, NUL-separated */
 	const char *headers[S3_MAX_HEADERS];  /* "Name: value", into lines */
@@ -140,7 +141,7 @@ struct s3_request {
 	                                  * the signer hashes it */
 };
 
-#define S3_REQUEST_INIT { NULL, NULL, BUF_INIT, BUF_INIT, { NULL }, 0, \
+#define S3_REQUEST_INIT { NULL, NULL, NULL, BUF_INIT, BUF_INIT, { NULL }, 0, \
 	BUF_INIT, NULL, 0, NULL }
 
 void s3_request_clear(struct s3_request *rq);
@@ -149,6 +150,8 @@ void s3_request_clear(struct s3_request *rq);
  * The builders.  Each clears rq first, and returns 0, or -1 with *why
  * (static text): out of memory, a header value with a control character,
  * an empty upload id, a part number outside 1..S3_MAX_PARTS.
+ *
+ * The bucket is borrowed: it must outlive the request.
  *
  * PUT /BUCKET/KEY with the object's headers, the body's checksum and
  * If-None-Match: * when o asks for it; d is the body's digest.

@@ -52,6 +52,7 @@ struct req {
 	int64_t not_before;
 	int started;            /* retry state initialised */
 	int refreshed;          /* credentials refreshed once */
+	int redirected;         /* sent to the bucket's region once */
 	struct retry_state rs;
 	struct http_xfer *x;    /* in flight */
 	struct s3_request sr;   /* what is in flight (its body included) */
@@ -667,6 +668,7 @@ req_arm(struct req *rq, enum req_kind kind, struct s3up_job *j,
 	rq->not_before = now;
 	rq->started = 0;
 	rq->refreshed = 0;
+	rq->redirected = 0;
 }
 
 /* Arms the job's single request of a new state. */
@@ -730,6 +732,7 @@ req_start(struct s3up *e, struct req *rq)
 	}
 	memset(&call, 0, sizeof(call));
 	call.method = rq->sr.method;
+	call.bucket = rq->sr.bucket;
 	call.path = rq->sr.path;
 	call.query = rq->sr.query.len > 0 ? rq->sr.query.p : NULL;
 	call.headers = rq->sr.headers;
@@ -1445,6 +1448,14 @@ on_done(struct s3up *e, struct http_xfer *x)
 		snprintf(err, sizeof(err), "%s: %s (in a 200 answer)",
 		    code[0] ? code : "Error", msg[0] ? msg : "no message");
 		kind = retry_classify(500, 0, code);
+	}
+	if (!rq->redirected && aws_s3_redirect(e->aws, e->d->s3.bucket,
+	    rq->kind == R_HEAD, resp)) {
+		/* The bucket's region is known now: sent there at once. */
+		rq->redirected = 1;
+		rq->pending = 1;
+		rq->not_before = now;
+		goto out;
 	}
 	snprintf(reason, sizeof(reason), "%s: %s", req_name[rq->kind], err);
 	if (!on_special(rq, resp, kind, err, uri, now) &&

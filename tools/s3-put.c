@@ -61,6 +61,7 @@
 	"[--max-open-partitions N] " \
 	"[--max-records N] [--no-overwrite] [--no-verify-ssl] " \
 	"[--part-prefix PREFIX] [--part-size BYTES] [--part-suffix SUFFIX] " \
+	"[--path-style] " \
 	"[--profile NAME] [--progress | --no-progress] [--region REGION] " \
 	"[--retry-budget DURATION] [--rollover DURATION] [--run-id ID] " \
 	"[--spool-dir DIR] [--spool-max BYTES] [--sse AES256|aws:kms] " \
@@ -104,6 +105,7 @@ static const char help_text[] =
     "  --part-size BYTES        multipart part size, at least 5MiB (default 5MiB)\n"
     "  --max-in-flight N        requests in flight, 1 to 64 (default 8);\n"
     "                           --concurrency N is the same\n"
+    "  --path-style             S3 path-style addressing (ENDPOINT/BUCKET/KEY)\n"
     "Checkpoints (kinpipe(7), CHECKPOINTS):\n"
     "  --checkpoint-dir DIR     the pipeline's checkpoint directory: objects\n"
     "                           are delivered once the barrier after their\n"
@@ -194,6 +196,7 @@ enum {
 	OPT_PART_PREFIX,
 	OPT_PART_SIZE,
 	OPT_PART_SUFFIX,
+	OPT_PATH_STYLE,
 	OPT_ROLLOVER,
 	OPT_RUN_ID,
 	OPT_SPOOL_DIR,
@@ -222,6 +225,7 @@ static const struct cli_option options[] = {
 	{ "part-prefix", 1, OPT_PART_PREFIX },
 	{ "part-size", 1, OPT_PART_SIZE },
 	{ "part-suffix", 1, OPT_PART_SUFFIX },
+	{ "path-style", 0, OPT_PATH_STYLE },
 	{ "rollover", 1, OPT_ROLLOVER },
 	{ "run-id", 1, OPT_RUN_ID },
 	{ "spool-dir", 1, OPT_SPOOL_DIR },
@@ -353,6 +357,9 @@ option(struct cli *c, int id, const char *arg)
 	case OPT_PART_SIZE:
 		return cli_size(c, arg, S3_PART_MIN, PART_SIZE_MAX,
 		    &o->part_size);
+	case OPT_PATH_STYLE:
+		c->aws.s3_path_style = 1;
+		return 0;
 	case OPT_ROLLOVER:
 		return cli_duration(c, arg, 0, CLI_DURATION_MAX,
 		    &o->rollover_ms);

@@ -174,7 +174,8 @@ test_put_head(void)
 	check(s3_put_object(&rq, "b-k", "p/x y.json", &o, body, strlen(body),
 	    &d, &why) == 0, "PutObject builds");
 	check_str(rq.method, "PUT", "PutObject: method");
-	check_str(rq.path, "/b-k/p/x%20y.json", "PutObject: path");
+	check_str(rq.bucket, "b-k", "PutObject: bucket");
+	check_str(rq.path, "/p/x%20y.json", "PutObject: path below it");
 	check(rq.query.len == 0, "PutObject: no query");
 	check(rq.body == body && rq.body_len == strlen(body) &&
 	    rq.payload_hash == d.sha256_hex, "PutObject: body and payload hash");
@@ -209,8 +210,9 @@ test_put_head(void)
 	    rq.nheaders == 0, "--checksum none and no type: no header");
 	check(s3_head_object(&rq, "b", "a/k", &why) == 0 &&
 	    strcmp(rq.method, "HEAD") == 0 && rq.nheaders == 0 &&
-	    rq.body == NULL && strcmp(rq.path, "/b/a/k") == 0,
-	    "HeadObject: HEAD, the path, nothing else");
+	    rq.body == NULL && strcmp(rq.bucket, "b") == 0 &&
+	    strcmp(rq.path, "/a/k") == 0,
+	    "HeadObject: HEAD, the bucket and path, nothing else");
 	s3_request_clear(&rq);
 	s3_request_clear(&rq);
 	check(rq.path == NULL && rq.nheaders == 0, "clear twice is harmless");
@@ -367,10 +369,11 @@ test_multipart(void)
 	check(s3_abort_multipart(&rq, "b", "k", NULL, &why) == -1,
 	    "Abort without an id refused");
 	check(s3_list_multipart(&rq, "b", "m/k 1.json", &why) == 0 &&
-	    strcmp(rq.method, "GET") == 0 && strcmp(rq.path, "/b/") == 0 &&
+	    strcmp(rq.method, "GET") == 0 && strcmp(rq.bucket, "b") == 0 &&
+	    strcmp(rq.path, "/") == 0 &&
 	    strcmp(query(&rq), "prefix=m%2Fk%201.json&uploads") == 0 &&
 	    rq.nheaders == 0 && rq.body == NULL,
-	    "ListMultipartUploads: GET /b/?prefix=KEY&uploads");
+	    "ListMultipartUploads: GET b /?prefix=KEY&uploads");
 	s3_request_clear(&rq);
 	buf_free(&h);
 }

@@ -207,6 +207,7 @@ call(struct s3_request *rq, struct http_response *resp)
 
 	memset(&c, 0, sizeof(c));
 	c.method = rq->method;
+	c.bucket = rq->bucket;
 	c.path = rq->path;
 	c.query = rq->query.len > 0 ? buf_cstr(&rq->query) : NULL;
 	c.headers = rq->headers;
@@ -264,8 +265,7 @@ open_uploads(const char *key)
 
 	s3_head_object(&rq, bucket, "x", &why);
 	free(rq.path);
-	rq.path = malloc(strlen(bucket) + 2);
-	snprintf(rq.path, strlen(bucket) + 2, "/%s", bucket);
+	rq.path = strdup("/");     /* the bucket itself */
 	rq.method = "GET";
 	buf_printf(&rq.query, "prefix=%s&uploads=", key);
 	if (call(&rq, &resp) == 200)
@@ -287,8 +287,7 @@ make_bucket(void)
 
 	s3_head_object(&rq, bucket, "x", &why);
 	free(rq.path);
-	rq.path = malloc(strlen(bucket) + 2);
-	snprintf(rq.path, strlen(bucket) + 2, "/%s", bucket);
+	rq.path = strdup("/");     /* the bucket itself */
 	rq.method = "PUT";
 	st = call(&rq, &resp);
 	if (st != 200 && st != 409)
