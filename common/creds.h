@@ -71,6 +71,15 @@ struct creds_chain;
  */
 struct creds_chain *creds_chain_new(const struct awsconf *conf);
 
+/*
+ * The tool's --region, --ca-bundle and --no-verify-ssl (NULL, 0: not
+ * given), for the providers that call STS (assume-role,
+ * assume-role-with-web-identity); borrowed, they must outlive the chain.
+ * Without it STS is called for the region of the environment or profile.
+ */
+void creds_chain_set_aws(struct creds_chain *chain, const char *region,
+    const char *ca_bundle, int no_verify_ssl);
+
 /* Frees the chain and its cached credentials; accepts NULL. */
 void creds_chain_free(struct creds_chain *chain);
 
