@@ -3,6 +3,11 @@
  *
  * Order, first match wins:
  *   1. "env": AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+ *   1a. "assume-role": the profile's role_arn with source_profile or
+ *      credential_source, through STS AssumeRole (creds_role.c)
+ *   1b. "assume-role-with-web-identity": AWS_WEB_IDENTITY_TOKEN_FILE and
+ *      AWS_ROLE_ARN, or the profile's web_identity_token_file and
+ *      role_arn, through STS AssumeRoleWithWebIdentity (creds_web.c)
  *   2. "shared-credentials-file": aws_access_key_id, aws_secret_access_key,
  *      aws_session_token of the profile in ~/.aws/credentials
  *   3. "config-file": the same keys in the profile of ~/.aws/config
@@ -49,7 +54,9 @@ struct creds {
 	char *secret_access_key;
 	char *session_token; /* NULL when there is none */
 	time_t expiration;   /* 0: never expires */
-	const char *source;  /* static: "env", "shared-credentials-file",
+	const char *source;  /* static: "env", "assume-role",
+	                      * "assume-role-with-web-identity",
+	                      * "shared-credentials-file",
 	                      * "config-file", "credential-process",
 	                      * "container", "imds" */
 };
