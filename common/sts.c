@@ -519,6 +519,9 @@ sts_endpoint(const struct awsconf *conf, const char *region,
 	if (awsconf_endpoint(conf, "STS", NULL, global ? "us-east-1" : region,
 	    &ep, err, errsz) < 0)
 		return -1;
+	/* A configured endpoint is signed for the region, as botocore does. */
+	if (ep.custom)
+		global = region == NULL;
 	if (!ep.custom && global) {
 		free(ep.url);
 		ep.url = strdup("https://sts.amazonaws.com");

@@ -15,7 +15,8 @@
  * =legacy (which wins) sends the regions that had the global endpoint
  * (us-east-1, us-west-2, eu-west-1, ... as botocore lists them) to
  * https://sts.amazonaws.com, signed for us-east-1; region "aws-global"
- * always does.  Any other value than "regional" or "legacy" is a
+ * always does.  A configured endpoint is signed for the region, whatever
+ * the mode.  Any other value than "regional" or "legacy" is a
  * configuration error.
  *
  * Messages name the action, the role and STS's error code and message

@@ -26,12 +26,12 @@ setup() {
 	export AWS_CONFIG_FILE=$T/config AWS_SHARED_CREDENTIALS_FILE=$T/credentials
 	export AWS_ENDPOINT_URL_STS=$KP_DEAD_ENDPOINT
 	: >"$T/config"
-	SERVER_PID= MOTO_PID=
+	SERVER_PID= MOTO_PID= META_PID=
 }
 
 teardown() {
 	local p
-	for p in $SERVER_PID $MOTO_PID; do
+	for p in $SERVER_PID $MOTO_PID $META_PID; do
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
@@ -158,6 +158,20 @@ EOF
 	[[ $(req 1 .scope) == */sts/aws4_request ]]
 	run -1 --separate-stderr "$CT" creds --profile ops
 	[[ $stderr == *"no credentials found in credential_source Environment of profile \"ops\""* ]]
+}
+
+@test "assume role: credential_source = EcsContainer signs with the container endpoint's credentials" {
+	sts_start
+	python3 "$KP_ROOT/tests/lib/metadata_server.py" --port-file "$T/mport" \
+	    --log "$T/meta.log" --token ecs-session-token </dev/null >"$T/meta.out" 2>&1 3>&- &
+	META_PID=$!
+	for ((i = 0; i < 400; i++)); do [ -s "$T/mport" ] && break; sleep 0.05; done
+	export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$(cat "$T/mport")/ecs/credentials
+	printf '[profile ops]\nrole_arn = %s\ncredential_source = EcsContainer\n' "$ROLE" >"$T/config"
+	run -0 --separate-stderr "$CT" creds --profile ops
+	[ "$(jq -r .source <<<"$output")" = assume-role ]
+	[ "$(req 1 .security_token)" = ecs-session-token ]
+	[ "$(wc -l <"$T/meta.log")" = 1 ]
 }
 
 @test "assume role: the environment's keys win over a role profile named by AWS_PROFILE, as in the CLI" {
@@ -353,6 +367,12 @@ EOF
 	printf '[default]\nservices = local\n[services local]\nsts =\n  endpoint_url = http://127.0.0.1:7/sts\n' >"$T/config"
 	[ "$(ep --region eu-west-1)" = "http://127.0.0.1:7/sts eu-west-1" ]
 	[ "$(AWS_ENDPOINT_URL_STS=http://127.0.0.1:8 ep --region eu-west-1)" = "http://127.0.0.1:8 eu-west-1" ]
+	[ "$(AWS_STS_REGIONAL_ENDPOINTS=legacy AWS_ENDPOINT_URL_STS=http://127.0.0.1:8 ep --region eu-west-1)" = "http://127.0.0.1:8 eu-west-1" ]
+	[ "$(AWS_REGION= AWS_ENDPOINT_URL_STS=http://127.0.0.1:8 ep)" = "http://127.0.0.1:8 us-east-1" ]
+	unset AWS_REGION
+	: >"$T/config"
+	run -2 --separate-stderr "$CT" sts-endpoint
+	[[ $stderr == *"no AWS region configured"* ]]
 }
 
 # ---- moto, with IAM authentication on ----
