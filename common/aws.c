@@ -131,6 +131,7 @@ aws_client_new(const char *service_id, const char *signing_name,
 		snprintf(err, errsz, "out of memory");
 		goto fail;
 	}
+	creds_chain_set_aws(c->chain, c->region, o->ca_bundle, o->no_verify_ssl);
 	if (creds_get(c->chain, time(NULL), &cr) != 0) {
 		snprintf(err, errsz, "%s", creds_chain_error(c->chain));
 		goto fail;

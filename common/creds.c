@@ -35,6 +35,8 @@ static const struct provider {
 	const char *note_label; /* NULL: its note is not shown */
 } providers[] = {
 	{ "env", creds_provider_env, NULL },
+	{ "assume-role", creds_provider_assume_role, NULL },
+	{ "assume-role-with-web-identity", creds_provider_web_identity, NULL },
 	{ "sso", creds_provider_sso, NULL },
 	{ "shared-credentials-file", creds_provider_credentials, NULL },
 	{ "config-file", creds_provider_config, NULL },
@@ -47,6 +49,7 @@ static const struct provider {
 
 struct creds_chain {
 	const struct awsconf *conf;
+	struct creds_aws aws;      /* for the providers that call STS */
 	struct creds cached;
 	int have;
 	time_t retry_after;        /* no refresh attempt before this */
@@ -169,6 +172,7 @@ resolve(struct creds_chain *chain, time_t now, struct creds *out)
 	for (i = 0; i < NPROVIDERS; i++)
 		chain->notes[i][0] = '\0';
 	call.conf = chain->conf;
+	call.aws = &chain->aws;
 	call.err = chain->err;
 	call.errsz = sizeof(chain->err);
 	call.notesz = NOTESZ;
@@ -201,9 +205,20 @@ creds_chain_new(const struct awsconf *conf)
 {
 	struct creds_chain *chain = calloc(1, sizeof(*chain));
 
-	if (chain != NULL)
+	if (chain != NULL) {
 		chain->conf = conf;
+		chain->aws.conf = conf;
+	}
 	return chain;
+}
+
+void
+creds_chain_set_aws(struct creds_chain *chain, const char *region,
+    const char *ca_bundle, int no_verify_ssl)
+{
+	chain->aws.region = region;
+	chain->aws.ca_bundle = ca_bundle;
+	chain->aws.no_verify_ssl = no_verify_ssl;
 }
 
 void

@@ -3,7 +3,12 @@
  *
  * Order, first match wins:
  *   1. "env": AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
- *   -  "sso": a profile with sso_account_id or sso_role_name: IAM Identity
+ *   1a. "assume-role": the profile's role_arn with source_profile or
+ *      credential_source, through STS AssumeRole (creds_role.c)
+ *   1b. "assume-role-with-web-identity": AWS_WEB_IDENTITY_TOKEN_FILE and
+ *      AWS_ROLE_ARN, or the profile's web_identity_token_file and
+ *      role_arn, through STS AssumeRoleWithWebIdentity (creds_web.c)
+ *   1c. "sso": a profile with sso_account_id or sso_role_name: IAM Identity
  *      Center role credentials from GetRoleCredentials, with the token
  *      `aws sso login` cached in ~/.aws/sso/cache (creds_sso.h)
  *   2. "shared-credentials-file": aws_access_key_id, aws_secret_access_key,
@@ -52,7 +57,9 @@ struct creds {
 	char *secret_access_key;
 	char *session_token; /* NULL when there is none */
 	time_t expiration;   /* 0: never expires */
-	const char *source;  /* static: "env", "sso", "shared-credentials-file",
+	const char *source;  /* static: "env", "assume-role",
+	                      * "assume-role-with-web-identity", "sso",
+	                      * "shared-credentials-file",
 	                      * "config-file", "credential-process",
 	                      * "container", "imds" */
 };
@@ -73,6 +80,15 @@ struct creds_chain;
  * creds_chain_free().
  */
 struct creds_chain *creds_chain_new(const struct awsconf *conf);
+
+/*
+ * The tool's --region, --ca-bundle and --no-verify-ssl (NULL, 0: not
+ * given), for the providers that call STS (assume-role,
+ * assume-role-with-web-identity); borrowed, they must outlive the chain.
+ * Without it STS is called for the region of the environment or profile.
+ */
+void creds_chain_set_aws(struct creds_chain *chain, const char *region,
+    const char *ca_bundle, int no_verify_ssl);
 
 /* Frees the chain and its cached credentials; accepts NULL. */
 void creds_chain_free(struct creds_chain *chain);

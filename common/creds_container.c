@@ -136,31 +136,30 @@ out:
 	return rc;
 }
 
-/* The token file, without a trailing line break: a new string in *tok. */
-static int
-read_token_file(const char *file, char **tok, char *err, size_t errsz)
+int
+creds_read_token_file(const char *what, const char *file, size_t max,
+    char **tok, char *err, size_t errsz)
 {
 	FILE *fp = NULL;
 	char *b = NULL;
 	size_t n = 0;
 	int rc = -1;
 
+	*tok = NULL;
 	fp = fopen(file, "r");
 	if (fp == NULL) {
-		msg_seterr(err, errsz, "cannot read "
-		    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s", file,
+		msg_seterr(err, errsz, "cannot read %s %s: %s", what, file,
 		    strerror(errno));
 		goto out;
 	}
-	b = malloc(MAX_TOKEN_FILE + 1);
+	b = malloc(max + 1);
 	if (b == NULL) {
 		msg_seterr(err, errsz, "out of memory");
 		goto out;
 	}
-	n = fread(b, 1, MAX_TOKEN_FILE + 1, fp);
-	if (ferror(fp) || n > MAX_TOKEN_FILE) {
-		msg_seterr(err, errsz, "cannot read "
-		    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s", file,
+	n = fread(b, 1, max + 1, fp);
+	if (ferror(fp) || n > max) {
+		msg_seterr(err, errsz, "cannot read %s %s: %s", what, file,
 		    ferror(fp) ? "read error" : "too large");
 		goto out;
 	}
@@ -168,8 +167,7 @@ read_token_file(const char *file, char **tok, char *err, size_t errsz)
 		n--;
 	b[n] = '\0';
 	if (memchr(b, '\0', n) != NULL) {
-		msg_seterr(err, errsz, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE "
-		    "%s holds a NUL byte", file);
+		msg_seterr(err, errsz, "%s %s holds a NUL byte", what, file);
 		goto out;
 	}
 	*tok = b;
@@ -180,7 +178,7 @@ out:
 		fclose(fp);
 	if (b != NULL) {
 		/* The whole buffer: the bytes after a NUL were read too. */
-		OPENSSL_cleanse(b, MAX_TOKEN_FILE + 1);
+		OPENSSL_cleanse(b, max + 1);
 		free(b);
 	}
 	return rc;
@@ -200,7 +198,8 @@ container_auth(char **tok, char *err, size_t errsz)
 	file = awsconf_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	var = awsconf_env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	if (file != NULL) {
-		if (read_token_file(file, &b, err, errsz) < 0)
+		if (creds_read_token_file("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+		    file, MAX_TOKEN_FILE, &b, err, errsz) < 0)
 			goto out;
 	} else if (var != NULL) {
 		b = strdup(var);

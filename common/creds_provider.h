@@ -27,6 +27,7 @@
 #include "creds.h"
 
 struct awsconf;
+struct creds_aws;
 struct http_client;
 struct http_response;
 struct json_object;
@@ -43,6 +44,17 @@ struct creds_call {
 	size_t errsz;
 	char *note;                 /* why it found nothing, if worth saying */
 	size_t notesz;
+	const struct creds_aws *aws; /* for the providers that call STS */
+};
+
+/* What the providers that call STS take from the tool (creds.h,
+ * creds_chain_set_aws()); the chain's own profile and nothing else by
+ * default. */
+struct creds_aws {
+	const struct awsconf *conf; /* the tool's profile: STS endpoint */
+	const char *region;         /* --region; NULL: env, then profile */
+	const char *ca_bundle;      /* --ca-bundle; NULL: env, then profile */
+	int no_verify_ssl;
 };
 
 typedef int creds_provider_fn(struct creds_call *call, struct creds *out);
@@ -54,6 +66,8 @@ creds_provider_fn creds_provider_config;      /* creds_file.c */
 creds_provider_fn creds_provider_process;     /* creds_process.c */
 creds_provider_fn creds_provider_container;   /* creds_container.c */
 creds_provider_fn creds_provider_imds;        /* creds_imds.c */
+creds_provider_fn creds_provider_assume_role; /* creds_role.c */
+creds_provider_fn creds_provider_web_identity; /* creds_web.c */
 
 /* v, or NULL when v is NULL or "": an empty value counts as unset. */
 static inline const char *
@@ -72,6 +86,30 @@ void creds_free_secret(char *s);
  * token).  Returns 0, or -1 with "out of memory" in err. */
 int creds_set(struct creds *c, const char *akid, const char *secret,
     const char *token, time_t expiration, char *err, size_t errsz);
+
+/*
+ * The file of a token (a new string in *tok, free with
+ * creds_free_secret()), without a trailing line break, at most max bytes,
+ * no NUL byte; what names it in messages.  Read anew at every call: the
+ * platforms rotate these files.  Returns 0, or -1 with a message in err.
+ * (creds_container.c)
+ */
+int creds_read_token_file(const char *what, const char *file, size_t max,
+    char **tok, char *err, size_t errsz);
+
+/* ---- creds_role.c: what the STS providers share ---- */
+
+/*
+ * The STS endpoint and TLS settings for call (sts.h; the tool's profile,
+ * region and TLS options of call->aws).  Returns 0, or -1 with a message
+ * in call->err.
+ */
+struct sts_target;
+int creds_sts_target(const struct creds_call *call, struct sts_target *t);
+
+/* A RoleSessionName when none is configured: "kinpipe-" and the time of
+ * the process's first call in ms since the epoch (static). */
+const char *creds_default_session_name(void);
 
 /* ---- creds_json.c ---- */
 

@@ -49,3 +49,4 @@ fuzz() {
 @test "fuzz: s3-put's part manifests (spool)" { fuzz spool; }
 @test "fuzz: the SSO token cache file and the GetRoleCredentials answer (ssocache)" { fuzz ssocache; }
 @test "fuzz: s3-put's key templates (keytpl)" { fuzz keytpl; }
+@test "fuzz: STS answers, credentials and errors (sts)" { fuzz sts; }

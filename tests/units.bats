@@ -39,3 +39,5 @@ load helpers
 @test "unit under valgrind: ckpt" { kp_unit ckpt 45 valgrind; }
 @test "unit: keytpl" { kp_unit keytpl 54; }
 @test "unit under valgrind: keytpl" { kp_unit keytpl 54 valgrind; }
+@test "unit: sts" { kp_unit sts 25; }
+@test "unit under valgrind: sts" { kp_unit sts 25 valgrind; }

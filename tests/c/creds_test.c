@@ -10,6 +10,7 @@
  *   creds_test container-url                   creds_container_url()
  *   creds_test imds-endpoint [OPTIONS]         creds_imds_endpoint()
  *   creds_test parse-time TEXT                 creds_parse_time()
+ *   creds_test sts-endpoint [OPTIONS]          sts_endpoint()
  *
  * OPTIONS: --profile NAME --region R --endpoint-url URL --ca-bundle FILE
  *          --no-verify-ssl --now EPOCH
@@ -28,9 +29,10 @@
 #include "awsconf.h"
 #include "creds.h"
 #include "msg.h"
+#include "sts.h"
 
 #define USAGE "creds_test [-v] creds|config|get|container-url|" \
-	"imds-endpoint|parse-time [--profile NAME] [--region R] " \
+	"imds-endpoint|parse-time|sts-endpoint [--profile NAME] [--region R] " \
 	"[--endpoint-url URL] [--ca-bundle FILE] [--no-verify-ssl] " \
 	"[--now EPOCH] [ARG ...]"
 
@@ -354,6 +356,37 @@ out:
 }
 
 static int
+cmd_sts_endpoint(const struct opts *o)
+{
+	struct awsconf *conf = NULL;
+	struct json_object *out = NULL;
+	struct sts_target t;
+	char err[AWSCONF_ERRSZ];
+	int rc = KP_EXIT_USAGE;
+
+	memset(&t, 0, sizeof(t));
+	if (awsconf_load(o->profile, &conf, err, sizeof(err)) < 0 ||
+	    sts_endpoint(conf, awsconf_region(conf, o->region, NULL), &t, err,
+	    sizeof(err)) < 0) {
+		msg_err("%s", err);
+		goto out;
+	}
+	out = json_object_new_object();
+	if (out == NULL || add_str(out, "url", t.url) < 0 ||
+	    add_str(out, "region", t.region) < 0 || print_obj(out) < 0) {
+		msg_err("cannot write the result");
+		rc = KP_EXIT_FAILURE;
+		goto out;
+	}
+	rc = KP_EXIT_OK;
+out:
+	sts_target_clear(&t);
+	json_object_put(out);
+	awsconf_free(conf);
+	return rc;
+}
+
+static int
 cmd_parse_time(const struct opts *o)
 {
 	time_t t;
@@ -407,6 +440,8 @@ main(int argc, char **argv)
 		rc = cmd_url(&o, 1);
 	else if (strcmp(cmd, "parse-time") == 0)
 		rc = cmd_parse_time(&o);
+	else if (strcmp(cmd, "sts-endpoint") == 0)
+		rc = cmd_sts_endpoint(&o);
 	else
 		rc = msg_usage(USAGE, "unknown command '%s'", cmd);
 	curl_global_cleanup();
