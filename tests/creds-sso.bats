@@ -627,3 +627,30 @@ all_ok() {
 	[ "$(jq -r 'select(.target == "PutRecords") | .stored' "$T/k.log" | paste -sd' ')" = "1 1" ]
 	no_secret
 }
+
+@test "a role whose source_profile is an SSO profile: AssumeRole signed with the SSO role's credentials" {
+	config
+	cat >>"$HOME/.aws/config" <<-EOF
+	[profile ops]
+	role_arn = arn:aws:iam::123456789012:role/kinpipe-ops
+	source_profile = dev
+	EOF
+	login corp
+	portal
+	: >"$T/sts.log"
+	python3 "$KP_ROOT/tests/lib/sts_server.py" --port-file "$T/sts.port" \
+	    --log "$T/sts.log" </dev/null >"$T/sts.out" 2>&1 3>&- &
+	PIDS+=($!)
+	wait_for "$T/sts.port"
+	export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$(cat "$T/sts.port")
+	run -0 --separate-stderr "$CT" creds --profile ops
+	[ "$(j .source)" = assume-role ]
+	[ "$(j .access_key_id)" = ASIASTS1 ]
+	[ "$(requests)" = 1 ]
+	[ "$(wc -l <"$T/sts.log")" = 1 ]
+	# signed with the SSO role's session
+	[ "$(jq -r .security_token "$T/sts.log")" = "$SSO_SESSION_TOKEN" ]
+	[[ $(jq -r .scope "$T/sts.log") == */us-east-1/sts/aws4_request ]]
+	[ "$(jq -r .form.RoleArn "$T/sts.log")" = arn:aws:iam::123456789012:role/kinpipe-ops ]
+	no_secret
+}
