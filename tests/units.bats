@@ -31,5 +31,7 @@ load helpers
 @test "unit under valgrind: spool" { kp_unit spool 50 valgrind; }
 @test "unit: s3" { kp_unit s3 60; }
 @test "unit under valgrind: s3" { kp_unit s3 60 valgrind; }
+@test "unit: crc32c" { kp_unit crc32c 18; }
+@test "unit under valgrind: crc32c" { kp_unit crc32c 18 valgrind; }
 @test "unit: ckpt" { kp_unit ckpt 45; }
 @test "unit under valgrind: ckpt" { kp_unit ckpt 45 valgrind; }
