@@ -47,3 +47,4 @@ fuzz() {
 @test "fuzz: base64 (b64)" { fuzz b64; }
 @test "fuzz: barrier lines and the commit record (ckpt)" { fuzz ckpt; }
 @test "fuzz: s3-put's part manifests (spool)" { fuzz spool; }
+@test "fuzz: s3-put's tag sets and metadata names, CRC-32C (s3opts)" { fuzz s3opts; }
