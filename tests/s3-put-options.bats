@@ -221,3 +221,195 @@ print(base64.b64encode((c ^ 0xffffffff).to_bytes(4, "big")).decode())' <"$T/in")
 	run --separate-stderr s3-put --checksum none --run-id bad2 s3://b-k/p/ <"$T/in"
 	assert_success
 }
+
+@test "a retried PUT and a spooled part delivered by the next run keep every header" {
+	# The first PUT fails (500), its retry goes through.
+	crcsrv
+	run --separate-stderr s3-put "${OPTS[@]}" --run-id rt s3://b-k/p/ <"$T/in"
+	assert_success
+	kill "${PIDS[1]}"
+	wait "${PIDS[1]}" 2>/dev/null || true
+	printf '%s\n' '[{"match":{"method":"PUT"},"action":{"preset":"s3-internal"},"count":1}]' >"$T/rules.json"
+	"$KP_NODE" "$KP_ROOT/tests/lib/faultproxy.js" --verify-sigv4 --rules "$T/rules.json" \
+		--upstream "http://127.0.0.1:$(cat "$T/srv.port")" --port-file "$T/fp2.port" \
+		--log "$T/fp2.log" >"$T/fp2.out" 2>"$T/fp2.err" 3>&- &
+	PIDS+=($!)
+	wait_for "$T/fp2.port"
+	export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/fp2.port")
+	: >"$T/srv.log"
+	run --separate-stderr s3-put "${OPTS[@]}" --run-id rt2 s3://b-k/p/ <"$T/in"
+	assert_success
+	[ "$(jq -r 'select(.method == "PUT") | .action' "$T/fp2.log" | paste -sd' ')" = 'status forward' ]
+	[ "$(jq -r '.sigv4' "$T/fp2.log" | sort -u)" = ok ]
+	assert_equal "$(jq -c '.headers | [.["x-amz-acl"], .["x-amz-expected-bucket-owner"], .["x-amz-meta-source"], (.["x-amz-checksum-crc32c"] != null)]' "$T/srv.log")" \
+	    '["bucket-owner-full-control","111122223333","kin-read",true]'
+	# S3 failing: the part stays in the spool; the next run, with the same
+	# options, delivers it with them.
+	printf '%s\n' '[{"match":{"method":"PUT"},"action":{"preset":"s3-internal"}}]' >"$T/rules.json"
+	run --separate-stderr s3-put "${OPTS[@]}" --max-attempts 1 --spool-dir "$T/spool" \
+	    --run-id sp s3://b-k/p/ <"$T/in"
+	assert_failure 3
+	printf '%s\n' '[]' >"$T/rules.json"
+	: >"$T/srv.log"
+	run --separate-stderr s3-put "${OPTS[@]}" --spool-dir "$T/spool" s3://b-k/p/ </dev/null
+	assert_success
+	assert_equal "$(jq -r .uri <<<"$output")" s3://b-k/p/2024-08-08--23/part-sp-0.json
+	assert_equal "$(jq -c '.headers | [.["x-amz-tagging"], .["x-amz-meta-pipeline-id"], .["x-amz-server-side-encryption-bucket-key-enabled"], (.["x-amz-checksum-crc32c"] != null)]' "$T/srv.log")" \
+	    '["team=data&stage=raw%20trades&path=a/b","ops.7","true",true]'
+}
+
+@test "--checkpoint-dir: the objects a commit releases carry the headers too" {
+	crcsrv
+	mkdir -p "$T/ck"
+	printf '%s\n' '{"timestamp":"2024-08-08T23:54:15.342Z","a":1}' \
+	    '{"__kinpipe":{"barrier":1,"version":1,"job":"j","stream":"j","final":true,"positions":{}}}' >"$T/ckin"
+	run --separate-stderr s3-put "${OPTS[@]}" --job j --checkpoint-dir "$T/ck" s3://b-k/c/ <"$T/ckin"
+	assert_success
+	signed_all
+	assert_equal "$(jq -r '.headers["x-amz-expected-bucket-owner"]' "$T/srv.log" | sort -u)" 111122223333
+	put=$(jq -c 'select(.method == "PUT" or (.url | endswith("?uploads")))' "$T/srv.log" | head -n 1)
+	assert_equal "$(jq -c '.headers | [.["x-amz-acl"], .["x-amz-tagging"], .["x-amz-meta-source"], .["if-none-match"]]' <<<"$put")" \
+	    '["bucket-owner-full-control","team=data&stage=raw%20trades&path=a/b","kin-read","*"]'
+}
+
+@test "usage errors: every bad value, and every S3 option for a local directory, exit 2 naming the option" {
+	usage=$(s3-put --help | head -n 1)
+	check() {
+		local reason=$1
+		shift
+		run --separate-stderr s3-put "$@" </dev/null
+		assert_failure 2
+		assert_output ''
+		assert_equal "$stderr" "$(printf 's3-put: %s\n%s' "$reason" "$usage")"
+	}
+	acls='private, public-read, public-read-write, authenticated-read, aws-exec-read, bucket-owner-read or bucket-owner-full-control'
+	check "--acl: expected $acls: bucket-owner" --acl bucket-owner s3://b/p/
+	check '--expected-bucket-owner: not an AWS account id (12 digits): 12345678901' --expected-bucket-owner 12345678901 s3://b/p/
+	check '--expected-bucket-owner: not an AWS account id (12 digits): 12345678901a' --expected-bucket-owner 12345678901a s3://b/p/
+	bad='a tag is not KEY=VALUE, URL-encoded, with a key of 1 to 128 and a value of up to 256 letters, digits, spaces or + - = . _ : / @'
+	check "--tagging: $bad: =v" --tagging '=v' s3://b/p/
+	check "--tagging: $bad: a b=c" --tagging 'a b=c' s3://b/p/
+	check "--tagging: $bad: a=%zz" --tagging 'a=%zz' s3://b/p/
+	check "--tagging: $bad: a=%3C" --tagging 'a=%3C' s3://b/p/
+	check "--tagging: $bad: a=%C3" --tagging 'a=%C3' s3://b/p/
+	long=$(printf 'k%.0s' {1..129})
+	check "--tagging: $bad: $long=v" --tagging "$long=v" s3://b/p/
+	longv=$(printf 'v%.0s' {1..257})
+	check "--tagging: $bad: k=$longv" --tagging "k=$longv" s3://b/p/
+	# 128 and 256 characters are allowed, as are 128 two-byte ones.
+	run s3-put --tagging "$(printf 'k%.0s' {1..128})=$(printf 'v%.0s' {1..256})&$(printf '%%C3%%BC%.0s' {1..128})=1" --bogus
+	[[ $output == *'unknown option: --bogus'* && $output != *'s3-put: --tagging'* ]]
+	check '--tagging: more than 10 tags: a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11' \
+	    --tagging 'a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11' s3://b/p/
+	check '--tagging: a tag key given twice: a=1&a=2' --tagging 'a=1&a=2' s3://b/p/
+	check "--tagging: tag keys starting with aws: are AWS's: aws:x=1" --tagging 'aws:x=1' s3://b/p/
+	check "--tagging: a tag set ending with '&': a=1&" --tagging 'a=1&' s3://b/p/
+	check '--tagging: empty tag set: ' --tagging '' s3://b/p/
+	name='expected NAME=VALUE, NAME of 1 to 116 letters, digits or ! # $ % & '"'"' * + - . ^ _ ` | ~'
+	check "--metadata: $name: novalue" --metadata novalue s3://b/p/
+	check "--metadata: $name: a b=c" --metadata 'a b=c' s3://b/p/
+	check "--metadata: $name: =c" --metadata '=c' s3://b/p/
+	nl=$(printf 'n%.0s' {1..117})
+	check "--metadata: $name: $nl=c" --metadata "$nl=c" s3://b/p/
+	val='the value must be 1 or more printable ASCII characters, without spaces at its ends'
+	check "--metadata: $val: a=" --metadata 'a=' s3://b/p/
+	check "--metadata: $val: a= b" --metadata 'a= b' s3://b/p/
+	check "--metadata: $val: a=ü" --metadata 'a=ü' s3://b/p/
+	check "--metadata: $val: a=x\\ty" --metadata "a=$(printf 'x\ty')" s3://b/p/
+	check '--metadata: a name given twice: A=2' --metadata a=1 --metadata A=2 s3://b/p/
+	many=()
+	for i in $(seq 1 16); do many+=(--metadata "m$i=v"); done
+	check '--metadata: more than 16 entries: m17=v' "${many[@]}" --metadata m17=v s3://b/p/
+	v1000=$(printf 'v%.0s' {1..1000})
+	check "--metadata: user metadata over 2 KB (names and values): c=$v1000" \
+	    --metadata "a=$v1000" --metadata "b=$v1000" --metadata "c=$v1000" s3://b/p/
+	check '--sse-bucket-key needs --sse aws:kms' --sse-bucket-key s3://b/p/
+	check '--sse-bucket-key needs --sse aws:kms' --sse AES256 --sse-bucket-key s3://b/p/
+	check '--checksum: expected sha256, md5, crc32c or none: crc32' --checksum crc32 s3://b/p/
+	# A local directory: each S3 option is refused, named, nothing created.
+	for o in '--acl private' '--expected-bucket-owner 111122223333' '--tagging a=b' \
+	    '--metadata a=b' '--sse AES256' '--sse-kms-key-id k' '--sse-bucket-key' \
+	    '--storage-class STANDARD_IA' '--checksum crc32c' '--checksum sha256' '--content-type text/plain'; do
+		# shellcheck disable=SC2086
+		check "${o%% *}: only for S3, not a local directory" $o "$T/dir"
+		# shellcheck disable=SC2086
+		check "${o%% *}: only for S3, not a local directory" --gzip $o "file://$T/dir/"
+	done
+	[ ! -e "$T/dir" ]
+	# Without them a local directory works as before.
+	run --separate-stderr s3-put --no-overwrite --gzip "$T/dir" <"$T/in"
+	assert_success
+}
+
+# moto_start: a moto_server on a free loopback port (MOTO); skips where
+# moto is not installed (pip, not Debian).
+moto_start() {
+	command -v moto_server >/dev/null ||
+	    skip "moto_server is not installed (pip install 'moto[server]'): no local server keeps ACLs, tags and checksums"
+	local port i
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	moto_server -H 127.0.0.1 -p "$port" >"$T/moto.log" 2>&1 3>&- &
+	PIDS+=($!)
+	MOTO=http://127.0.0.1:$port
+	for ((i = 0; i < 600; i++)); do
+		curl -sf -o /dev/null "$MOTO/" && return 0
+		sleep 0.05
+	done
+	echo "moto_server did not start: $(cat "$T/moto.log")" >&2
+	return 1
+}
+
+# readback BUCKET KEY: what moto keeps of an object, as boto3 reads it.
+readback() {
+	"${KP_PYTHON:-/root/.pyenv/shims/python}" - "$MOTO" "$1" "$2" <<'PY'
+import json, sys
+import boto3
+ep, b, k = sys.argv[1:]
+s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1")
+h = s3.head_object(Bucket=b, Key=k, ChecksumMode="ENABLED")
+acl = s3.get_object_acl(Bucket=b, Key=k)
+tags = s3.get_object_tagging(Bucket=b, Key=k)["TagSet"]
+print(json.dumps({
+    "metadata": h.get("Metadata"),
+    "checksum_crc32c": h.get("ChecksumCRC32C"),
+    "sse": h.get("ServerSideEncryption"),
+    "bucket_key": h.get("BucketKeyEnabled"),
+    "tags": sorted([t["Key"], t["Value"]] for t in tags),
+    "grants": sorted(g["Permission"] for g in acl["Grants"]),
+}, sort_keys=True))
+PY
+}
+
+@test "moto keeps what the headers asked for: ACL, tags, metadata, SSE bucket key, CRC-32C (single and multipart)" {
+	moto_start
+	"${KP_PYTHON:-/root/.pyenv/shims/python}" -c 'import boto3' 2>/dev/null ||
+	    skip "boto3 is not installed: nothing to read moto back with"
+	export AWS_ENDPOINT_URL_S3=$MOTO
+	"${KP_PYTHON:-/root/.pyenv/shims/python}" -c 'import sys, boto3
+boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1").create_bucket(Bucket="moto-b")' "$MOTO"
+	run --separate-stderr s3-put --acl public-read --tagging 'team=data&stage=raw%20trades' \
+	    --metadata source=kin-read --metadata Pipeline-Id=ops.7 --checksum crc32c \
+	    --sse aws:kms --sse-bucket-key --run-id one s3://moto-b/p/ <"$T/in"
+	assert_success
+	got=$(readback moto-b p/2024-08-08--23/part-one-0.json)
+	assert_equal "$(jq -c .metadata <<<"$got")" '{"pipeline-id":"ops.7","source":"kin-read"}'
+	assert_equal "$(jq -c .tags <<<"$got")" '[["stage","raw trades"],["team","data"]]'
+	# public-read: the owner's FULL_CONTROL and everyone's READ.
+	assert_equal "$(jq -c .grants <<<"$got")" '["FULL_CONTROL","READ"]'
+	assert_equal "$(jq -c '[.sse, .bucket_key]' <<<"$got")" '["aws:kms",true]'
+	assert_equal "$(jq -r .checksum_crc32c <<<"$got")" \
+	    "$(python3 -c 'import sys, base64
+c = 0xffffffff
+for b in sys.stdin.buffer.read():
+    c ^= b
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+print(base64.b64encode((c ^ 0xffffffff).to_bytes(4, "big")).decode())' <"$T/in")"
+	run --separate-stderr s3-put --acl bucket-owner-full-control --tagging 'k=v' \
+	    --metadata m=1 --checksum crc32c --part-size 5MiB --bucket-format '' --run-id mp \
+	    s3://moto-b/m/ <"$BIG"
+	assert_success
+	got=$(readback moto-b m/part-mp-0.json)
+	assert_equal "$(jq -c '[.metadata, .tags]' <<<"$got")" '[{"m":"1"},[["k","v"]]]'
+	echo "multipart as moto keeps it: $got"
+}
