@@ -295,12 +295,12 @@ s3opts_check(const struct cli *c, const struct s3opts *x, int local)
 	const struct s3_object_opts *o = x->obj;
 	int kms = o->sse != NULL && strcmp(o->sse, "aws:kms") == 0;
 
-	if (local && x->s3_only != NULL)
-		return cli_usage(c, "%s: only for S3, not a local directory",
-		    x->s3_only);
 	if (o->sse_kms_key_id != NULL && !kms)
 		return cli_usage(c, "--sse-kms-key-id needs --sse aws:kms");
 	if (o->bucket_key && !kms)
 		return cli_usage(c, "--sse-bucket-key needs --sse aws:kms");
+	if (local && x->s3_only != NULL)
+		return cli_usage(c, "%s: only for S3, not a local directory",
+		    x->s3_only);
 	return 0;
 }

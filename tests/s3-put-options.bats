@@ -328,7 +328,7 @@ print(base64.b64encode((c ^ 0xffffffff).to_bytes(4, "big")).decode())' <"$T/in")
 	check '--checksum: expected sha256, md5, crc32c or none: crc32' --checksum crc32 s3://b/p/
 	# A local directory: each S3 option is refused, named, nothing created.
 	for o in '--acl private' '--expected-bucket-owner 111122223333' '--tagging a=b' \
-	    '--metadata a=b' '--sse AES256' '--sse-kms-key-id k' '--sse-bucket-key' \
+	    '--metadata a=b' '--sse AES256' '--sse-kms-key-id k --sse aws:kms' '--sse-bucket-key --sse aws:kms' \
 	    '--storage-class STANDARD_IA' '--checksum crc32c' '--checksum sha256' '--content-type text/plain'; do
 		# shellcheck disable=SC2086
 		check "${o%% *}: only for S3, not a local directory" $o "$T/dir"
