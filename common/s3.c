@@ -462,23 +462,28 @@ req_begin(struct s3_request *rq, const char *method, const char *bucket,
 	return 0;
 }
 
+int
+s3_has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 /* "Name: value" as the next header line.  A value is sent as it is, so
  * it may hold no control character (no header injection). */
 static int
 req_header(struct s3_request *rq, const char *name, const char *value,
     const char **why)
 {
-	const char *p;
-
 	if (rq->nheaders >= S3_MAX_HEADERS) {
 		*why = "too many headers";
 		return -1;
 	}
-	for (p = value; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			*why = "control character in a header value";
-			return -1;
-		}
+	if (s3_has_ctl(value)) {
+		*why = "control character in a header value";
+		return -1;
 	}
 	buf_str(&rq->lines, name);
 	buf_lit(&rq->lines, ": ");

@@ -75,6 +75,10 @@ int s3_bucket_ok(const char *b);
  */
 int s3_key_ok(const char *key, size_t len, const char **why);
 
+/* 1 when s holds a control character (0x00-0x1f, 0x7f): such a value is
+ * never sent in a header. */
+int s3_has_ctl(const char *s);
+
 /* "/BUCKET/KEY" with the key URI-encoded once ('/' kept), as SigV4 signs
  * S3 paths.  Returns a new string (free()), or NULL on no memory. */
 char *s3_object_path(const char *bucket, const char *key);

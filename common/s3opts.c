@@ -18,15 +18,6 @@
 #define TAG_VALUE_MAX 256
 
 static int
-has_ctl(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-static int
 hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -219,7 +210,7 @@ storage(struct cli *c, struct s3_object_opts *o, int id, const char *arg)
 		o->sse = arg;
 		break;
 	case S3OPT_SSE_KMS:
-		if (*arg == '\0' || has_ctl(arg) || strlen(arg) > 2048)
+		if (*arg == '\0' || s3_has_ctl(arg) || strlen(arg) > 2048)
 			rc = cli_bad(c, "not a key id", arg);
 		o->sse_kms_key_id = arg;
 		break;
@@ -261,7 +252,7 @@ s3opts_option(struct cli *c, struct s3opts *x, int id, const char *arg)
 		o->checksum = sum_of[w];
 		break;
 	case S3OPT_CONTENT_TYPE:
-		if (*arg == '\0' || has_ctl(arg) || strlen(arg) > 1024)
+		if (*arg == '\0' || s3_has_ctl(arg) || strlen(arg) > 1024)
 			rc = cli_bad(c, "not a header value", arg);
 		o->content_type = arg;
 		break;

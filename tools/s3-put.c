@@ -225,22 +225,13 @@ static const struct cli_option options[] = {
 
 /* ---- options ---- */
 
-static int
-has_ctl(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* A name piece: non-empty unless may_be_empty, no '/', no control. */
 static int
 name_piece_ok(const char *s, int may_be_empty)
 {
 	if (*s == '\0')
 		return may_be_empty;
-	return strchr(s, '/') == NULL && !has_ctl(s);
+	return strchr(s, '/') == NULL && !s3_has_ctl(s);
 }
 
 static int
