@@ -7,6 +7,7 @@
 
 #include "b64.h"
 #include "buf.h"
+#include "crc32c.h"
 #include "msg.h"
 #include "s3.h"
 #include "sigv4.h"
@@ -426,6 +427,12 @@ s3_digest(const void *data, size_t len, int want_md5, struct s3_digest *d)
 	return 0;
 }
 
+void
+s3_digest_crc32c(const void *data, size_t len, struct s3_digest *d)
+{
+	crc32c_b64(crc32c(0, data, len), d->crc32c_b64);
+}
+
 /* ---- requests ---- */
 
 void
@@ -473,23 +480,28 @@ req_begin(struct s3_request *rq, const char *method, const char *bucket,
 	return 0;
 }
 
+int
+s3_has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 /* "Name: value" as the next header line.  A value is sent as it is, so
  * it may hold no control character (no header injection). */
 static int
 req_header(struct s3_request *rq, const char *name, const char *value,
     const char **why)
 {
-	const char *p;
-
 	if (rq->nheaders >= S3_MAX_HEADERS) {
 		*why = "too many headers";
 		return -1;
 	}
-	for (p = value; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			*why = "control character in a header value";
-			return -1;
-		}
+	if (s3_has_ctl(value)) {
+		*why = "control character in a header value";
+		return -1;
 	}
 	buf_str(&rq->lines, name);
 	buf_lit(&rq->lines, ": ");
@@ -559,16 +571,32 @@ req_object_headers(struct s3_request *rq, const struct s3_object_opts *o,
 	static const char *const names[] = { "Content-Type", "Content-Encoding",
 	    "x-amz-server-side-encryption",
 	    "x-amz-server-side-encryption-aws-kms-key-id",
-	    "x-amz-storage-class" };
+	    "x-amz-server-side-encryption-bucket-key-enabled",
+	    "x-amz-storage-class", "x-amz-acl", "x-amz-tagging" };
 	const char *values[] = { o->content_type, o->content_encoding, o->sse,
-	    o->sse_kms_key_id, o->storage_class };
+	    o->sse_kms_key_id, o->bucket_key ? "true" : NULL,
+	    o->storage_class, o->acl, o->tagging };
+	struct buf name = BUF_INIT;
 	size_t i;
+	int rc = 0;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (values[i] != NULL &&
 		    req_header(rq, names[i], values[i], why) != 0)
 			return -1;
-	return 0;
+	for (i = 0; i < o->nmetadata && rc == 0; i++) {
+		buf_reset(&name);
+		buf_lit(&name, "x-amz-meta-");
+		buf_str(&name, o->metadata[i].name);
+		if (buf_cstr(&name) == NULL) {
+			*why = "out of memory";
+			rc = -1;
+		} else {
+			rc = req_header(rq, name.p, o->metadata[i].value, why);
+		}
+	}
+	buf_free(&name);
+	return rc;
 }
 
 /* The integrity header of a body, and its payload hash for the signer. */
@@ -589,6 +617,20 @@ req_body(struct s3_request *rq, const void *body, size_t len,
 		}
 		return req_header(rq, "Content-MD5", d->md5_b64, why);
 	}
+	if (ck == S3_CHECKSUM_CRC32C) {
+		if (d->crc32c_b64[0] == '\0') {
+			*why = "no CRC-32C for x-amz-checksum-crc32c";
+			return -1;
+		}
+		/* x-amz-sdk-checksum-algorithm too, as the AWS SDKs send it:
+		 * S3 ignores it beside the checksum itself, and servers that
+		 * stand in for S3 (moto) keep the checksum only with it. */
+		if (req_header(rq, "x-amz-sdk-checksum-algorithm", "CRC32C",
+		    why) != 0)
+			return -1;
+		return req_header(rq, "x-amz-checksum-crc32c", d->crc32c_b64,
+		    why);
+	}
 	return 0;
 }
 
@@ -602,6 +644,14 @@ s3_put_object(struct s3_request *rq, const char *bucket, const char *key,
 	    req_body(rq, body, len, d, o->checksum, why) != 0)
 		return -1;
 	if (o->if_none_match && req_header(rq, "If-None-Match", "*", why) != 0)
+		return -1;
+	return req_seal(rq, why);
+}
+
+int
+s3_expect_owner(struct s3_request *rq, const char *account, const char **why)
+{
+	if (req_header(rq, "x-amz-expected-bucket-owner", account, why) != 0)
 		return -1;
 	return req_seal(rq, why);
 }
@@ -626,6 +676,9 @@ s3_create_multipart(struct s3_request *rq, const char *bucket,
 		return -1;
 	if (o->checksum == S3_CHECKSUM_SHA256 &&
 	    req_header(rq, "x-amz-checksum-algorithm", "SHA256", why) != 0)
+		return -1;
+	if (o->checksum == S3_CHECKSUM_CRC32C &&
+	    req_header(rq, "x-amz-checksum-algorithm", "CRC32C", why) != 0)
 		return -1;
 	return req_seal(rq, why);
 }
@@ -666,7 +719,7 @@ xml_text(struct buf *b, const char *s)
 /* The body of CompleteMultipartUpload, as the S3 API reference gives it. */
 static int
 complete_xml(struct buf *b, const struct s3_part *parts, size_t n,
-    int sha256, const char **why)
+    enum s3_checksum ck, const char **why)
 {
 	size_t i;
 
@@ -689,10 +742,15 @@ complete_xml(struct buf *b, const struct s3_part *parts, size_t n,
 		    p->number);
 		xml_text(b, p->etag);
 		buf_lit(b, "</ETag>");
-		if (sha256 && p->sha256_b64[0] != '\0') {
+		if (ck == S3_CHECKSUM_SHA256 && p->sha256_b64[0] != '\0') {
 			buf_lit(b, "<ChecksumSHA256>");
 			xml_text(b, p->sha256_b64);
 			buf_lit(b, "</ChecksumSHA256>");
+		}
+		if (ck == S3_CHECKSUM_CRC32C && p->crc32c_b64[0] != '\0') {
+			buf_lit(b, "<ChecksumCRC32C>");
+			xml_text(b, p->crc32c_b64);
+			buf_lit(b, "</ChecksumCRC32C>");
 		}
 		buf_lit(b, "</Part>");
 	}
@@ -711,8 +769,7 @@ s3_complete_multipart(struct s3_request *rq, const char *bucket,
 		return -1;
 	if (o->if_none_match && req_header(rq, "If-None-Match", "*", why) != 0)
 		return -1;
-	if (complete_xml(&rq->xml, parts, n,
-	    o->checksum == S3_CHECKSUM_SHA256, why) != 0)
+	if (complete_xml(&rq->xml, parts, n, o->checksum, why) != 0)
 		return -1;
 	if (req_seal(rq, why) != 0)
 		return -1;

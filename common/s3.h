@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "crc32c.h"
 #include "sigv4.h"
 
 /* Longest object key S3 accepts, in bytes of UTF-8. */
@@ -38,8 +39,15 @@
 #define S3_SHA256_B64_LEN 44
 #define S3_MD5_B64_LEN 24
 
-/* Headers one request may carry, at most. */
-#define S3_MAX_HEADERS 12
+/* Headers one request may carry, at most (the signer takes 32). */
+#define S3_MAX_HEADERS 32
+
+/* User metadata of an object: at most S3_META_MAX entries (so that every
+ * header fits in S3_MAX_HEADERS), names of at most S3_META_NAME_MAX bytes,
+ * and S3's limit of 2 KB for the names and values together. */
+#define S3_META_MAX 16
+#define S3_META_NAME_MAX 116
+#define S3_META_BYTES_MAX 2048
 
 struct s3_uri {
 	char *bucket;
@@ -67,6 +75,10 @@ int s3_bucket_ok(const char *b);
  */
 int s3_key_ok(const char *key, size_t len, const char **why);
 
+/* 1 when s holds a control character (0x00-0x1f, 0x7f): such a value is
+ * never sent in a header. */
+int s3_has_ctl(const char *s);
+
 /* "/BUCKET/KEY" with the key URI-encoded once ('/' kept), as SigV4 signs
  * S3 paths.  Returns a new string (free()), or NULL on no memory. */
 char *s3_object_path(const char *bucket, const char *key);
@@ -74,8 +86,9 @@ char *s3_object_path(const char *bucket, const char *key);
 /* ---- digests ---- */
 
 /* The integrity header sent with every body (x-amz-checksum-sha256,
- * Content-MD5, or none). */
-enum s3_checksum { S3_CHECKSUM_SHA256, S3_CHECKSUM_MD5, S3_CHECKSUM_NONE };
+ * Content-MD5, none, or x-amz-checksum-crc32c). */
+enum s3_checksum { S3_CHECKSUM_SHA256, S3_CHECKSUM_MD5, S3_CHECKSUM_NONE,
+	S3_CHECKSUM_CRC32C };
 
 /* The digests of one body. */
 struct s3_digest {
@@ -85,6 +98,8 @@ struct s3_digest {
 	char sha256_hex[SIGV4_SHA256_HEX_LEN + 1];  /* signs the payload */
 	char sha256_b64[S3_SHA256_B64_LEN + 1];     /* x-amz-checksum-sha256 */
 	char md5_b64[S3_MD5_B64_LEN + 1];           /* Content-MD5 */
+	char crc32c_b64[CRC32C_B64_LEN + 1];        /* x-amz-checksum-crc32c,
+	                                             * "" unless computed */
 };
 
 /*
@@ -94,7 +109,16 @@ struct s3_digest {
  */
 int s3_digest(const void *data, size_t len, int want_md5, struct s3_digest *d);
 
+/* Adds the CRC-32C of data[0..len) to a digest made by s3_digest(). */
+void s3_digest_crc32c(const void *data, size_t len, struct s3_digest *d);
+
 /* ---- requests ---- */
+
+/* One entry of user metadata: x-amz-meta-NAME: VALUE. */
+struct s3_meta {
+	const char *name;
+	const char *value;
+};
 
 /* What an object is created with, by PutObject or CreateMultipartUpload;
  * the strings are borrowed. */
@@ -108,6 +132,14 @@ struct s3_object_opts {
 	int if_none_match;             /* If-None-Match: * on PutObject and
 	                                * CompleteMultipartUpload: never
 	                                * replace an object */
+	const char *acl;               /* x-amz-acl, a canned ACL, or NULL */
+	const char *tagging;           /* x-amz-tagging, URL-encoded, or NULL */
+	const struct s3_meta *metadata;  /* x-amz-meta-*: metadata[0..n) */
+	size_t nmetadata;
+	int bucket_key;                /* x-amz-server-side-encryption-bucket-
+	                                * key-enabled: true (with aws:kms) */
+	const char *expected_owner;    /* x-amz-expected-bucket-owner on every
+	                                * request (s3_expect_owner()), or NULL */
 };
 
 /* One part of a multipart upload, as CompleteMultipartUpload lists it. */
@@ -115,6 +147,7 @@ struct s3_part {
 	int number;                              /* 1..S3_MAX_PARTS */
 	char etag[S3_ETAG_MAX];                  /* UploadPart's, quotes kept */
 	char sha256_b64[S3_SHA256_B64_LEN + 1];  /* "" unless SHA-256 */
+	char crc32c_b64[CRC32C_B64_LEN + 1];     /* "" unless CRC-32C */
 };
 
 /*
@@ -160,12 +193,20 @@ int s3_put_object(struct s3_request *rq, const char *bucket, const char *key,
     const struct s3_object_opts *o, const void *body, size_t len,
     const struct s3_digest *d, const char **why);
 
+/*
+ * Adds x-amz-expected-bucket-owner: account to a request built by any of
+ * these builders (S3 then answers 403 when another account owns the
+ * bucket).  Returns 0, or -1 with *why.
+ */
+int s3_expect_owner(struct s3_request *rq, const char *account,
+    const char **why);
+
 /* HEAD /BUCKET/KEY: is there an object, and what is its ETag. */
 int s3_head_object(struct s3_request *rq, const char *bucket,
     const char *key, const char **why);
 
 /* POST /BUCKET/KEY?uploads with the object's headers (and
- * x-amz-checksum-algorithm: SHA256 when the parts carry SHA-256). */
+ * x-amz-checksum-algorithm: SHA256 or CRC32C when the parts carry one). */
 int s3_create_multipart(struct s3_request *rq, const char *bucket,
     const char *key, const struct s3_object_opts *o, const char **why);
 
@@ -176,9 +217,9 @@ int s3_upload_part(struct s3_request *rq, const char *bucket, const char *key,
 
 /*
  * POST /BUCKET/KEY?uploadId=ID with the <CompleteMultipartUpload> body
- * listing parts[0..n) in order (each with its ChecksumSHA256 when o's
- * checksum is SHA-256 and the part has one), and If-None-Match: * when o
- * asks for it.
+ * listing parts[0..n) in order (each with its ChecksumSHA256 or
+ * ChecksumCRC32C when o's checksum is that and the part has one), and
+ * If-None-Match: * when o asks for it.
  */
 int s3_complete_multipart(struct s3_request *rq, const char *bucket,
     const char *key, const char *upload_id, const struct s3_part *parts,

@@ -717,6 +717,17 @@ req_build(struct s3up *e, struct req *rq, const char **why)
 	return -1;
 }
 
+/* Builds rq; every request to the bucket names its expected owner. */
+static int
+req_build_owned(struct s3up *e, struct req *rq, const char **why)
+{
+	if (req_build(e, rq, why) != 0)
+		return -1;
+	if (e->c.obj.expected_owner != NULL)
+		return s3_expect_owner(&rq->sr, e->c.obj.expected_owner, why);
+	return 0;
+}
+
 /* Starts rq now.  Returns 0, or -1 when it could not even be sent (the
  * reason is the job's why). */
 static int
@@ -726,7 +737,7 @@ req_start(struct s3up *e, struct req *rq)
 	const char *why = "";
 	struct aws_call call;
 
-	if (req_build(e, rq, &why) != 0) {
+	if (req_build_owned(e, rq, &why) != 0) {
 		msg_seterr(WHY(j), "%s: %s", req_name[rq->kind], why);
 		return -1;
 	}
@@ -794,6 +805,11 @@ chunk_new(struct s3up_job *j)
 	if (o->checksum == S3_CHECKSUM_SHA256)
 		snprintf(c->part.sha256_b64, sizeof(c->part.sha256_b64), "%s",
 		    c->d.sha256_b64);
+	if (o->checksum == S3_CHECKSUM_CRC32C) {
+		s3_digest_crc32c(c->buf, c->len, &c->d);
+		snprintf(c->part.crc32c_b64, sizeof(c->part.crc32c_b64), "%s",
+		    c->d.crc32c_b64);
+	}
 	return c;
 nomem:
 	free(c);

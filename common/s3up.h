@@ -52,6 +52,11 @@
  * delivered by an earlier run counts as delivered (result.existed), and
  * an upload left open by the 412 is aborted.
  *
+ * With expected_owner (s3_object_opts) every request to the bucket, the
+ * parts, HEAD, listing and aborts included, carries
+ * x-amz-expected-bucket-owner; with checksum S3_CHECKSUM_CRC32C each chunk's
+ * CRC-32C is computed and sent, and kept with its part for the Complete.
+ *
  * A directory has no multipart upload: PUT publishes the file
  * with kpfs_publish(), synchronously when the job's turn comes; STAGE,
  * COMPLETE and ABORT fail.

@@ -50,3 +50,4 @@ fuzz() {
 @test "fuzz: the SSO token cache file and the GetRoleCredentials answer (ssocache)" { fuzz ssocache; }
 @test "fuzz: s3-put's key templates (keytpl)" { fuzz keytpl; }
 @test "fuzz: STS answers, credentials and errors (sts)" { fuzz sts; }
+@test "fuzz: s3-put's tag sets and metadata names, CRC-32C (s3opts)" { fuzz s3opts; }

@@ -928,7 +928,7 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 	check 'no destination'
 	check 'unexpected argument: y' "$T/x" y
 	check '--bucket-by: expected event-time or processing-time: wall' --bucket-by wall "$T/x"
-	check '--checksum: expected sha256, md5 or none: crc32' --checksum crc32 "$T/x"
+	check '--checksum: expected sha256, md5, crc32c or none: crc32' --checksum crc32 "$T/x"
 	check '--max-in-flight: not a whole number between 1 and 64: 0' --max-in-flight 0 "$T/x"
 	check '--concurrency: not a whole number between 1 and 64: 0' --concurrency 0 "$T/x"
 	check '--concurrency: not a whole number between 1 and 64: 65' --concurrency 65 "$T/x"

@@ -35,6 +35,8 @@ load helpers
 @test "unit under valgrind: s3" { kp_unit s3 60 valgrind; }
 @test "unit: s3addr" { kp_unit s3addr 180; }
 @test "unit under valgrind: s3addr" { kp_unit s3addr 180 valgrind; }
+@test "unit: crc32c" { kp_unit crc32c 18; }
+@test "unit under valgrind: crc32c" { kp_unit crc32c 18 valgrind; }
 @test "unit: ckpt" { kp_unit ckpt 45; }
 @test "unit under valgrind: ckpt" { kp_unit ckpt 45 valgrind; }
 @test "unit: keytpl" { kp_unit keytpl 54; }

@@ -46,26 +46,31 @@
 #include "parts.h"
 #include "progress.h"
 #include "s3.h"
+#include "s3opts.h"
 #include "s3up.h"
 #include "sig.h"
 #include "sinkck.h"
 #include "spool.h"
 
-#define USAGE "s3-put [-hqv] [--bucket-by event-time|processing-time] " \
+#define USAGE "s3-put [-hqv] [--acl CANNED] " \
+	"[--bucket-by event-time|processing-time] " \
 	"[--bucket-format STRFTIME] [--ca-bundle FILE] " \
 	"[--checkpoint-dir DIR [--job NAME]] " \
-	"[--checksum sha256|md5|none] [--connect-timeout DURATION] " \
+	"[--checksum sha256|md5|crc32c|none] [--connect-timeout DURATION] " \
 	"[--content-type TYPE] [--dead-letter FILE] [--endpoint-url URL] " \
+	"[--expected-bucket-owner ACCOUNT] " \
 	"[--gzip] [--inactivity DURATION] [--max-attempts N] " \
 	"[--max-bytes BYTES] [--max-in-flight N] [--max-line BYTES] " \
 	"[--max-open-partitions N] " \
-	"[--max-records N] [--no-overwrite] [--no-verify-ssl] " \
+	"[--max-records N] [--metadata NAME=VALUE] [--no-overwrite] " \
+	"[--no-verify-ssl] " \
 	"[--part-prefix PREFIX] [--part-size BYTES] [--part-suffix SUFFIX] " \
 	"[--path-style] " \
 	"[--profile NAME] [--progress | --no-progress] [--region REGION] " \
 	"[--retry-budget DURATION] [--rollover DURATION] [--run-id ID] " \
 	"[--spool-dir DIR] [--spool-max BYTES] [--sse AES256|aws:kms] " \
-	"[--sse-kms-key-id KEY] [--stats FILE] [--storage-class CLASS] [--strict] " \
+	"[--sse-bucket-key] [--sse-kms-key-id KEY] [--stats FILE] " \
+	"[--storage-class CLASS] [--strict] [--tagging TAGS] " \
 	"[--time-field PATH] [--timeout DURATION] DEST"
 
 static const char help_text[] =
@@ -95,12 +100,7 @@ static const char help_text[] =
     "  --run-id ID              id in object names (default: derived from the\n"
     "                           first record, so a replay writes the same keys)\n"
     "  --gzip                   compress objects (Content-Encoding: gzip, .gz)\n"
-    "  --content-type TYPE      Content-Type (default application/x-ndjson)\n"
-    "  --checksum sha256|md5|none\n"
-    "                           integrity header (default sha256)\n"
-    "  --sse AES256|aws:kms     server-side encryption\n"
-    "  --sse-kms-key-id KEY     KMS key for --sse aws:kms\n"
-    "  --storage-class CLASS    S3 storage class (e.g. STANDARD_IA)\n"
+    S3OPTS_HELP
     "  --no-overwrite           never replace an object (If-None-Match: *)\n"
     "  --part-size BYTES        multipart part size, at least 5MiB (default 5MiB)\n"
     "  --max-in-flight N        requests in flight, 1 to 64 (default 8);\n"
@@ -136,6 +136,7 @@ struct opts {
 	int64_t rollover_ms, inactivity_ms;
 	const char *part_prefix, *part_suffix, *run_id;
 	struct s3_object_opts obj;  /* --content-type ... --no-overwrite */
+	struct s3opts so;           /* their parsing (s3opts.h) */
 	int gzip;
 	uint64_t part_size, concurrency;
 	const char *spool_dir;
@@ -185,9 +186,7 @@ struct sink {
 enum {
 	OPT_BUCKET_BY = CLI_ID,
 	OPT_BUCKET_FORMAT,
-	OPT_CHECKSUM,
 	OPT_CONCURRENCY,
-	OPT_CONTENT_TYPE,
 	OPT_GZIP,
 	OPT_INACTIVITY,
 	OPT_MAX_BYTES,
@@ -201,9 +200,6 @@ enum {
 	OPT_RUN_ID,
 	OPT_SPOOL_DIR,
 	OPT_SPOOL_MAX,
-	OPT_SSE,
-	OPT_SSE_KMS,
-	OPT_STORAGE_CLASS,
 	OPT_TIME_FIELD,
 	OPT_CKDIR,
 	OPT_JOB,
@@ -213,10 +209,8 @@ enum {
 static const struct cli_option options[] = {
 	{ "bucket-by", 1, OPT_BUCKET_BY },
 	{ "bucket-format", 1, OPT_BUCKET_FORMAT },
-	{ "checksum", 1, OPT_CHECKSUM },
 	{ "max-in-flight", 1, OPT_CONCURRENCY },
 	{ "concurrency", 1, OPT_CONCURRENCY },
-	{ "content-type", 1, OPT_CONTENT_TYPE },
 	{ "gzip", 0, OPT_GZIP },
 	{ "inactivity", 1, OPT_INACTIVITY },
 	{ "max-bytes", 1, OPT_MAX_BYTES },
@@ -230,26 +224,15 @@ static const struct cli_option options[] = {
 	{ "run-id", 1, OPT_RUN_ID },
 	{ "spool-dir", 1, OPT_SPOOL_DIR },
 	{ "spool-max", 1, OPT_SPOOL_MAX },
-	{ "sse", 1, OPT_SSE },
-	{ "sse-kms-key-id", 1, OPT_SSE_KMS },
-	{ "storage-class", 1, OPT_STORAGE_CLASS },
 	{ "time-field", 1, OPT_TIME_FIELD },
 	{ "checkpoint-dir", 1, OPT_CKDIR },
 	{ "job", 1, OPT_JOB },
 	{ "max-open-partitions", 1, OPT_MAX_OPEN },
+	S3OPTS_TABLE,
 	{ NULL, 0, 0 },
 };
 
 /* ---- options ---- */
-
-static int
-has_ctl(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
 
 /* A name piece: non-empty unless may_be_empty, no '/', no control. */
 static int
@@ -257,7 +240,7 @@ name_piece_ok(const char *s, int may_be_empty)
 {
 	if (*s == '\0')
 		return may_be_empty;
-	return strchr(s, '/') == NULL && !has_ctl(s);
+	return strchr(s, '/') == NULL && !s3_has_ctl(s);
 }
 
 static int
@@ -273,21 +256,9 @@ run_id_ok(const char *s)
 static int
 object_option(struct cli *c, struct opts *o, int id, const char *arg)
 {
-	static const char *const sums[] = { "sha256", "md5", "none", NULL };
-	static const char *const sses[] = { "AES256", "aws:kms", NULL };
-	int rc = 0, w = 0;
+	int rc = 0;
 
 	switch (id) {
-	case OPT_CHECKSUM:
-		rc = cli_word(c, arg, sums, &w);
-		o->obj.checksum = w == 0 ? S3_CHECKSUM_SHA256 : w == 1 ?
-		    S3_CHECKSUM_MD5 : S3_CHECKSUM_NONE;
-		break;
-	case OPT_CONTENT_TYPE:
-		if (*arg == '\0' || has_ctl(arg) || strlen(arg) > 1024)
-			rc = cli_bad(c, "not a header value", arg);
-		o->obj.content_type = arg;
-		break;
 	case OPT_NO_OVERWRITE:
 		o->obj.if_none_match = 1;
 		break;
@@ -308,21 +279,8 @@ object_option(struct cli *c, struct opts *o, int id, const char *arg)
 			    arg);
 		o->run_id = arg;
 		break;
-	case OPT_SSE:
-		rc = cli_word(c, arg, sses, &w);
-		o->obj.sse = arg;
-		break;
-	case OPT_SSE_KMS:
-		if (*arg == '\0' || has_ctl(arg) || strlen(arg) > 2048)
-			rc = cli_bad(c, "not a key id", arg);
-		o->obj.sse_kms_key_id = arg;
-		break;
-	case OPT_STORAGE_CLASS:
-		if (*arg == '\0' || strlen(arg) > 64 ||
-		    strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != strlen(arg))
-			rc = cli_bad(c, "not a storage class", arg);
-		o->obj.storage_class = arg;
-		break;
+	default:
+		rc = s3opts_option(c, &o->so, id, arg);
 	}
 	return rc;
 }
@@ -424,6 +382,7 @@ parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 	o->part_suffix = ".json";
 	o->obj.content_type = "application/x-ndjson";
 	o->obj.checksum = S3_CHECKSUM_SHA256;
+	o->so.obj = &o->obj;
 	o->part_size = S3_PART_MIN;
 	o->concurrency = 8;
 	o->spool_max = 1024 * MiB;
@@ -453,9 +412,12 @@ parse_args(int argc, char **argv, struct cli *c, struct opts *o)
 		msg_err("out of memory");
 		return KP_EXIT_FAILURE;
 	}
-	if (o->obj.sse_kms_key_id != NULL &&
-	    (o->obj.sse == NULL || strcmp(o->obj.sse, "aws:kms") != 0))
-		return cli_usage(c, "--sse-kms-key-id needs --sse aws:kms");
+	if ((rc = s3opts_check(c, &o->so,
+	    strncmp(o->dest, "s3://", 5) != 0)) != 0)
+		return rc;
+	if (c->aws.s3_path_style && strncmp(o->dest, "s3://", 5) != 0)
+		return cli_usage(c, "--path-style: only for S3, not a local "
+		    "directory");
 	if (o->max_bytes / o->part_size >= S3_MAX_PARTS)
 		return cli_usage(c, "--max-bytes: more than %d parts of "
 		    "--part-size", S3_MAX_PARTS);

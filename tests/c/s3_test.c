@@ -156,7 +156,8 @@ test_digests(void)
 }
 
 static const struct s3_object_opts plain = {
-	"application/x-ndjson", NULL, NULL, NULL, NULL, S3_CHECKSUM_SHA256, 0
+	"application/x-ndjson", NULL, NULL, NULL, NULL, S3_CHECKSUM_SHA256, 0,
+	NULL, NULL, NULL, 0, 0, NULL
 };
 
 static void
@@ -536,6 +537,102 @@ test_aws_error(void)
 	free(r.body);
 }
 
+/* --acl, --tagging, --metadata, --sse-bucket-key, --checksum crc32c and
+ * --expected-bucket-owner: on the requests S3 documents them for. */
+static void
+test_object_options(void)
+{
+	static const struct s3_meta meta[] = { { "source", "kin-read" },
+	    { "Run-Id", "a b" } };
+	struct s3_request rq = S3_REQUEST_INIT;
+	struct s3_object_opts o = plain;
+	struct buf h = BUF_INIT, want = BUF_INIT;
+	struct s3_part parts[2];
+	struct s3_digest d;
+	const char *why = "";
+	char body[] = "123456789";
+
+	section("ACL, tags, metadata, bucket key, CRC-32C, bucket owner");
+	s3_digest(body, 9, 0, &d);
+	o.checksum = S3_CHECKSUM_CRC32C;
+	check(s3_put_object(&rq, "b", "k", &o, body, 9, &d, &why) == -1 &&
+	    strcmp(why, "no CRC-32C for x-amz-checksum-crc32c") == 0,
+	    "x-amz-checksum-crc32c without a CRC is an error");
+	s3_digest_crc32c(body, 9, &d);
+	check_str(d.crc32c_b64, "4waSgw==", "the CRC-32C of 123456789, "
+	    "big-endian base64");
+	o.acl = "bucket-owner-full-control";
+	o.tagging = "team=data&env=prod";
+	o.metadata = meta;
+	o.nmetadata = 2;
+	o.sse = "aws:kms";
+	o.bucket_key = 1;
+	check(s3_put_object(&rq, "b", "k", &o, body, 9, &d, &why) == 0,
+	    "PutObject with the object options builds");
+	check_str(headers(&rq, &h), "Content-Type: application/x-ndjson|"
+	    "x-amz-server-side-encryption: aws:kms|"
+	    "x-amz-server-side-encryption-bucket-key-enabled: true|"
+	    "x-amz-acl: bucket-owner-full-control|"
+	    "x-amz-tagging: team=data&env=prod|x-amz-meta-source: kin-read|"
+	    "x-amz-meta-Run-Id: a b|x-amz-sdk-checksum-algorithm: CRC32C|"
+	    "x-amz-checksum-crc32c: 4waSgw==",
+	    "PutObject: ACL, tagging, metadata, bucket key, CRC-32C");
+	check(s3_create_multipart(&rq, "b", "k", &o, &why) == 0 &&
+	    s3_expect_owner(&rq, "111122223333", &why) == 0,
+	    "CreateMultipartUpload with the object options builds");
+	check_str(headers(&rq, &h), "Content-Type: application/x-ndjson|"
+	    "x-amz-server-side-encryption: aws:kms|"
+	    "x-amz-server-side-encryption-bucket-key-enabled: true|"
+	    "x-amz-acl: bucket-owner-full-control|"
+	    "x-amz-tagging: team=data&env=prod|x-amz-meta-source: kin-read|"
+	    "x-amz-meta-Run-Id: a b|x-amz-checksum-algorithm: CRC32C|"
+	    "x-amz-expected-bucket-owner: 111122223333",
+	    "CreateMultipartUpload: the same, the algorithm, the owner");
+	check(s3_upload_part(&rq, "b", "k", "u", 2, body, 9, &d,
+	    S3_CHECKSUM_CRC32C, &why) == 0 &&
+	    s3_expect_owner(&rq, "111122223333", &why) == 0,
+	    "UploadPart with CRC-32C builds");
+	check_str(headers(&rq, &h), "Content-Type: application/octet-stream|"
+	    "x-amz-sdk-checksum-algorithm: CRC32C|"
+	    "x-amz-checksum-crc32c: 4waSgw==|"
+	    "x-amz-expected-bucket-owner: 111122223333",
+	    "UploadPart: the part's CRC-32C and the owner, no object header");
+	memset(parts, 0, sizeof(parts));
+	parts[0].number = 1;
+	snprintf(parts[0].etag, sizeof(parts[0].etag), "\"e1\"");
+	snprintf(parts[0].crc32c_b64, sizeof(parts[0].crc32c_b64), "AAAAAA==");
+	parts[1].number = 2;
+	snprintf(parts[1].etag, sizeof(parts[1].etag), "\"e2\"");
+	snprintf(parts[1].crc32c_b64, sizeof(parts[1].crc32c_b64), "4waSgw==");
+	check(s3_complete_multipart(&rq, "b", "k", "u", parts, 2, &o,
+	    &why) == 0, "CompleteMultipartUpload with CRC-32C builds");
+	buf_reset(&want);
+	buf_lit(&want, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws."
+	    "com/doc/2006-03-01/\"><Part><PartNumber>1</PartNumber><ETag>\"e1"
+	    "\"</ETag><ChecksumCRC32C>AAAAAA==</ChecksumCRC32C></Part><Part>"
+	    "<PartNumber>2</PartNumber><ETag>\"e2\"</ETag><ChecksumCRC32C>"
+	    "4waSgw==</ChecksumCRC32C></Part></CompleteMultipartUpload>");
+	check(rq.body_len == want.len && memcmp(rq.body, want.p, want.len) ==
+	    0, "CompleteMultipartUpload: each part's ChecksumCRC32C") ||
+	    (diag("got %.*s", (int)rq.body_len, (const char *)rq.body), 0);
+	check_str(headers(&rq, &h), "Content-Type: application/xml",
+	    "CompleteMultipartUpload: no object header");
+	check(s3_head_object(&rq, "b", "k", &why) == 0 &&
+	    s3_expect_owner(&rq, "111122223333", &why) == 0 &&
+	    strcmp(headers(&rq, &h), "x-amz-expected-bucket-owner: "
+	    "111122223333") == 0, "HeadObject: the owner");
+	check(s3_abort_multipart(&rq, "b", "k", "u", &why) == 0 &&
+	    s3_expect_owner(&rq, "111122223333", &why) == 0 &&
+	    rq.nheaders == 1, "AbortMultipartUpload: the owner");
+	check(s3_put_object(&rq, "b", "k", &o, body, 9, &d, &why) == 0 &&
+	    s3_expect_owner(&rq, "1\n", &why) == -1 &&
+	    strcmp(why, "control character in a header value") == 0,
+	    "an owner with a control character is refused");
+	s3_request_clear(&rq);
+	buf_free(&h);
+	buf_free(&want);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -549,5 +646,6 @@ main(int argc, char **argv)
 	test_answers();
 	test_etags();
 	test_aws_error();
+	test_object_options();
 	return tap_end();
 }
