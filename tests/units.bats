@@ -33,3 +33,5 @@ load helpers
 @test "unit under valgrind: s3" { kp_unit s3 60 valgrind; }
 @test "unit: ckpt" { kp_unit ckpt 45; }
 @test "unit under valgrind: ckpt" { kp_unit ckpt 45 valgrind; }
+@test "unit: ratelim" { kp_unit ratelim 34; }
+@test "unit under valgrind: ratelim" { kp_unit ratelim 34 valgrind; }
