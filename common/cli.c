@@ -501,6 +501,7 @@ shared(struct cli *c, int id, const char *arg)
 	case O_MAX_ATTEMPTS:
 		rc = cli_count(c, arg, 1, 1000, &n);
 		a->retry.max_attempts = (int)n;
+		a->max_attempts_set = 1;
 		break;
 	case O_RETRY_BUDGET:
 		rc = cli_duration(c, arg, 0, 86400000, &a->retry.budget_ms);
