@@ -91,7 +91,8 @@ const char cli_help_aws[] =
     "  --connect-timeout DURATION\n"
     "                           connection timeout (default 10s)\n"
     "  --timeout DURATION       timeout of one request (default 120s)\n"
-    "  --max-attempts N         attempts per request, first included (default 10)\n"
+    "  --max-attempts N         attempts per request, first included (else\n"
+    "                           AWS_MAX_ATTEMPTS, the profile, 10)\n"
     "  --retry-budget DURATION  no retry starts after this long (default 5m)\n";
 
 const char cli_help_general[] =
