@@ -32,31 +32,36 @@ teardown() {
 	fi
 }
 
-# fp_up UPSTREAM RULES: the fault proxy; sets FP_PID and FPURL.
-fp_up() {
-	printf '%s\n' "$2" >"$T/rules.json"
-	rm -f "$T/fp.port"
-	"$KP_NODE" "$KP_ROOT/tests/lib/faultproxy.js" --upstream "$1" --rules "$T/rules.json" \
-	    --port-file "$T/fp.port" --log "$T/fp.log" 2>>"$T/fp.err" 3>&- &
-	FP_PID=$!
-	local i
-	for ((i = 0; i < 400; i++)); do
-		[[ -s $T/fp.port ]] && break
-		sleep 0.05
-	done
-	FPURL=http://127.0.0.1:$(cat "$T/fp.port")
+# fp_down: stops the proxy of the last attempts() and forgets its log.
+fp_down() {
+	kill "$FP_PID"
+	wait "$FP_PID" || true
+	FP_PID=
+	rm -f "$T/fp.log"
 }
 
 # down SERVICE: a proxy that answers every request "unavailable" at once.
 down() {
 	local preset=unavailable
 	[[ $1 == s3 ]] && preset=s3-unavailable
-	fp_up "$KP_DEAD_ENDPOINT" "[{\"action\":{\"preset\":\"$preset\",\"retry_after\":0}}]"
+	kp_faultproxy "$KP_DEAD_ENDPOINT" "[{\"action\":{\"preset\":\"$preset\",\"retry_after\":0}}]"
 	if [[ $1 == s3 ]]; then
 		export AWS_ENDPOINT_URL_S3=$FPURL
 	else
 		export AWS_ENDPOINT_URL_KINESIS=$FPURL
 	fi
+}
+
+# each_tool N [ARGS...]: attempts() of kin-put, kin-read and s3-put, each
+# of which must make N requests.
+each_tool() {
+	local n=$1 t
+	shift
+	for t in kin-put kin-read s3-put; do
+		attempts "$t" "$@"
+		[ "$output" = "$n" ] || { echo "$t: $output requests" >&2; return 1; }
+		fp_down
+	done
 }
 
 requests() {
@@ -86,51 +91,31 @@ attempts() {
 }
 
 @test "no setting: kinpipe's 10 attempts (kin-put, kin-read, s3-put)" {
-	local t
-	for t in kin-put kin-read s3-put; do
-		attempts "$t"
-		[ "$output" = 10 ] || { echo "$t: $output requests" >&2; false; }
-		kill "$FP_PID"; wait "$FP_PID" || true; FP_PID=; rm -f "$T/fp.log"
-	done
+	each_tool 10
 }
 
 @test "AWS_MAX_ATTEMPTS sets the attempts (kin-put, kin-read, s3-put)" {
-	local t
 	export AWS_MAX_ATTEMPTS=3
-	for t in kin-put kin-read s3-put; do
-		attempts "$t"
-		[ "$output" = 3 ] || { echo "$t: $output requests" >&2; false; }
-		kill "$FP_PID"; wait "$FP_PID" || true; FP_PID=; rm -f "$T/fp.log"
-	done
+	each_tool 3
 }
 
 @test "the profile's max_attempts sets them, AWS_MAX_ATTEMPTS wins over it" {
-	local t
 	printf '[default]\nmax_attempts = 2\n[profile ops]\nmax_attempts = 4\n' >"$HOME/.aws/config"
-	for t in kin-put kin-read s3-put; do
-		attempts "$t"
-		[ "$output" = 2 ] || { echo "$t: $output requests" >&2; false; }
-		kill "$FP_PID"; wait "$FP_PID" || true; FP_PID=; rm -f "$T/fp.log"
-	done
+	each_tool 2
 	attempts kin-put --profile ops
 	[ "$output" = 4 ]
-	kill "$FP_PID"; wait "$FP_PID" || true; FP_PID=; rm -f "$T/fp.log"
+	fp_down
 	AWS_PROFILE=ops attempts s3-put
 	[ "$output" = 4 ]
-	kill "$FP_PID"; wait "$FP_PID" || true; FP_PID=; rm -f "$T/fp.log"
+	fp_down
 	AWS_MAX_ATTEMPTS=3 attempts kin-read
 	[ "$output" = 3 ]
 }
 
 @test "--max-attempts wins over AWS_MAX_ATTEMPTS and the profile" {
-	local t
 	printf '[default]\nmax_attempts = 2\n' >"$HOME/.aws/config"
 	export AWS_MAX_ATTEMPTS=3
-	for t in kin-put kin-read s3-put; do
-		attempts "$t" --max-attempts 5
-		[ "$output" = 5 ] || { echo "$t: $output requests" >&2; false; }
-		kill "$FP_PID"; wait "$FP_PID" || true; FP_PID=; rm -f "$T/fp.log"
-	done
+	each_tool 5 --max-attempts 5
 }
 
 @test "an empty AWS_MAX_ATTEMPTS counts as unset, as in the AWS CLI" {
@@ -144,7 +129,7 @@ attempts() {
 	for m in standard legacy; do
 		AWS_MAX_ATTEMPTS=3 AWS_RETRY_MODE=$m attempts kin-put
 		[ "$output" = 3 ] || { echo "$m: $output requests" >&2; false; }
-		kill "$FP_PID"; wait "$FP_PID" || true; FP_PID=; rm -f "$T/fp.log"
+		fp_down
 	done
 	printf '[default]\nretry_mode = legacy\nmax_attempts = 2\n' >"$HOME/.aws/config"
 	attempts s3-put
@@ -203,19 +188,25 @@ teardown_file() {
 	kp_stack_stop
 }
 
-@test "adaptive mode: kin-put slows down after a throttle and delivers everything" {
+# put_throttled MODE: 12 records through kin-put in the retry mode MODE
+# ("": unset), its first PutRecords throttled; every record must be stored
+# once; $stderr is kin-put's (-vv).
+put_throttled() {
 	stack
-	S=$(kp_unique_name adaptive)
+	S=$(kp_unique_name "put-$1")
 	kp_admin create-stream "$S" 1 >/dev/null
-	fp_up "$AWS_ENDPOINT_URL_KINESIS" \
+	kp_faultproxy "$AWS_ENDPOINT_URL_KINESIS" \
 	    '[{"match":{"target":"PutRecords","times":1},"action":{"preset":"throttle"}}]'
 	seq 1 12 | sed 's/.*/{"n":&}/' >"$T/in"
-	AWS_RETRY_MODE=adaptive AWS_ENDPOINT_URL_KINESIS=$FPURL \
+	AWS_RETRY_MODE=$1 AWS_ENDPOINT_URL_KINESIS=$FPURL \
 	    run -0 --separate-stderr kin-put -vv --stream "$S" --partition-key p \
 	    --max-batch-records 4 --max-in-flight 1 <"$T/in"
-	# Every record stored once, the first batch refused as throttled.
 	[ "$(jq -s 'map(.stored // 0) | add' "$T/fp.log")" = 12 ]
 	[ "$(jq -s '.[0].status' "$T/fp.log")" = 400 ]
+}
+
+@test "adaptive mode: kin-put slows down after a throttle and delivers everything" {
+	put_throttled adaptive
 	# The throttle cut the client-side rate, and later requests waited
 	# for send capacity before they went out.
 	grep -q 'adaptive retry mode: throttled (ProvisionedThroughputExceededException); client-side send rate now [0-9.]* requests/s' <<<"$stderr"
@@ -223,16 +214,10 @@ teardown_file() {
 }
 
 @test "standard mode under the same throttle: no client-side rate limit" {
-	stack
-	S=$(kp_unique_name standard)
-	kp_admin create-stream "$S" 1 >/dev/null
-	fp_up "$AWS_ENDPOINT_URL_KINESIS" \
-	    '[{"match":{"target":"PutRecords","times":1},"action":{"preset":"throttle"}}]'
-	seq 1 12 | sed 's/.*/{"n":&}/' >"$T/in"
-	AWS_ENDPOINT_URL_KINESIS=$FPURL \
-	    run -0 --separate-stderr kin-put -vv --stream "$S" --partition-key p \
-	    --max-batch-records 4 --max-in-flight 1 <"$T/in"
-	[ "$(jq -s 'map(.stored // 0) | add' "$T/fp.log")" = 12 ]
+	put_throttled ""
+	! grep -q 'adaptive retry mode' <<<"$stderr"
+	fp_down
+	put_throttled standard
 	! grep -q 'adaptive retry mode' <<<"$stderr"
 }
 
@@ -240,7 +225,7 @@ teardown_file() {
 	stack
 	kp_admin create-bucket adaptive >/dev/null
 	printf '[default]\nretry_mode = adaptive\n' >"$HOME/.aws/config"
-	fp_up "$AWS_ENDPOINT_URL_S3" \
+	kp_faultproxy "$AWS_ENDPOINT_URL_S3" \
 	    '[{"match":{"method":"PUT"},"action":{"preset":"s3-slowdown"},"count":1}]'
 	seq 1 5 | sed 's/.*/{"n":&}/' >"$T/in"
 	AWS_ENDPOINT_URL_S3=$FPURL run -0 --separate-stderr s3-put -vv \
@@ -257,7 +242,7 @@ teardown_file() {
 	S=$(kp_unique_name adaptread)
 	kp_admin create-stream "$S" 1 >/dev/null
 	seq 1 10 | sed 's/.*/{"n":&}/' | kin-put --stream "$S" --partition-key p
-	fp_up "$AWS_ENDPOINT_URL_KINESIS" \
+	kp_faultproxy "$AWS_ENDPOINT_URL_KINESIS" \
 	    '[{"match":{"target":"GetRecords","times":1},"action":{"preset":"throttle"}}]'
 	AWS_RETRY_MODE=adaptive AWS_ENDPOINT_URL_KINESIS=$FPURL \
 	    run -0 --separate-stderr kin-read -vv --stream "$S" --count 10
