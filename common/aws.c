@@ -11,6 +11,7 @@
 #include "creds.h"
 #include "kptime.h"
 #include "msg.h"
+#include "ratelim.h"
 #include "s3.h"
 #include "s3addr.h"
 #include "sigv4.h"
@@ -42,6 +43,7 @@ struct aws_client {
 	struct bucket_region br[AWS_MAX_BUCKET_REGIONS];
 	size_t nbr;
 	struct retry_policy retry;
+	struct ratelim *rl;     /* adaptive retry mode, else NULL */
 	uint64_t seed;
 	const volatile sig_atomic_t *stop;
 };
@@ -55,6 +57,122 @@ aws_opts_init(struct aws_opts *o)
 	o->connect_timeout_ms = 10000;
 	o->timeout_ms = 120000;
 	o->retry = def;
+}
+
+/* Where a retry setting came from, for messages: "AWS_MAX_ATTEMPTS" or
+ * "max_attempts in profile "p" (FILE)". */
+static const char *
+setting(const struct awsconf *conf, const char *var, const char *key,
+    const char **value, char *src, size_t srcsz)
+{
+	enum awsconf_file f = AWSCONF_CONFIG;
+	const char *path;
+
+	if ((*value = awsconf_env(var)) != NULL) {
+		snprintf(src, srcsz, "%s", var);
+		return *value;
+	}
+	if ((*value = awsconf_get(conf, key)) == NULL)
+		return NULL;
+	if (awsconf_file_get(conf, AWSCONF_CREDENTIALS, key) != NULL)
+		f = AWSCONF_CREDENTIALS;
+	path = awsconf_path(conf, f);
+	snprintf(src, srcsz, "%s in profile \"%s\" (%s)", key,
+	    awsconf_profile(conf), path ? path : "?");
+	return *value;
+}
+
+/* A whole number of attempts, 1 to 1000 (as --max-attempts). */
+static int
+attempts(const char *s, uint64_t *n)
+{
+	const char *p = s;
+
+	*n = 0;
+	for (p = s; *p >= '0' && *p <= '9' && *n <= 1000; p++)
+		*n = *n * 10 + (uint64_t)(*p - '0');
+	return p == s || *p != '\0' || *n < 1 || *n > 1000 ? -1 : 0;
+}
+
+int
+aws_retry_settings(const struct awsconf *conf, const struct aws_opts *o,
+    struct retry_policy *p, int *adaptive, char *err, size_t errsz)
+{
+	static const char *const modes[] = { "standard", "legacy", "adaptive" };
+	char src[600], clean[64];
+	const char *v;
+	uint64_t n;
+	size_t i;
+
+	*p = o->retry;
+	*adaptive = 0;
+	if (!o->max_attempts_set && setting(conf, "AWS_MAX_ATTEMPTS",
+	    "max_attempts", &v, src, sizeof(src)) != NULL) {
+		if (attempts(v, &n) != 0) {
+			msg_clean(v, clean, sizeof(clean));
+			snprintf(err, errsz, "%s: expected a whole number of "
+			    "attempts from 1 to 1000: %s", src, clean);
+			return -1;
+		}
+		p->max_attempts = (int)n;
+	}
+	if (setting(conf, "AWS_RETRY_MODE", "retry_mode", &v, src,
+	    sizeof(src)) == NULL)
+		return 0;
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(v, modes[i]) == 0) {
+			*adaptive = i == 2;
+			return 0;
+		}
+	msg_clean(v, clean, sizeof(clean));
+	snprintf(err, errsz, "%s: expected standard, adaptive or legacy: %s",
+	    src, clean);
+	return -1;
+}
+
+static double
+now_s(void)
+{
+	return (double)kptime_mono_ms() / 1000.0;
+}
+
+/* http_opts.on_done of an adaptive client: every answer updates the
+ * send rate, throttling errors (retry.h) cut it. */
+static void
+observe(void *arg, const struct http_response *r)
+{
+	struct aws_client *c = arg;
+	char code[128], message[8];
+	int throttled = 0;
+
+	if (r->status != 0 && (r->status < 200 || r->status >= 300)) {
+		aws_error(r, code, sizeof(code), message, sizeof(message));
+		throttled = retry_classify(r->status, 0, code) ==
+		    RETRY_THROTTLED;
+	}
+	if (throttled)
+		msg_info("adaptive retry mode: throttled (%s); client-side "
+		    "send rate now %.2f requests/s", code,
+		    ratelim_response(c->rl, 1, now_s()));
+	else
+		ratelim_response(c->rl, 0, now_s());
+}
+
+/* Adaptive mode: waits for a token of the limiter before a request. */
+static void
+wait_token(struct aws_client *c)
+{
+	double w;
+
+	while ((w = ratelim_acquire(c->rl, now_s())) > 0) {
+		int64_t ms = (int64_t)(w * 1000) + 1;
+
+		msg_debug("adaptive retry mode: waiting %lld ms to send "
+		    "(%.2f requests/s)", (long long)ms, c->rl->fill_rate);
+		/* Stopping: the request goes, the tool is draining. */
+		if (retry_sleep(ms, c->stop) != 0)
+			return;
+	}
 }
 
 static int warned_no_verify;
@@ -89,6 +207,7 @@ aws_client_new(const char *service_id, const char *signing_name,
 	struct http_opts ho;
 	struct creds cr;
 	const char *region;
+	int adaptive;
 
 	memset(&cr, 0, sizeof(cr));
 	*usage_error = 1;
@@ -123,7 +242,19 @@ aws_client_new(const char *service_id, const char *signing_name,
 		snprintf(err, errsz, "out of memory");
 		goto fail;
 	}
-	c->retry = o->retry;
+	if (aws_retry_settings(c->conf, o, &c->retry, &adaptive, err,
+	    errsz) != 0)
+		goto fail;
+	if (adaptive) {
+		if ((c->rl = malloc(sizeof(*c->rl))) == NULL) {
+			snprintf(err, errsz, "out of memory");
+			*usage_error = 0;
+			goto fail;
+		}
+		ratelim_init(c->rl, now_s());
+	}
+	msg_debug("%s: %d attempts, %s retry mode", service_id,
+	    c->retry.max_attempts, adaptive ? "adaptive" : "standard");
 	c->stop = o->stop;
 	c->seed = (uint64_t)kptime_mono_ms() * 2654435761u ^ (uint64_t)getpid();
 	c->chain = creds_chain_new(c->conf);
@@ -151,6 +282,10 @@ aws_client_new(const char *service_id, const char *signing_name,
 	ho.verify = tls.verify;
 	ho.connect_timeout_ms = (long)o->connect_timeout_ms;
 	ho.timeout_ms = (long)o->timeout_ms;
+	if (c->rl != NULL) {
+		ho.on_done = observe;
+		ho.on_done_arg = c;
+	}
 	c->http = http_client_new(&ho);
 	if (c->http == NULL) {
 		snprintf(err, errsz, "cannot initialise libcurl");
@@ -180,6 +315,7 @@ aws_client_free(struct aws_client *c)
 	free(c->explicit_url);
 	awsconf_endpoint_clear(&c->ep);
 	awsconf_free(c->conf);
+	free(c->rl);
 	free(c->region);
 	free(c->service_id);
 	free(c->signing_name);
@@ -354,6 +490,8 @@ aws_start(struct aws_client *c, const struct aws_call *call, void *user,
 		snprintf(err, errsz, "too many headers");
 		return NULL;
 	}
+	if (c->rl != NULL)
+		wait_token(c);
 	if (creds_get(c->chain, time(NULL), &cr) != 0) {
 		snprintf(err, errsz, "%s", creds_chain_error(c->chain));
 		return NULL;

@@ -26,6 +26,10 @@ struct aws_opts {
 	/* S3: path-style addressing whatever the config's
 	 * "s3 = addressing_style" says (s3-put's --path-style). */
 	int s3_path_style;
+	/* 1 when --max-attempts set retry.max_attempts: it then wins over
+	 * $AWS_MAX_ATTEMPTS and the profile's max_attempts (aws_client_new()
+	 * reads those, and $AWS_RETRY_MODE / retry_mode). */
+	int max_attempts_set;
 	/* A tool's stop flag (sig.h): a synchronous call (aws_call()) gives
 	 * up once it is set, in its request or in the wait before a retry.
 	 * NULL: never. */
@@ -36,6 +40,20 @@ struct aws_opts {
 void aws_opts_init(struct aws_opts *o);
 
 struct aws_client;
+
+/*
+ * The retry settings of the environment and the profile, as the SDKs name
+ * them: max attempts from $AWS_MAX_ATTEMPTS, else the profile's
+ * max_attempts (unless o->max_attempts_set: the option wins), else
+ * o->retry's; the mode from $AWS_RETRY_MODE, else the profile's
+ * retry_mode: "standard" (the default) and "legacy" are kinpipe's one
+ * policy, "adaptive" adds client-side rate limiting (ratelim.h).  Returns
+ * 0 with *p and *adaptive, or -1 with a message naming the source of a
+ * bad value (a configuration error).
+ */
+struct awsconf;
+int aws_retry_settings(const struct awsconf *conf, const struct aws_opts *o,
+    struct retry_policy *p, int *adaptive, char *err, size_t errsz);
 
 /*
  * Returns a new client for a service ("Kinesis"/"kinesis",

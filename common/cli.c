@@ -91,7 +91,8 @@ const char cli_help_aws[] =
     "  --connect-timeout DURATION\n"
     "                           connection timeout (default 10s)\n"
     "  --timeout DURATION       timeout of one request (default 120s)\n"
-    "  --max-attempts N         attempts per request, first included (default 10)\n"
+    "  --max-attempts N         attempts per request, first included (else\n"
+    "                           AWS_MAX_ATTEMPTS, the profile, 10)\n"
     "  --retry-budget DURATION  no retry starts after this long (default 5m)\n";
 
 const char cli_help_general[] =
@@ -501,6 +502,7 @@ shared(struct cli *c, int id, const char *arg)
 	case O_MAX_ATTEMPTS:
 		rc = cli_count(c, arg, 1, 1000, &n);
 		a->retry.max_attempts = (int)n;
+		a->max_attempts_set = 1;
 		break;
 	case O_RETRY_BUDGET:
 		rc = cli_duration(c, arg, 0, 86400000, &a->retry.budget_ms);

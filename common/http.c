@@ -409,6 +409,8 @@ collect(struct http_client *c)
 				    curl_easy_strerror(m->data.result));
 		}
 		stop_running(x);
+		if (c->o.on_done != NULL)
+			c->o.on_done(c->o.on_done_arg, &x->resp);
 		x->next_done = c->done;
 		c->done = x;
 	}

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct http_response;
+
 struct http_opts {
 	const char *ca_bundle;       /* NULL: the system default */
 	int verify;                  /* verify the peer and host name */
@@ -28,6 +30,12 @@ struct http_opts {
 	 * http_do()) gives up once it is set, however long the request
 	 * would still take.  NULL: never. */
 	const volatile sig_atomic_t *stop;
+	/* Called as each transfer ends, with the server's answer or a
+	 * transport error (not for http_abort_all()), before a wait hands
+	 * it out: how the adaptive retry mode (aws.c) sees every response.
+	 * NULL: nothing. */
+	void (*on_done)(void *arg, const struct http_response *r);
+	void *on_done_arg;
 };
 
 struct http_request {

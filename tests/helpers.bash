@@ -252,3 +252,20 @@ kp_unit() {
 		return 1
 	fi
 }
+
+# kp_faultproxy UPSTREAM RULES: the fault proxy (tests/lib/faultproxy.js)
+# in front of UPSTREAM with the rules RULES (JSON), logging to $T/fp.log;
+# sets FP_PID (kill and wait for it in teardown) and FPURL.
+kp_faultproxy() {
+	printf '%s\n' "$2" >"$T/rules.json"
+	rm -f "$T/fp.port"
+	"$KP_NODE" "$KP_ROOT/tests/lib/faultproxy.js" --upstream "$1" --rules "$T/rules.json" \
+	    --port-file "$T/fp.port" --log "$T/fp.log" 2>>"$T/fp.err" 3>&- &
+	FP_PID=$!
+	local i
+	for ((i = 0; i < 400; i++)); do
+		[[ -s $T/fp.port ]] && break
+		sleep 0.05
+	done
+	FPURL=http://127.0.0.1:$(cat "$T/fp.port")
+}

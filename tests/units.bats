@@ -43,3 +43,5 @@ load helpers
 @test "unit under valgrind: keytpl" { kp_unit keytpl 54 valgrind; }
 @test "unit: sts" { kp_unit sts 25; }
 @test "unit under valgrind: sts" { kp_unit sts 25 valgrind; }
+@test "unit: ratelim" { kp_unit ratelim 34; }
+@test "unit under valgrind: ratelim" { kp_unit ratelim 34 valgrind; }

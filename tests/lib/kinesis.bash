@@ -28,15 +28,5 @@ same_per_key() {
 
 # fp_start RULES: a fault proxy in front of the Kinesis server; sets FPURL.
 fp_start() {
-	printf '%s\n' "$1" >"$T/rules.json"
-	rm -f "$T/fp.port"
-	"$KP_NODE" "$FP" --upstream "$AWS_ENDPOINT_URL_KINESIS" --rules "$T/rules.json" \
-	    --port-file "$T/fp.port" --log "$T/fp.log" >"$T/fp.out" 2>&1 3>&- &
-	FP_PID=$!
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ -s $T/fp.port ]] && break
-		sleep 0.05
-	done
-	FPURL=http://127.0.0.1:$(cat "$T/fp.port")
+	kp_faultproxy "$AWS_ENDPOINT_URL_KINESIS" "$1"
 }
