@@ -63,16 +63,6 @@ put() {
 	cat >"$1"
 }
 
-wait_for() {
-	local i
-	for ((i = 0; i < 400; i++)); do
-		[[ -s $1 ]] && return 0
-		sleep 0.05
-	done
-	echo "gave up waiting for $1" >&2
-	return 1
-}
-
 # portal [ARGS]: tests/lib/sso_portal.py on a free loopback port, handing
 # out $SSO_SECRET and $SSO_SESSION_TOKEN for $TOKEN; AWS_ENDPOINT_URL_SSO
 # and AWS_ENDPOINT_URL_SSO_OIDC (for CreateToken) point at it.  Its request log is $T/portal.log.
@@ -83,7 +73,7 @@ portal() {
 	    --log "$T/portal.log" --token "$TOKEN" --secret "$SSO_SECRET" \
 	    --session-token "$SSO_SESSION_TOKEN" "$@" </dev/null >"$T/portal.out" 2>&1 3>&- &
 	PIDS+=($!)
-	wait_for "$T/portal.port"
+	kp_wait_file "$T/portal.port"
 	AWS_ENDPOINT_URL_SSO=http://127.0.0.1:$(cat "$T/portal.port")
 	AWS_ENDPOINT_URL_SSO_OIDC=$AWS_ENDPOINT_URL_SSO
 	export AWS_ENDPOINT_URL_SSO AWS_ENDPOINT_URL_SSO_OIDC
@@ -555,7 +545,7 @@ vproxy() {
 	    --upstream "$2" --port-file "$T/$1.port" --log "$T/$1.log" \
 	    >"$T/$1.out" 2>"$T/$1.err" 3>&- &
 	PIDS+=($!)
-	wait_for "$T/$1.port"
+	kp_wait_file "$T/$1.port"
 	VP=http://127.0.0.1:$(cat "$T/$1.port")
 }
 
@@ -641,7 +631,7 @@ all_ok() {
 	python3 "$KP_ROOT/tests/lib/sts_server.py" --port-file "$T/sts.port" \
 	    --log "$T/sts.log" </dev/null >"$T/sts.out" 2>&1 3>&- &
 	PIDS+=($!)
-	wait_for "$T/sts.port"
+	kp_wait_file "$T/sts.port"
 	export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$(cat "$T/sts.port")
 	run -0 --separate-stderr "$CT" creds --profile ops
 	[ "$(j .source)" = assume-role ]

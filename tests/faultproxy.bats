@@ -136,19 +136,6 @@ teardown_file() {
 	kp_stack_stop
 }
 
-# wait_for FILE [PATTERN]: until FILE is non-empty (and holds PATTERN).
-wait_for() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		if [ -s "$1" ] && { [ -z "${2:-}" ] || grep -q -- "$2" "$1"; }; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "gave up waiting for $1 ${2:-}" >&2
-	return 1
-}
-
 setup() {
 	KPORT=${KP_KINESALITE_ENDPOINT##*:}
 	T=$BATS_TEST_TMPDIR
@@ -172,7 +159,7 @@ fp_start() {
 	"$KP_NODE" "$FP" --upstream "http://127.0.0.1:${UPSTREAM_PORT:-$KPORT}" --rules "$T/rules.json" \
 		--port-file "$T/fp.port" --log "$T/fp.log" "$@" >"$T/fp.out" 2>"$T/fp.err" 3>&- &
 	FP_PID=$!
-	wait_for "$T/fp.port"
+	kp_wait_file "$T/fp.port"
 	PPORT=$(cat "$T/fp.port")
 }
 
@@ -374,7 +361,7 @@ keyed_json() {
 	KCALL_TIMEOUT=1 run --separate-stderr kcall "$PPORT" PutRecords "$(records_json 1)"
 	[ "$status" -eq 28 ]	# curl: timeout
 	[ -z "$(shard_data)" ]
-	wait_for "$T/fp.log"
+	kp_wait_file "$T/fp.log"
 	run jq -c '[.action, .status, .upstream_status, .req_records, .client_gone]' "$T/fp.log"
 	[ "$output" = '["hang",null,null,1,true]' ]
 	echo '[{"action":{"hang":1}}]' >"$T/bad.json"
@@ -480,7 +467,7 @@ keyed_json() {
 	fp_start '[{"match":{"target":"ListStreams","nth":1},"action":{"preset":"internal"}}]'
 	[ "$(statuses ListStreams 2)" = "500 200" ]
 	kill -HUP "$FP_PID"
-	wait_for "$T/fp.err" 'SIGHUP, generation 2'
+	kp_wait_file "$T/fp.err" 'SIGHUP, generation 2'
 	[ "$(statuses ListStreams 2)" = "500 200" ]
 	[ "$(log_col .generation)" = "1 1 2 2" ]
 }
@@ -504,7 +491,7 @@ keyed_json() {
 	fp_start '[{"match":{"target":"PutRecords","nth":1},"action":{"delay_ms":2000}}]'
 	KCALL_TIMEOUT=0.5 run --separate-stderr kcall "$PPORT" PutRecords "$(records_json 1 late)"
 	[ "$status" -eq 28 ]	# curl: operation timed out
-	wait_for "$T/fp.log"
+	kp_wait_file "$T/fp.log"
 	run jq -c '[.action, .upstream_status, .stored, .client_gone]' "$T/fp.log"
 	[ "$output" = '["delay",200,1,true]' ]
 	[ "$(shard_data)" = late0 ]
@@ -546,7 +533,7 @@ keyed_json() {
 		process.on("SIGTERM", () => process.exit(0));
 	' "$T/echo.port" >"$T/echo.log" 2>&1 3>&- &
 	ECHO_PID=$!
-	wait_for "$T/echo.port"
+	kp_wait_file "$T/echo.port"
 	UPSTREAM_PORT=$(cat "$T/echo.port") fp_start '[]'
 	head -c 300000 /dev/urandom >"$T/blob"
 	run curl -sS -X PUT -H 'Host: bucket.s3.example:9000' -H "Authorization: $AUTH" \

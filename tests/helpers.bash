@@ -253,6 +253,21 @@ kp_unit() {
 	fi
 }
 
+# kp_wait_file FILE [PATTERN]: until FILE is non-empty (and has a line
+# matching the basic regular expression PATTERN), for at most 60 s; a
+# message and status 1 if it never is.
+kp_wait_file() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		if [[ -s $1 ]] && { [[ -z ${2:-} ]] || grep -q -- "$2" "$1"; }; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "gave up waiting for $1 ${2:-}" >&2
+	return 1
+}
+
 # kp_faultproxy UPSTREAM RULES: the fault proxy (tests/lib/faultproxy.js)
 # in front of UPSTREAM with the rules RULES (JSON), logging to $T/fp.log;
 # sets FP_PID (kill and wait for it in teardown) and FPURL.

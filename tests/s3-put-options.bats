@@ -111,27 +111,17 @@ teardown() {
 	done
 }
 
-wait_for() {
-	local i
-	for ((i = 0; i < 1200; i++)); do
-		[ -s "$1" ] && return 0
-		sleep 0.05
-	done
-	echo "gave up waiting for $1" >&2
-	return 1
-}
-
 # crcsrv [ENV...]: the checking server, behind a proxy that verifies every
 # signature; S3 requests go to the proxy.
 crcsrv() {
 	env "$@" "$KP_NODE" "$BATS_FILE_TMPDIR/crcsrv.js" "$T/srv.port" "$T/srv.log" 3>&- &
 	PIDS+=($!)
-	wait_for "$T/srv.port"
+	kp_wait_file "$T/srv.port"
 	"$KP_NODE" "$KP_ROOT/tests/lib/faultproxy.js" --verify-sigv4 \
 		--upstream "http://127.0.0.1:$(cat "$T/srv.port")" --port-file "$T/fp.port" \
 		--log "$T/fp.log" >"$T/fp.out" 2>"$T/fp.err" 3>&- &
 	PIDS+=($!)
-	wait_for "$T/fp.port"
+	kp_wait_file "$T/fp.port"
 	export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/fp.port")
 }
 
@@ -234,7 +224,7 @@ print(base64.b64encode((c ^ 0xffffffff).to_bytes(4, "big")).decode())' <"$T/in")
 		--upstream "http://127.0.0.1:$(cat "$T/srv.port")" --port-file "$T/fp2.port" \
 		--log "$T/fp2.log" >"$T/fp2.out" 2>"$T/fp2.err" 3>&- &
 	PIDS+=($!)
-	wait_for "$T/fp2.port"
+	kp_wait_file "$T/fp2.port"
 	export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/fp2.port")
 	: >"$T/srv.log"
 	run --separate-stderr s3-put "${OPTS[@]}" --run-id rt2 s3://b-k/p/ <"$T/in"

@@ -82,19 +82,6 @@ teardown() {
 	done
 }
 
-# wait_for FILE [PATTERN]: until FILE is non-empty (and holds PATTERN).
-wait_for() {
-	local i
-	for ((i = 0; i < 1200; i++)); do
-		if [ -s "$1" ] && { [ -z "${2:-}" ] || grep -q -- "$2" "$1"; }; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "gave up waiting for $1 ${2:-}" >&2
-	return 1
-}
-
 # wait_lines FILE N: until FILE has at least N lines.
 wait_lines() {
 	local i
@@ -115,7 +102,7 @@ fp_start() {
 		--rules "$T/rules.json" --port-file "$T/fp.port" --log "$T/fp.log" \
 		>"$T/fp.out" 2>"$T/fp.err" 3>&- &
 	FP_PID=$!
-	wait_for "$T/fp.port"
+	kp_wait_file "$T/fp.port"
 	export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/fp.port")
 }
 
@@ -129,7 +116,7 @@ set_rules() {
 rec_start() {
 	"$KP_NODE" "$BATS_FILE_TMPDIR/recorder.js" "$T/rec.port" "$T/rec.log" 3>&- &
 	REC_PID=$!
-	wait_for "$T/rec.port"
+	kp_wait_file "$T/rec.port"
 	export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/rec.port")
 }
 
@@ -379,7 +366,7 @@ s3put_down_restart() {
 @test "a second signal while S3 is down stops retrying: exit 3, the part stays spooled for the restart" {
 	s3put_down_start two
 	kill -TERM "$BG_PID"
-	wait_for "$T/err" 'retry'
+	kp_wait_file "$T/err" 'retry'
 	kill -TERM "$BG_PID"
 	rc=0
 	wait "$BG_PID" || rc=$?
@@ -472,7 +459,7 @@ s3put_down_restart() {
 	s3-put --spool-dir "$T/spool" --bucket-format '' --run-id k9m "s3://$B/k9m/" <"$BIG" \
 	    >"$T/out" 2>"$T/err" 3>&- &
 	BG_PID=$!
-	wait_for "$T/fp.log" '?uploads'
+	kp_wait_file "$T/fp.log" '?uploads'
 	# The manifest learns the upload id right after CreateMultipartUpload.
 	for ((k = 0; k < 600; k++)); do
 		grep -q upload_id "$T"/spool/*/0000000000000000.meta 2>/dev/null && break
@@ -735,7 +722,7 @@ gz/2024-08-09--00/part-gz-1.json.gz"
 	s3-put --spool-dir "$T/spool" --max-records 2000 --spool-max 256KiB --run-id down \
 	    "s3://$B/down/" <"$TRADES" >"$T/out" 2>"$T/err" 3>&- &
 	BG_PID=$!
-	wait_for "$T/err" 'retry'
+	kp_wait_file "$T/err" 'retry'
 	# The spool fills to its limit...
 	for ((k = 0; k < 1200; k++)); do
 		[ "$(find "$T/spool" -name '*.ndjson' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" -ge 262144 ] && break

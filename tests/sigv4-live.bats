@@ -74,17 +74,6 @@ teardown() {
 	done
 }
 
-# wait_for FILE: until FILE is non-empty.
-wait_for() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		[[ -s $1 ]] && return 0
-		sleep 0.05
-	done
-	echo "gave up waiting for $1" >&2
-	return 1
-}
-
 # vproxy NAME UPSTREAM [OPTION...]: a verifying proxy in front of UPSTREAM;
 # sets VP (its URL).  Log $T/NAME.log, messages $T/NAME.err.
 vproxy() {
@@ -93,7 +82,7 @@ vproxy() {
 	"$KP_NODE" "$FP" --verify-sigv4 --upstream "$up" --port-file "$T/$name.port" \
 		--log "$T/$name.log" "$@" >"$T/$name.out" 2>"$T/$name.err" 3>&- &
 	PIDS+=($!)
-	wait_for "$T/$name.port"
+	kp_wait_file "$T/$name.port"
 	VP=http://127.0.0.1:$(cat "$T/$name.port")
 }
 
@@ -188,7 +177,7 @@ only_length_unsigned() {
 	id='id+/=&~% ü'
 	"$KP_NODE" "$BATS_FILE_TMPDIR/mpu.js" "$T/mpu.port" "$T/mpu.log" "$id" 3>&- &
 	PIDS+=($!)
-	wait_for "$T/mpu.port"
+	kp_wait_file "$T/mpu.port"
 	vproxy s "http://127.0.0.1:$(cat "$T/mpu.port")"
 	AWS_ENDPOINT_URL_S3=$VP run -0 --separate-stderr s3-put --part-size 5MiB --bucket-format '' \
 		--run-id odd "s3://bucket/odd/" <"$BIG"
