@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -795,11 +796,36 @@ aws_s3_redirect(struct aws_client *c, const char *bucket, int head,
 	return 1;
 }
 
+/* A request as retry messages name it: the operation of a JSON API call
+ * (its X-Amz-Target after the '.': "GetRecords"), else "METHOD PATH". */
+static const char *
+call_name(const struct aws_call *call, char *buf, size_t bufsz)
+{
+	static const char target[] = "X-Amz-Target:";
+	size_t i;
+
+	for (i = 0; i < call->nheaders; i++) {
+		const char *h = call->headers[i], *op;
+
+		if (strncasecmp(h, target, sizeof(target) - 1) != 0)
+			continue;
+		op = strrchr(h, '.');
+		op = op != NULL ? op + 1 : h + sizeof(target) - 1;
+		while (*op == ' ')
+			op++;
+		snprintf(buf, bufsz, "%s", op);
+		return buf;
+	}
+	snprintf(buf, bufsz, "%s %s", call->method, call->path);
+	return buf;
+}
+
 int
 aws_call(struct aws_client *c, const struct aws_call *call,
     struct http_response *resp, char *err, size_t errsz)
 {
 	struct retry_state st;
+	char name[300];
 	int refreshed = 0, redirected = 0;
 
 	memset(resp, 0, sizeof(*resp));
@@ -848,8 +874,8 @@ aws_call(struct aws_client *c, const struct aws_call *call,
 		    resp->retry_after_ms);
 		if (delay < 0)
 			return -1;
-		msg_warn("%s %s: %s; retry %d in %lld ms", call->method,
-		    call->path, err, st.attempt, (long long)delay);
+		msg_warn("%s: %s; retry %d in %lld ms", call_name(call, name,
+		    sizeof(name)), err, st.attempt, (long long)delay);
 		if (retry_sleep(delay, c->stop) != 0) {
 			snprintf(err, errsz, "interrupted while retrying");
 			return AWS_INTERRUPTED;

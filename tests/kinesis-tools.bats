@@ -494,6 +494,8 @@ term_when() {
 	pid=$!
 	term_when "$T/err" 'retry 2 in'
 	[ "$rc" -eq 1 ]
+	# Each retry is named by its operation, not "POST /".
+	grep -q '^kin-read: ListShards: .*; retry 2 in [0-9]* ms$' "$T/err"
 	grep -q '^kin-read: ListShards: interrupted while retrying$' "$T/err"
 }
 
