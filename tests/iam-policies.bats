@@ -330,6 +330,28 @@ s3get() {
 	node "$KP_ROOT/tests/lib/s3get.js" "$@"
 }
 
+@test "s3-put --acl --tagging: with the statement of its page, a PutObject and a multipart upload with both are accepted" {
+	# moto asks only s3:PutObject of a PutObject that carries x-amz-acl or
+	# x-amz-tagging (AWS asks s3:PutObjectAcl and s3:PutObjectTagging too):
+	# this shows the documented statements are enough, not that they are
+	# needed.
+	s3_setup iamacl
+	policy "$KP_ROOT/man/man1/s3-put.1" "s3-put --acl --tagging"
+	grep -q '"s3:PutObjectAcl"' "$T/s3_put___acl___tagging.json"
+	grep -q '"s3:PutObjectTagging"' "$T/s3_put___acl___tagging.json"
+	s3_user acl "$T/s3_put.json" "$T/s3_put___acl___tagging.json"
+	run --separate-stderr s3-put --spool-dir "$T/sp1" --acl bucket-owner-full-control \
+	    --tagging 'team=data&env=test' "s3://$BUCKET/out/" <"$T/small"
+	assert_success
+	big "$T/big"
+	run --separate-stderr s3-put --spool-dir "$T/sp2" --acl private --tagging 'env=test' \
+	    --part-size 5MiB --max-bytes 8MiB "s3://$BUCKET/out/" <"$T/big"
+	assert_success
+	[[ $stderr != *AccessDenied* ]]
+	as_admin
+	[ "$(kp_admin list-objects "$BUCKET" | jq -r '.Objects[].Key' | wc -l)" -eq 2 ]
+}
+
 @test "README: the reference pipeline's policy runs the producer and the checkpointed processor" {
 	need_moto
 	STREAM=$(kp_unique_name iamref)
