@@ -31,9 +31,10 @@ hexval(char c)
 
 /*
  * Decodes the URL-encoded s[0..n) ('+' is a space, %XX a byte) into out
- * (n + 1 bytes) and checks it as a tag key or value: well-formed UTF-8 of
- * at most max characters; ASCII letters, digits, spaces and + - = . _ : / @
- * (other characters S3 judges itself).  Returns the decoded length, or -1.
+ * and checks it as a tag key or value: well-formed UTF-8 of at most max
+ * characters; ASCII letters, digits, spaces and + - = . _ : / @ (other
+ * characters S3 judges itself).  Returns the decoded length, or -1.  out
+ * holds 4 * max + 1 bytes: decoding stops at the first character past max.
  */
 static long
 tag_text(const char *s, size_t n, size_t max, char *out)
@@ -69,15 +70,15 @@ tag_text(const char *s, size_t n, size_t max, char *out)
 		} else if (c >= 0x80) {
 			follow = c >= 0xf0 && c < 0xf5 ? 3 : c >= 0xe0 ? 2 :
 			    c >= 0xc2 && c < 0xe0 ? 1 : -1;
-			if (follow < 0)
+			if (follow < 0 || ++chars > max)
 				return -1;
-			chars++;
 		} else {
 			if (strchr(" +-=._:/@", c) == NULL &&
 			    !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
 			    !(c >= '0' && c <= '9'))
 				return -1;
-			chars++;
+			if (++chars > max)
+				return -1;
 		}
 		out[len++] = (char)c;
 	}

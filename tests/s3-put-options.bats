@@ -286,6 +286,12 @@ print(base64.b64encode((c ^ 0xffffffff).to_bytes(4, "big")).decode())' <"$T/in")
 	check "--tagging: $bad: $long=v" --tagging "$long=v" s3://b/p/
 	longv=$(printf 'v%.0s' {1..257})
 	check "--tagging: $bad: k=$longv" --tagging "k=$longv" s3://b/p/
+	# Far past the limit but short enough to be decoded (a value of 3,000
+	# plain characters): refused at the 257th, never written past its
+	# buffer (the fuzzer found that; the ASan build of this test too).
+	run --separate-stderr s3-put --tagging "k=$(printf 'v%.0s' {1..3000})" s3://b/p/ </dev/null
+	assert_failure 2
+	[[ ${stderr%%$'\n'*} == "s3-put: --tagging: $bad: k=vvv"* ]]
 	# 128 and 256 characters are allowed, as are 128 two-byte ones.
 	run s3-put --tagging "$(printf 'k%.0s' {1..128})=$(printf 'v%.0s' {1..256})&$(printf '%%C3%%BC%.0s' {1..128})=1" --bogus
 	[[ $output == *'unknown option: --bogus'* && $output != *'s3-put: --tagging'* ]]
