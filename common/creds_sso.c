@@ -562,15 +562,16 @@ role_error(const struct awsconf *conf, const struct creds_sso_config *cfg,
 }
 
 struct http_client *
-creds_sso_http(const struct awsconf *conf)
+creds_sso_http(const struct awsconf *conf,
+    const struct creds_sso_config *cfg)
 {
 	struct awsconf_tls tls;
 	struct http_opts o;
 
-	awsconf_tls(conf, NULL, 0, &tls);
+	awsconf_tls(conf, cfg->ca_bundle, cfg->no_verify_ssl, &tls);
 	memset(&o, 0, sizeof(o));
 	o.ca_bundle = tls.ca_bundle;
-	o.verify = 1;
+	o.verify = tls.verify;
 	o.connect_timeout_ms = SSO_CONNECT_MS;
 	o.timeout_ms = SSO_TOTAL_MS;
 	o.max_body = CREDS_MAX_DOC;
@@ -596,7 +597,7 @@ get_role(const struct awsconf *conf, const struct creds_sso_config *cfg,
 		goto out;
 	}
 	headers[0] = bearer;
-	http = creds_sso_http(conf);
+	http = creds_sso_http(conf, cfg);
 	if (http == NULL) {
 		msg_seterr(err, errsz, SSO_WHAT ": cannot initialise libcurl");
 		goto out;
@@ -635,6 +636,10 @@ creds_provider_sso(struct creds_call *call, struct creds *out)
 	r = creds_sso_config(call->conf, &cfg, call->err, call->errsz);
 	if (r <= 0)
 		return r;
+	if (call->aws != NULL) {
+		cfg.ca_bundle = call->aws->ca_bundle;
+		cfg.no_verify_ssl = call->aws->no_verify_ssl;
+	}
 	if (creds_sso_url(call->conf, &cfg, &url, call->err, call->errsz) < 0)
 		goto out;
 	if (load_token(call->conf, &cfg, time(NULL), &token, call->err,

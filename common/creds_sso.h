@@ -45,6 +45,9 @@ struct creds_sso_config {
 	const char *region;     /* sso_region */
 	const char *account_id; /* sso_account_id */
 	const char *role_name;  /* sso_role_name */
+	const char *ca_bundle;  /* the tool's --ca-bundle, or NULL: then
+	                         * AWS_CA_BUNDLE, the profile's ca_bundle */
+	int no_verify_ssl;      /* the tool's --no-verify-ssl */
 };
 
 /*
@@ -113,11 +116,13 @@ char *creds_sso_base_url(const struct awsconf *conf,
 /*
  * A new HTTP client for the portal and its OIDC service (http_client_free()
  * it), or NULL: Internet services, so proxies as configured, certificates
- * checked against AWS_CA_BUNDLE or the profile's ca_bundle, 10 s to
- * connect, 30 s a request, answers up to CREDS_MAX_DOC.
+ * checked against cfg's CA bundle, else AWS_CA_BUNDLE or the profile's
+ * ca_bundle (not at all with cfg's no_verify_ssl), 10 s to connect, 30 s a
+ * request, answers up to CREDS_MAX_DOC.
  */
 struct http_client;
-struct http_client *creds_sso_http(const struct awsconf *conf);
+struct http_client *creds_sso_http(const struct awsconf *conf,
+    const struct creds_sso_config *cfg);
 
 /*
  * The GetRoleCredentials URL for cfg: a new string in *url (free()),

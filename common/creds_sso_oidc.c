@@ -201,8 +201,9 @@ creds_sso_oidc_url(const struct awsconf *conf,
 
 /* POSTs body to url; 0 with a 200 answer in *resp, else -1. */
 static int
-create_token(const struct awsconf *conf, const char *url, const char *body,
-    struct http_response *resp, char *err, size_t errsz)
+create_token(const struct awsconf *conf, const struct creds_sso_config *cfg,
+    const char *url, const char *body, struct http_response *resp, char *err,
+    size_t errsz)
 {
 	const char *h[] = { "Content-Type: application/json",
 	    "User-Agent: kinpipe/" KP_VERSION };
@@ -212,7 +213,7 @@ create_token(const struct awsconf *conf, const char *url, const char *body,
 	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
-	http = creds_sso_http(conf);
+	http = creds_sso_http(conf, cfg);
 	if (http == NULL) {
 		msg_seterr(err, errsz, "%s: cannot initialise libcurl",
 		    OIDC_WHAT);
@@ -276,7 +277,7 @@ creds_sso_refresh(const struct awsconf *conf,
 		msg_seterr(err, errsz, "out of memory");
 		goto out;
 	}
-	if (create_token(conf, url, body, &resp, err, errsz) < 0 ||
+	if (create_token(conf, cfg, url, body, &resp, err, errsz) < 0 ||
 	    creds_sso_oidc_parse(resp.body, resp.body_len, &tok, &expires_in,
 	    &rt, err, errsz) < 0)
 		goto out;

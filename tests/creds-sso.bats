@@ -644,3 +644,29 @@ all_ok() {
 	[ "$(jq -r .form.RoleArn "$T/sts.log")" = arn:aws:iam::123456789012:role/kinpipe-ops ]
 	no_secret
 }
+
+@test "an https portal: checked against the tool's --ca-bundle, else AWS_CA_BUNDLE; --no-verify-ssl; a self-signed one refused" {
+	command -v openssl >/dev/null || skip "openssl not installed"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/k.pem" -out "$T/c.pem" \
+	    -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	config
+	login corp
+	portal --tls "$T/c.pem" "$T/k.pem"
+	export AWS_ENDPOINT_URL_SSO=https://127.0.0.1:$(cat "$T/portal.port")
+	s=$(kp_unique_name ssotls)
+	kpa create-stream "$s" 1 >/dev/null
+	export AWS_ENDPOINT_URL_KINESIS=$KP_KINESALITE_ENDPOINT
+	head -n 3 "$BATS_FILE_TMPDIR/300.ndjson" >"$T/in"
+	# The system's CAs do not know it: a credentials error, exit 2.
+	run -2 --separate-stderr kin-put --profile dev --stream "$s" <"$T/in"
+	[[ $stderr == *"certificate"* ]]
+	[ "$(requests)" = 0 ]
+	run -0 --separate-stderr kin-put --profile dev --ca-bundle "$T/c.pem" --stream "$s" <"$T/in"
+	AWS_CA_BUNDLE=$T/c.pem run -0 --separate-stderr kin-put --profile dev --stream "$s" <"$T/in"
+	run -0 --separate-stderr kin-put --profile dev --no-verify-ssl --stream "$s" <"$T/in"
+	[[ $stderr == *"--no-verify-ssl"* ]]
+	[ "$(requests)" = 3 ]
+	AWS_PROFILE=dev run -0 --separate-stderr kin-read --ca-bundle "$T/c.pem" --stream "$s"
+	[ "${#lines[@]}" -eq 9 ]
+	no_secret
+}

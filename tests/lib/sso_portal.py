@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import time
+import ssl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -53,6 +54,8 @@ def parse_args():
     p.add_argument("--session-token", default="sso-session-token")
     p.add_argument("--expires-in", type=int, default=3600)
     p.add_argument("--numbered", action="store_true")
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
+                   help="serve https with this certificate and key")
     p.add_argument("--client-id", default="client-id-example")
     p.add_argument("--client-secret", default="client-secret-example")
     p.add_argument("--refresh-token", default="refresh-token-example")
@@ -174,6 +177,10 @@ def main():
     global ARGS
     ARGS = parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if ARGS.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.tls[0], ARGS.tls[1])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     tmp = ARGS.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % server.server_address[1])
