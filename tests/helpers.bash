@@ -253,6 +253,19 @@ kp_unit() {
 	fi
 }
 
+# kp_usage_error TOOL REASON ARG...: TOOL ARG... (stdin empty) is a usage
+# error: exit 2, nothing on stdout, and stderr exactly "TOOL: REASON" then
+# the usage line of TOOL --help.
+kp_usage_error() {
+	local tool=$1 reason=$2 usage
+	shift 2
+	usage=$("$tool" --help | head -n 1)
+	run --separate-stderr "$tool" "$@" </dev/null
+	assert_failure 2
+	assert_output ''
+	assert_equal "$stderr" "$(printf '%s: %s\n%s' "$tool" "$reason" "$usage")"
+}
+
 # kp_wait_file FILE [PATTERN]: until FILE is non-empty (and has a line
 # matching the basic regular expression PATTERN), for at most 60 s; a
 # message and status 1 if it never is.

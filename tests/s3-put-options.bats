@@ -263,14 +263,8 @@ print(base64.b64encode((c ^ 0xffffffff).to_bytes(4, "big")).decode())' <"$T/in")
 }
 
 @test "usage errors: every bad value, and every S3 option for a local directory, exit 2 naming the option" {
-	usage=$(s3-put --help | head -n 1)
 	check() {
-		local reason=$1
-		shift
-		run --separate-stderr s3-put "$@" </dev/null
-		assert_failure 2
-		assert_output ''
-		assert_equal "$stderr" "$(printf 's3-put: %s\n%s' "$reason" "$usage")"
+		kp_usage_error s3-put "$@"
 	}
 	acls='private, public-read, public-read-write, authenticated-read, aws-exec-read, bucket-owner-read or bucket-owner-full-control'
 	check "--acl: expected $acls: bucket-owner" --acl bucket-owner s3://b/p/

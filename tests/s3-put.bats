@@ -903,14 +903,8 @@ nm/2024-08-09--00/trades-r-1.x_-1.ndjson"
 }
 
 @test "usage errors exit 2 with the reason and the usage line" {
-	usage=$(s3-put --help | head -n 1)
 	check() {
-		local reason=$1
-		shift
-		run --separate-stderr s3-put "$@" </dev/null
-		assert_failure 2
-		assert_output ''
-		assert_equal "$stderr" "$(printf 's3-put: %s\n%s' "$reason" "$usage")"
+		kp_usage_error s3-put "$@"
 	}
 	check 'no destination'
 	check 'unexpected argument: y' "$T/x" y

@@ -4,8 +4,6 @@
 # folder) and sets FP_PID, which the test's teardown stops.
 # shellcheck shell=bash
 
-FP="$KP_ROOT/tests/lib/faultproxy.js"
-
 # per_key FILE KEY: the lines of one symbol, in order.
 per_key() {
 	grep -F "\"symbol\":\"$2\"" "$1"
